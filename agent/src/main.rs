@@ -1,0 +1,2 @@
+//! Heartline Linux agent (filled by the agent issue).
+fn main() {}
