@@ -1,0 +1,148 @@
+//! The Heartline hub: devices publish signed health reports over MQTT; the hub verifies them,
+//! drops duplicates, commits them to a durable store and acknowledges them.
+//!
+//! Component map:
+//! - [`config`]: `hub.toml`, validated with the line of each mistake ([`diagnostic`]).
+//! - [`inventory`]: tenants, projects, sites, devices and engineers from a TOML file.
+//! - [`store`]: redb behind one narrow, scoped interface.
+//! - [`directory`]: device credentials in memory, for connect-time auth and signature checks.
+//! - [`broker`]: the embedded rumqttd and the hub's in-process link to it.
+//! - [`ingest`]: decode → verify → dedupe → commit → ack, on its own thread.
+//! - [`report`]: the domain form of a report, what everything after ingest works on.
+//! - [`metrics`], [`http`]: Prometheus counters and the HTTP endpoint that serves them.
+//! - [`cli`]: the `heartline-hub` command (`run`, `init`, `check-config`, `inventory apply`).
+
+pub mod broker;
+pub mod cli;
+pub mod config;
+pub mod diagnostic;
+pub mod directory;
+pub mod http;
+pub mod ingest;
+pub mod inventory;
+pub mod metrics;
+pub mod report;
+pub mod store;
+
+use anyhow::Context;
+use config::HubConfig;
+use directory::Directory;
+use ingest::{Ingest, Limits};
+use inventory::Inventory;
+use metrics::Metrics;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use store::Store;
+
+/// A running hub. Dropping it without [`Hub::shutdown`] leaves ingest running.
+pub struct Hub {
+    /// MQTT 3.1.1 listener.
+    pub mqtt_v4: SocketAddr,
+    /// MQTT 5 listener.
+    pub mqtt_v5: SocketAddr,
+    /// `/metrics` and `/healthz`.
+    pub http: SocketAddr,
+    store: Arc<Store>,
+    directory: Directory,
+    metrics: Arc<Metrics>,
+    stop: Arc<AtomicBool>,
+    ingest: std::thread::JoinHandle<()>,
+    http_stop: tokio::sync::oneshot::Sender<()>,
+    http_task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl Hub {
+    /// Opens the store, applies the configured inventory, starts the broker, ingest and the HTTP
+    /// endpoint. Returns once every listener accepts connections.
+    pub async fn start(config: HubConfig) -> anyhow::Result<Hub> {
+        let store = Store::open(&config.store.path, config.store.history_len)
+            .with_context(|| format!("opening the store {}", config.store.path.display()))?;
+        let store = Arc::new(store);
+        if let Some(path) = &config.inventory {
+            let inv = Inventory::load(path)?;
+            let s = store.apply_inventory(&inv)?;
+            tracing::info!(path = %path.display(), created = s.created, updated = s.updated, unchanged = s.unchanged, "inventory applied");
+        }
+        let directory = Directory::load(&store)?;
+        let metrics = Arc::new(Metrics::default());
+
+        let link = broker::start(&config.mqtt, directory.clone(), metrics.clone())?;
+        let limits = Limits {
+            max_report_bytes: *config.ingest.max_report_bytes.get_ref(),
+            batch_max: config.ingest.batch_max.max(1),
+        };
+        let ingest = Ingest::new(store.clone(), directory.clone(), metrics.clone(), limits, link.tx)?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let ingest = {
+            let stop = stop.clone();
+            let rx = link.rx;
+            std::thread::Builder::new()
+                .name("ingest".into())
+                .spawn(move || ingest.run(rx, stop))?
+        };
+
+        let listener = tokio::net::TcpListener::bind(config.http.listen)
+            .await
+            .with_context(|| format!("cannot serve HTTP on {}", config.http.listen))?;
+        let http = listener.local_addr()?;
+        let (http_stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let http_task = tokio::spawn(http::serve(listener, metrics.clone(), async move {
+            let _ = stopped.await;
+        }));
+        tracing::info!(%http, "metrics at http://{http}/metrics");
+        Ok(Hub {
+            mqtt_v4: link.v4,
+            mqtt_v5: link.v5,
+            http,
+            store,
+            directory,
+            metrics,
+            stop,
+            ingest,
+            http_stop,
+            http_task,
+        })
+    }
+
+    /// The store, for reads (every read takes a scope).
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    /// Applies an inventory to the running hub's store and refreshes the device directory.
+    pub fn apply_inventory(&self, inv: &Inventory) -> anyhow::Result<store::ApplySummary> {
+        let summary = self.store.apply_inventory(inv)?;
+        self.directory.reload(&self.store)?;
+        Ok(summary)
+    }
+
+    /// Stops taking new messages, commits and acknowledges what was already received, stops the
+    /// HTTP endpoint and closes the store.
+    pub async fn shutdown(self) -> anyhow::Result<()> {
+        self.stop.store(true, Ordering::Release);
+        let ingest = self.ingest;
+        tokio::task::spawn_blocking(move || ingest.join())
+            .await?
+            .map_err(|_| anyhow::anyhow!("the ingest thread panicked"))?;
+        let _ = self.http_stop.send(());
+        self.http_task.await??;
+        // Ingest held the other reference; dropping the last one closes the redb file cleanly.
+        drop(self.store);
+        tracing::info!("hub stopped");
+        Ok(())
+    }
+}
+
+/// Runs a hub until `shutdown` resolves, then stops it gracefully.
+pub async fn run(config: HubConfig, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+    let hub = Hub::start(config).await?;
+    shutdown.await;
+    tracing::info!("shutting down: draining in-flight reports");
+    hub.shutdown().await
+}

@@ -1,0 +1,210 @@
+//! The `heartline-hub` command line. `main` only parses arguments and calls [`main`] here.
+
+use crate::config::HubConfig;
+use crate::inventory::{Inventory, token_sha256};
+use crate::store::Store;
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand};
+use rand::RngCore;
+use std::path::{Path, PathBuf};
+
+#[derive(Parser)]
+#[command(name = "heartline-hub", version, about = "Heartline hub: devices report their own faults")]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the hub until SIGINT or SIGTERM (SIGHUP re-applies the inventory).
+    Run {
+        #[arg(long, default_value = "hub.toml")]
+        config: PathBuf,
+    },
+    /// Write a commented example hub.toml and inventory.toml (with fresh device secrets).
+    Init {
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
+        /// Overwrite existing files.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Validate a config file and the inventory it names; print the line of any mistake.
+    CheckConfig {
+        #[arg(long, default_value = "hub.toml")]
+        config: PathBuf,
+    },
+    /// Inventory commands.
+    Inventory {
+        #[command(subcommand)]
+        command: InventoryCommand,
+    },
+    /// Device credential commands.
+    Device {
+        #[command(subcommand)]
+        command: DeviceCommand,
+    },
+    /// The one-command tour: writes ./heartline-demo/ on first use and runs the hub on it.
+    Demo {
+        #[arg(long, default_value = "heartline-demo")]
+        dir: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum InventoryCommand {
+    /// Apply an inventory file to the store named by the config (while the hub is stopped; a
+    /// running hub re-applies its own inventory on SIGHUP).
+    Apply {
+        file: PathBuf,
+        #[arg(long, default_value = "hub.toml")]
+        config: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum DeviceCommand {
+    /// Print a fresh signing key and token for a new device, and the token's SHA-256.
+    New,
+}
+
+fn init_logging() {
+    // rumqttd logs every client that drops its connection as an error (including the hub's own
+    // readiness probe); the hub counts and logs what matters about devices itself.
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| "info,rumqttd=warn,rumqttd::server::broker=off".into());
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+}
+
+/// Entry point of the binary.
+pub fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Run { config } => serve(&config),
+        Command::Init { dir, force } => {
+            for path in write_examples(&dir, force)? {
+                println!("wrote {}", path.display());
+            }
+            println!("next: heartline-hub check-config --config {}", dir.join("hub.toml").display());
+            Ok(())
+        }
+        Command::CheckConfig { config } => {
+            let cfg = HubConfig::load(&config)?;
+            println!("{}: ok", config.display());
+            if let Some(inv) = &cfg.inventory {
+                let i = Inventory::load(inv)?;
+                println!(
+                    "{}: ok ({} tenants, {} projects, {} sites, {} devices, {} engineers)",
+                    inv.display(),
+                    i.tenants.len(),
+                    i.projects.len(),
+                    i.sites.len(),
+                    i.devices.len(),
+                    i.engineers.len()
+                );
+            }
+            Ok(())
+        }
+        Command::Inventory {
+            command: InventoryCommand::Apply { file, config },
+        } => {
+            let cfg = HubConfig::load(&config)?;
+            let inv = Inventory::load(&file)?;
+            let store = Store::open(&cfg.store.path, cfg.store.history_len).with_context(|| {
+                format!(
+                    "opening {} (if a hub is running on it, send it SIGHUP instead)",
+                    cfg.store.path.display()
+                )
+            })?;
+            let s = store.apply_inventory(&inv)?;
+            println!("applied {}: {} created, {} updated, {} unchanged", file.display(), s.created, s.updated, s.unchanged);
+            Ok(())
+        }
+        Command::Device {
+            command: DeviceCommand::New,
+        } => {
+            let (key, token) = (secret_hex(32), secret_hex(24));
+            println!("key = \"{key}\"\ntoken = \"{token}\"\ntoken_sha256 = \"{}\"", hex::encode(token_sha256(&token)));
+            Ok(())
+        }
+        Command::Demo { dir } => {
+            if !dir.join("hub.toml").exists() {
+                write_examples(&dir, false)?;
+                println!("wrote a demo config and inventory in {}", dir.display());
+            }
+            serve(&dir.join("hub.toml"))
+        }
+    }
+}
+
+fn serve(config: &Path) -> anyhow::Result<()> {
+    init_logging();
+    let cfg = HubConfig::load(config)?;
+    let runtime = tokio::runtime::Runtime::new()?;
+    runtime.block_on(async move {
+        let inventory = cfg.inventory.clone();
+        let hub = crate::Hub::start(cfg).await?;
+        println!("hub running: MQTT 3.1.1 on {}, MQTT 5 on {}, metrics on http://{}/metrics", hub.mqtt_v4, hub.mqtt_v5, hub.http);
+        wait_for_stop(&hub, inventory.as_deref()).await?;
+        tracing::info!("shutting down: draining in-flight reports");
+        hub.shutdown().await
+    })
+}
+
+/// Waits for SIGINT or SIGTERM; re-applies the inventory on SIGHUP.
+async fn wait_for_stop(hub: &crate::Hub, inventory: Option<&Path>) -> anyhow::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    let mut hup = signal(SignalKind::hangup())?;
+    loop {
+        tokio::select! {
+            _ = term.recv() => return Ok(()),
+            _ = int.recv() => return Ok(()),
+            _ = hup.recv() => match inventory {
+                None => tracing::warn!("SIGHUP: no inventory configured, nothing to apply"),
+                Some(path) => match Inventory::load(path).map_err(anyhow::Error::from).and_then(|i| hub.apply_inventory(&i)) {
+                    Ok(s) => tracing::info!(created = s.created, updated = s.updated, unchanged = s.unchanged, "SIGHUP: inventory re-applied"),
+                    Err(e) => tracing::error!(error = %e, "SIGHUP: inventory not applied; the hub keeps the previous one"),
+                },
+            },
+        }
+    }
+}
+
+fn secret_hex(bytes: usize) -> String {
+    let mut buf = vec![0u8; bytes];
+    rand::rng().fill_bytes(&mut buf);
+    hex::encode(buf)
+}
+
+/// Writes `hub.toml` and `inventory.toml` into `dir`, with fresh secrets in the inventory.
+pub fn write_examples(dir: &Path, force: bool) -> anyhow::Result<Vec<PathBuf>> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let inventory = include_str!("templates/inventory.toml")
+        .replace("{{GW_KEY}}", &secret_hex(32))
+        .replace("{{GW_TOKEN}}", &secret_hex(24))
+        .replace("{{CAM_KEY}}", &secret_hex(32))
+        .replace("{{CAM_TOKEN}}", &secret_hex(24));
+    let files = [
+        (dir.join("hub.toml"), include_str!("templates/hub.toml").to_string()),
+        (dir.join("inventory.toml"), inventory),
+    ];
+    if !force {
+        if let Some((path, _)) = files.iter().find(|(p, _)| p.exists()) {
+            bail!("{} exists; pass --force to overwrite it", path.display());
+        }
+    }
+    let mut written = Vec::new();
+    for (path, text) in files {
+        std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
+        written.push(path);
+    }
+    Ok(written)
+}

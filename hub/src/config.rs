@@ -1,0 +1,216 @@
+//! The hub's configuration file (`hub.toml`): one documented struct per component, with named
+//! defaults. `heartline-hub init` writes a commented example, `check-config` validates one.
+
+use crate::diagnostic::FileError;
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use toml::Spanned;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HubConfig {
+    #[serde(default)]
+    pub mqtt: MqttConfig,
+    #[serde(default)]
+    pub store: StoreConfig,
+    #[serde(default)]
+    pub http: HttpConfig,
+    #[serde(default)]
+    pub ingest: IngestConfig,
+    /// Inventory applied at start-up (relative paths are taken from the config file's folder).
+    pub inventory: Option<PathBuf>,
+}
+
+/// The embedded MQTT broker.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MqttConfig {
+    /// MQTT 3.1.1 listener.
+    #[serde(default = "default_v4_listen")]
+    pub v4_listen: Spanned<SocketAddr>,
+    /// MQTT 5 listener (the broker needs one listener per protocol version).
+    #[serde(default = "default_v5_listen")]
+    pub v5_listen: Spanned<SocketAddr>,
+    #[serde(default = "default_max_connections")]
+    pub max_connections: usize,
+    /// Largest MQTT packet the broker accepts; larger ones cost the client its connection.
+    #[serde(default = "default_max_packet_bytes")]
+    pub max_packet_bytes: Spanned<usize>,
+    /// Size of one broker log segment. Small segments keep memory low (each stored message pins
+    /// its segment).
+    #[serde(default = "default_segment_bytes")]
+    pub segment_bytes: usize,
+    #[serde(default = "default_segment_count")]
+    pub segment_count: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreConfig {
+    /// The redb file (relative paths are taken from the config file's folder).
+    #[serde(default = "default_store_path")]
+    pub path: PathBuf,
+    /// Reports kept per device for charts and diagnosis; older ones are deleted.
+    #[serde(default = "default_history_len")]
+    pub history_len: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpConfig {
+    /// Serves `/metrics` (Prometheus) and `/healthz`.
+    #[serde(default = "default_http_listen")]
+    pub listen: SocketAddr,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IngestConfig {
+    /// Reports larger than this are rejected as oversized (counted, not stored).
+    #[serde(default = "default_max_report_bytes")]
+    pub max_report_bytes: Spanned<usize>,
+    /// Most messages committed in one store transaction.
+    #[serde(default = "default_batch_max")]
+    pub batch_max: usize,
+}
+
+fn default_v4_listen() -> Spanned<SocketAddr> {
+    Spanned::new(0..0, ([0, 0, 0, 0], 1883).into())
+}
+fn default_v5_listen() -> Spanned<SocketAddr> {
+    Spanned::new(0..0, ([0, 0, 0, 0], 1884).into())
+}
+fn default_max_connections() -> usize {
+    100_000
+}
+fn default_max_packet_bytes() -> Spanned<usize> {
+    Spanned::new(0..0, 64 * 1024)
+}
+fn default_segment_bytes() -> usize {
+    64 * 1024
+}
+fn default_segment_count() -> usize {
+    16
+}
+fn default_store_path() -> PathBuf {
+    PathBuf::from("heartline.redb")
+}
+fn default_history_len() -> u64 {
+    1_000
+}
+fn default_http_listen() -> SocketAddr {
+    ([127, 0, 0, 1], 9090).into()
+}
+fn default_max_report_bytes() -> Spanned<usize> {
+    Spanned::new(0..0, heartline_proto::wire::DEFAULT_MAX_PAYLOAD)
+}
+fn default_batch_max() -> usize {
+    1_024
+}
+
+impl Default for MqttConfig {
+    fn default() -> Self {
+        MqttConfig {
+            v4_listen: default_v4_listen(),
+            v5_listen: default_v5_listen(),
+            max_connections: default_max_connections(),
+            max_packet_bytes: default_max_packet_bytes(),
+            segment_bytes: default_segment_bytes(),
+            segment_count: default_segment_count(),
+        }
+    }
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig {
+            path: default_store_path(),
+            history_len: default_history_len(),
+        }
+    }
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            listen: default_http_listen(),
+        }
+    }
+}
+
+impl Default for IngestConfig {
+    fn default() -> Self {
+        IngestConfig {
+            max_report_bytes: default_max_report_bytes(),
+            batch_max: default_batch_max(),
+        }
+    }
+}
+
+impl HubConfig {
+    /// Reads, parses and validates a config file; relative paths become relative to its folder.
+    pub fn load(path: &Path) -> Result<HubConfig, FileError> {
+        let src = std::fs::read_to_string(path).map_err(|e| FileError::unreadable(path, &e))?;
+        let mut config = HubConfig::parse(path, &src)?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        config.store.path = base.join(&config.store.path);
+        if let Some(inv) = &config.inventory {
+            config.inventory = Some(base.join(inv));
+        }
+        Ok(config)
+    }
+
+    /// Parses and validates config text; `path` is only used in error messages.
+    pub fn parse(path: &Path, src: &str) -> Result<HubConfig, FileError> {
+        let config: HubConfig =
+            toml::from_str(src).map_err(|e| FileError::from_toml(path, src, &e))?;
+        let at = |span: std::ops::Range<usize>, msg: String| {
+            FileError::at(path, src, (span != (0..0)).then_some(span), msg)
+        };
+        let m = &config.mqtt;
+        if m.v4_listen.get_ref() == m.v5_listen.get_ref() && m.v4_listen.get_ref().port() != 0 {
+            return Err(at(
+                m.v5_listen.span(),
+                format!("v5_listen {} is also v4_listen: each MQTT version needs its own port", m.v5_listen.get_ref()),
+            ));
+        }
+        let report = *config.ingest.max_report_bytes.get_ref();
+        if report == 0 {
+            return Err(at(config.ingest.max_report_bytes.span(), "max_report_bytes must be above 0".into()));
+        }
+        if *m.max_packet_bytes.get_ref() <= report {
+            return Err(at(
+                m.max_packet_bytes.span(),
+                format!(
+                    "max_packet_bytes ({}) must exceed ingest.max_report_bytes ({report}), so that \
+                     oversized reports reach the hub and are counted instead of cutting the connection",
+                    m.max_packet_bytes.get_ref()
+                ),
+            ));
+        }
+        Ok(config)
+    }
+
+    /// A config for tests and tools: every listener on an ephemeral loopback port, the store at
+    /// `store`.
+    pub fn ephemeral(store: PathBuf) -> HubConfig {
+        let any = |_| Spanned::new(0..0, SocketAddr::from(([127, 0, 0, 1], 0)));
+        HubConfig {
+            mqtt: MqttConfig {
+                v4_listen: any(()),
+                v5_listen: any(()),
+                ..MqttConfig::default()
+            },
+            store: StoreConfig {
+                path: store,
+                ..StoreConfig::default()
+            },
+            http: HttpConfig {
+                listen: ([127, 0, 0, 1], 0).into(),
+            },
+            ingest: IngestConfig::default(),
+            inventory: None,
+        }
+    }
+}

@@ -1,0 +1,35 @@
+//! The hub's HTTP endpoint: Prometheus `/metrics` and `/healthz`. (The project view joins it in a
+//! later issue.)
+
+use crate::metrics::Metrics;
+use axum::Router;
+use axum::extract::State;
+use axum::http::header;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use std::future::Future;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+
+async fn metrics(State(m): State<Arc<Metrics>>) -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")],
+        m.render(),
+    )
+}
+
+pub fn router(m: Arc<Metrics>) -> Router {
+    Router::new()
+        .route("/metrics", get(metrics))
+        .route("/healthz", get(|| async { "ok\n" }))
+        .with_state(m)
+}
+
+/// Serves until `stop` resolves.
+pub async fn serve(
+    listener: TcpListener,
+    m: Arc<Metrics>,
+    stop: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(m)).with_graceful_shutdown(stop).await
+}

@@ -1,0 +1,316 @@
+//! Ingest: broker link → decode → verify signature → drop duplicates → commit → ack.
+//!
+//! Runs on its own thread and works in batches: it takes every message the broker has ready (up to
+//! `batch_max`), commits them in one store transaction, and only then acknowledges them. A refused
+//! message is data, not an error: it is counted under its reason, logged once, and dropped.
+//!
+//! Architecture invariant: an `ack` leaves the hub only after the store committed what it covers;
+//! when a commit fails nothing is acknowledged and the in-memory state is left as it was, so the
+//! devices send the same reports again.
+
+mod convert;
+mod dedupe;
+mod reject;
+
+pub use dedupe::{Admit, MAX_BOOTS, admit};
+pub use reject::{RejectLog, RejectReason};
+
+use crate::directory::Directory;
+use crate::metrics::{Metrics, ReasonLabel};
+use crate::report::{Presence, Report};
+use crate::store::{DeviceRecord, DeviceStateRecord, HistoryEntry, Store};
+use heartline_proto::envelope::{decode_envelope, seal, verify_body, OpenError};
+use heartline_proto::wire;
+use heartline_proto::{Channel, DeviceKey, Topic};
+use rumqttd::Notification;
+use rumqttd::local::{LinkError, LinkRx, LinkTx};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// How often the ingest thread looks at the stop flag while the broker is quiet.
+const STOP_POLL: Duration = Duration::from_millis(50);
+/// Quiet period of the rejection log.
+const REJECT_LOG_QUIET: Duration = Duration::from_secs(60);
+
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub max_report_bytes: usize,
+    pub batch_max: usize,
+}
+
+pub struct Ingest {
+    store: Arc<Store>,
+    directory: Directory,
+    metrics: Arc<Metrics>,
+    limits: Limits,
+    /// Committed state of every device heard from.
+    states: HashMap<String, DeviceStateRecord>,
+    log: RejectLog,
+    link_tx: LinkTx,
+}
+
+/// The messages taken from the broker but not yet committed.
+#[derive(Default)]
+struct Batch {
+    /// New state of each device touched (starts as a copy of the committed state).
+    states: HashMap<String, DeviceStateRecord>,
+    reports: Vec<(String, u64, Report)>,
+    /// (device, boot) → sequence to acknowledge once committed.
+    acks: HashMap<(String, u64), u64>,
+    state_changes: u64,
+    messages: usize,
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+impl Ingest {
+    pub fn new(
+        store: Arc<Store>,
+        directory: Directory,
+        metrics: Arc<Metrics>,
+        limits: Limits,
+        link_tx: LinkTx,
+    ) -> Result<Ingest, crate::store::StoreError> {
+        let states = store.device_states()?;
+        Ok(Ingest {
+            store,
+            directory,
+            metrics,
+            limits,
+            states,
+            log: RejectLog::new(REJECT_LOG_QUIET),
+            link_tx,
+        })
+    }
+
+    /// Processes messages until `stop` is set, then drains what the broker already delivered,
+    /// commits it, and returns.
+    pub fn run(mut self, mut rx: LinkRx, stop: Arc<AtomicBool>) {
+        let mut batch = Batch::default();
+        loop {
+            match rx.recv_deadline(Instant::now() + STOP_POLL) {
+                Ok(Some(n)) => self.notification(n, &rx, &mut batch),
+                Ok(None) => {}
+                Err(LinkError::RecvTimeout(flume::RecvTimeoutError::Timeout)) => {}
+                Err(e) => {
+                    tracing::error!(error = %e, "the broker's link closed; ingest stops");
+                    break;
+                }
+            }
+            // Take everything already waiting, without blocking, into the same transaction.
+            while batch.messages < self.limits.batch_max {
+                match rx.recv_deadline(Instant::now()) {
+                    Ok(Some(n)) => self.notification(n, &rx, &mut batch),
+                    _ => break,
+                }
+            }
+            if batch.messages > 0 {
+                self.flush(std::mem::take(&mut batch));
+            } else if stop.load(Ordering::Acquire) {
+                break;
+            }
+        }
+        if batch.messages > 0 {
+            self.flush(batch);
+        }
+        tracing::info!("ingest drained and stopped");
+    }
+
+    fn notification(&mut self, n: Notification, rx: &LinkRx, batch: &mut Batch) {
+        match n {
+            Notification::Forward(f) => {
+                batch.messages += 1;
+                let topic = String::from_utf8_lossy(&f.publish.topic);
+                self.message(&topic, &f.publish.payload, batch);
+            }
+            // The router pauses a link until it says it is ready again.
+            Notification::Unschedule => {
+                if let Err(e) = rx.ready() {
+                    tracing::error!(error = %e, "cannot reschedule the broker link");
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn message(&mut self, topic: &str, payload: &[u8], batch: &mut Batch) {
+        let parsed = Topic::parse(topic);
+        let device_hint = parsed.map_or("?", |t| t.device);
+        if payload.len() > self.limits.max_report_bytes {
+            return self.reject(device_hint, RejectReason::Oversized);
+        }
+        let Some(topic) = parsed else {
+            return self.reject(device_hint, RejectReason::BadTopic);
+        };
+        let device = match self.directory.get(topic.device) {
+            Some(d) if d.info.tenant == topic.tenant => d,
+            _ => return self.reject(topic.device, RejectReason::UnknownDevice),
+        };
+        let key = DeviceKey(device.secrets.key);
+        let result = match topic.channel {
+            Channel::Report => self.report(&device, &key, payload, batch),
+            Channel::State => self.state_change(&device, &key, payload, batch),
+            // The hub's own publishes; it does not subscribe to them.
+            Channel::Ack | Channel::Config => Ok(()),
+        };
+        if let Err(reason) = result {
+            self.reject(topic.device, reason);
+        }
+    }
+
+    /// The device's pending state in this batch, starting from its committed state.
+    fn pending<'b>(
+        committed: &HashMap<String, DeviceStateRecord>,
+        pending: &'b mut HashMap<String, DeviceStateRecord>,
+        device: &str,
+    ) -> &'b mut DeviceStateRecord {
+        pending
+            .entry(device.to_string())
+            .or_insert_with(|| committed.get(device).cloned().unwrap_or_default())
+    }
+
+    fn report(
+        &mut self,
+        device: &DeviceRecord,
+        key: &DeviceKey,
+        payload: &[u8],
+        batch: &mut Batch,
+    ) -> Result<(), RejectReason> {
+        let report: wire::HealthReport = open(key, payload)?;
+        if report.device_id != device.info.id {
+            return Err(RejectReason::DeviceMismatch);
+        }
+        if report.sequence == 0 {
+            return Err(RejectReason::Malformed);
+        }
+        let id = &device.info.id;
+        let state = Self::pending(&self.states, &mut batch.states, id);
+        match admit(&mut state.boots, report.boot_id, report.sequence) {
+            Admit::Duplicate { committed } => {
+                // Ack again: the device missed the first ack and still holds the report.
+                let ack = batch.acks.entry((id.clone(), report.boot_id)).or_default();
+                *ack = (*ack).max(committed);
+                Err(RejectReason::Duplicate)
+            }
+            Admit::New { gap } => {
+                let report = convert::report(report, now_ms());
+                state.last_report_at_ms = report.received_at_ms;
+                state.next_checkin_s = report.next_checkin_s;
+                for check in &report.checks {
+                    match state.checks.iter_mut().find(|c| c.name == check.name) {
+                        Some(c) => *c = check.clone(),
+                        None => state.checks.push(check.clone()),
+                    }
+                }
+                let index = state.reports;
+                state.reports += 1;
+                if gap > 0 {
+                    self.metrics.sequence_gaps.inc();
+                }
+                let ack = batch.acks.entry((id.clone(), report.boot_id)).or_default();
+                *ack = (*ack).max(report.sequence);
+                batch.reports.push((id.clone(), index, report));
+                Ok(())
+            }
+        }
+    }
+
+    fn state_change(
+        &mut self,
+        device: &DeviceRecord,
+        key: &DeviceKey,
+        payload: &[u8],
+        batch: &mut Batch,
+    ) -> Result<(), RejectReason> {
+        let change: wire::StateChange = open(key, payload)?;
+        if change.device_id != device.info.id {
+            return Err(RejectReason::DeviceMismatch);
+        }
+        let presence = convert::presence(&change).ok_or(RejectReason::Malformed)?;
+        let state = Self::pending(&self.states, &mut batch.states, &device.info.id);
+        // A last will counts only for the connection that set it, and nothing older than what we
+        // know replaces it (retained copies and replays).
+        let stale = change.at_ms < state.presence_at_ms
+            || (presence == Presence::Offline && change.session != state.presence_session);
+        if stale {
+            return Err(RejectReason::Duplicate);
+        }
+        state.presence = presence;
+        state.presence_at_ms = change.at_ms;
+        state.presence_session = change.session;
+        batch.state_changes += 1;
+        Ok(())
+    }
+
+    fn reject(&mut self, device: &str, reason: RejectReason) {
+        self.metrics.rejected.get_or_create(&ReasonLabel { reason }).inc();
+        if let Some(held_back) = self.log.note(Instant::now(), device, reason) {
+            tracing::warn!(device, reason = reason.as_str(), held_back, "message refused");
+        }
+    }
+
+    /// Commits the batch, then acknowledges it. On failure nothing is acknowledged.
+    fn flush(&mut self, batch: Batch) {
+        let started = Instant::now();
+        let states: Vec<(&str, &DeviceStateRecord)> =
+            batch.states.iter().map(|(d, s)| (d.as_str(), s)).collect();
+        let history: Vec<HistoryEntry<'_>> = batch
+            .reports
+            .iter()
+            .map(|(device, index, report)| HistoryEntry {
+                device,
+                index: *index,
+                report,
+            })
+            .collect();
+        if let Err(e) = self.store.commit(&states, &history) {
+            self.metrics.store_errors.inc();
+            tracing::error!(
+                error = %e,
+                messages = batch.messages,
+                "store commit failed; nothing acknowledged, devices will send again"
+            );
+            return;
+        }
+        self.metrics.commit_seconds.observe(started.elapsed().as_secs_f64());
+        self.metrics.batches.inc();
+        self.metrics.reports_committed.inc_by(batch.reports.len() as u64);
+        self.metrics.states_committed.inc_by(batch.state_changes);
+        self.states.extend(batch.states);
+        for ((device, boot_id), sequence) in batch.acks {
+            self.ack(&device, boot_id, sequence);
+        }
+    }
+
+    fn ack(&mut self, device: &str, boot_id: u64, sequence: u64) {
+        let Some(record) = self.directory.get(device) else {
+            return;
+        };
+        let ack = wire::Ack {
+            device_id: device.to_string(),
+            boot_id,
+            sequence,
+        };
+        let payload = seal(&DeviceKey(record.secrets.key), &ack);
+        let topic = Topic::new(&record.info.tenant, device, Channel::Ack).to_string();
+        if let Err(e) = self.link_tx.publish(topic, payload) {
+            tracing::error!(device, error = %e, "cannot publish ack");
+        }
+    }
+}
+
+fn open<M: prost::Message + Default>(key: &DeviceKey, payload: &[u8]) -> Result<M, RejectReason> {
+    let reason = |e| match e {
+        OpenError::Malformed => RejectReason::Malformed,
+        OpenError::Unsigned => RejectReason::Unsigned,
+        OpenError::BadSignature => RejectReason::BadSignature,
+    };
+    let signed = decode_envelope(payload).map_err(reason)?;
+    verify_body(key, &signed).map_err(reason)
+}

@@ -1,0 +1,267 @@
+//! The inventory file: the tenants, projects, sites, devices and engineers the hub serves.
+//!
+//! Applied idempotently at start-up and by `heartline-hub inventory apply FILE`. Every mistake
+//! (a typo in a key, a device on an unknown site, a malformed key) is reported with its line.
+
+use crate::diagnostic::FileError;
+use crate::store::{
+    DeviceInfo, DeviceRecord, DeviceSecrets, EngineerRecord, ProjectRecord, SiteRecord,
+    TenantRecord,
+};
+use heartline_proto::validate_id;
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+use toml::Spanned;
+
+/// A validated inventory, ready for [`crate::store::Store::apply_inventory`].
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Inventory {
+    pub tenants: Vec<TenantRecord>,
+    pub projects: Vec<ProjectRecord>,
+    pub sites: Vec<SiteRecord>,
+    pub devices: Vec<DeviceRecord>,
+    pub engineers: Vec<EngineerRecord>,
+}
+
+type Id = Spanned<String>;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawInventory {
+    #[serde(default)]
+    tenant: Vec<RawTenant>,
+    #[serde(default)]
+    project: Vec<RawProject>,
+    #[serde(default)]
+    site: Vec<RawSite>,
+    #[serde(default)]
+    device: Vec<RawDevice>,
+    #[serde(default)]
+    engineer: Vec<RawEngineer>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTenant {
+    id: Id,
+    name: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawProject {
+    id: Id,
+    tenant: Id,
+    name: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSite {
+    id: Id,
+    project: Id,
+    name: String,
+    #[serde(default)]
+    region: String,
+    #[serde(default)]
+    grid_cell: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDevice {
+    id: Id,
+    site: Id,
+    kind: Id,
+    uplink: Option<Id>,
+    /// 64 hex digits: the HMAC key the device signs with.
+    key: Spanned<String>,
+    /// The MQTT password in clear; only its SHA-256 is stored.
+    token: Option<Spanned<String>>,
+    /// Or the SHA-256 of the token, so the file need not hold the token at all.
+    token_sha256: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawEngineer {
+    id: Id,
+    name: String,
+    #[serde(default)]
+    contact: String,
+    #[serde(default)]
+    regions: Vec<String>,
+    #[serde(default)]
+    grid_cells: Vec<String>,
+    #[serde(default)]
+    skills: Vec<String>,
+}
+
+/// Shortest device token accepted in clear: shorter ones are guessable.
+pub const MIN_TOKEN_LEN: usize = 16;
+
+/// Hashes a device token the way the store keeps it.
+pub fn token_sha256(token: &str) -> [u8; 32] {
+    Sha256::digest(token.as_bytes()).into()
+}
+
+fn hex32(s: &str) -> Option<[u8; 32]> {
+    let mut out = [0u8; 32];
+    hex::decode_to_slice(s, &mut out).ok()?;
+    Some(out)
+}
+
+impl Inventory {
+    /// Reads and validates an inventory file.
+    pub fn load(path: &Path) -> Result<Inventory, FileError> {
+        let src = std::fs::read_to_string(path).map_err(|e| FileError::unreadable(path, &e))?;
+        Inventory::parse(path, &src)
+    }
+
+    /// Validates inventory text; `path` is only used in error messages.
+    pub fn parse(path: &Path, src: &str) -> Result<Inventory, FileError> {
+        let raw: RawInventory =
+            toml::from_str(src).map_err(|e| FileError::from_toml(path, src, &e))?;
+        Checker { path, src }.check(raw)
+    }
+}
+
+struct Checker<'a> {
+    path: &'a Path,
+    src: &'a str,
+}
+
+impl Checker<'_> {
+    fn err(&self, at: &Spanned<String>, msg: impl Into<String>) -> FileError {
+        FileError::at(self.path, self.src, Some(at.span()), msg)
+    }
+
+    /// Checks the id rules and uniqueness within one kind of object.
+    fn new_id(&self, seen: &mut HashSet<String>, id: &Id, what: &str) -> Result<String, FileError> {
+        validate_id(id.get_ref()).map_err(|e| self.err(id, format!("{what} id {:?}: {e}", id.get_ref())))?;
+        if !seen.insert(id.get_ref().clone()) {
+            return Err(self.err(id, format!("{what} {:?} is declared twice", id.get_ref())));
+        }
+        Ok(id.get_ref().clone())
+    }
+
+    fn check(&self, raw: RawInventory) -> Result<Inventory, FileError> {
+        let mut inv = Inventory::default();
+
+        let mut seen = HashSet::new();
+        for t in raw.tenant {
+            let id = self.new_id(&mut seen, &t.id, "tenant")?;
+            inv.tenants.push(TenantRecord { id, name: t.name });
+        }
+
+        let mut project_tenant = HashMap::new();
+        let mut seen = HashSet::new();
+        for p in raw.project {
+            let id = self.new_id(&mut seen, &p.id, "project")?;
+            if !inv.tenants.iter().any(|t| &t.id == p.tenant.get_ref()) {
+                return Err(self.err(&p.tenant, format!("project {id:?} names tenant {:?}, which is not declared", p.tenant.get_ref())));
+            }
+            project_tenant.insert(id.clone(), p.tenant.get_ref().clone());
+            inv.projects.push(ProjectRecord { id, tenant: p.tenant.into_inner(), name: p.name });
+        }
+
+        let mut site_owner = HashMap::new();
+        let mut seen = HashSet::new();
+        for s in raw.site {
+            let id = self.new_id(&mut seen, &s.id, "site")?;
+            let Some(tenant) = project_tenant.get(s.project.get_ref()) else {
+                return Err(self.err(&s.project, format!("site {id:?} names project {:?}, which is not declared", s.project.get_ref())));
+            };
+            site_owner.insert(id.clone(), (tenant.clone(), s.project.get_ref().clone()));
+            inv.sites.push(SiteRecord {
+                id,
+                tenant: tenant.clone(),
+                project: s.project.into_inner(),
+                name: s.name,
+                region: s.region,
+                grid_cell: s.grid_cell,
+            });
+        }
+
+        let mut seen = HashSet::new();
+        let mut uplinks = Vec::new();
+        for d in raw.device {
+            let id = self.new_id(&mut seen, &d.id, "device")?;
+            validate_id(d.kind.get_ref()).map_err(|e| self.err(&d.kind, format!("device kind {:?}: {e}", d.kind.get_ref())))?;
+            let Some((tenant, project)) = site_owner.get(d.site.get_ref()) else {
+                return Err(self.err(&d.site, format!("device {id:?} names site {:?}, which is not declared", d.site.get_ref())));
+            };
+            let key = hex32(d.key.get_ref()).ok_or_else(|| {
+                self.err(&d.key, "key must be 64 hexadecimal digits (32 bytes); `heartline-hub device new` makes one")
+            })?;
+            let token_sha256 = match (&d.token, &d.token_sha256) {
+                (Some(token), None) if token.get_ref().len() >= MIN_TOKEN_LEN => token_sha256(token.get_ref()),
+                (Some(token), None) => {
+                    return Err(self.err(token, format!("token is shorter than {MIN_TOKEN_LEN} characters")));
+                }
+                (None, Some(hash)) => hex32(hash.get_ref()).ok_or_else(|| self.err(hash, "token_sha256 must be 64 hexadecimal digits"))?,
+                (Some(token), Some(_)) => return Err(self.err(token, "give either token or token_sha256, not both")),
+                (None, None) => return Err(self.err(&d.id, format!("device {id:?} has neither token nor token_sha256"))),
+            };
+            if let Some(up) = &d.uplink {
+                uplinks.push((id.clone(), up.clone()));
+            }
+            inv.devices.push(DeviceRecord {
+                info: DeviceInfo {
+                    id,
+                    tenant: tenant.clone(),
+                    project: project.clone(),
+                    site: d.site.into_inner(),
+                    kind: d.kind.into_inner(),
+                    uplink: d.uplink.map(Spanned::into_inner),
+                },
+                secrets: DeviceSecrets { key, token_sha256 },
+            });
+        }
+        self.check_uplinks(&inv, &uplinks)?;
+
+        let mut seen = HashSet::new();
+        for e in raw.engineer {
+            let id = self.new_id(&mut seen, &e.id, "engineer")?;
+            inv.engineers.push(EngineerRecord {
+                id,
+                name: e.name,
+                contact: e.contact,
+                regions: e.regions,
+                grid_cells: e.grid_cells,
+                skills: e.skills,
+            });
+        }
+        Ok(inv)
+    }
+
+    /// An uplink must be another declared device of the same tenant, without cycles.
+    fn check_uplinks(&self, inv: &Inventory, uplinks: &[(String, Id)]) -> Result<(), FileError> {
+        let tenant_of: HashMap<&str, &str> =
+            inv.devices.iter().map(|d| (d.info.id.as_str(), d.info.tenant.as_str())).collect();
+        let parent: HashMap<&str, &str> =
+            uplinks.iter().map(|(c, p)| (c.as_str(), p.get_ref().as_str())).collect();
+        for (child, up) in uplinks {
+            match tenant_of.get(up.get_ref().as_str()) {
+                None => return Err(self.err(up, format!("device {child:?} names uplink {:?}, which is not a declared device", up.get_ref()))),
+                Some(t) if Some(t) != tenant_of.get(child.as_str()) => {
+                    return Err(self.err(up, format!("device {child:?} and its uplink {:?} belong to different tenants", up.get_ref())));
+                }
+                Some(_) => {}
+            }
+            let mut at = up.get_ref().as_str();
+            for _ in 0..=parent.len() {
+                if at == child {
+                    return Err(self.err(up, format!("uplink of device {child:?} leads back to itself")));
+                }
+                match parent.get(at) {
+                    Some(next) => at = next,
+                    None => break,
+                }
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,309 @@
+//! The hub's durable store on redb: one file, ACID, crash-safe.
+//!
+//! One narrow interface, so that a replicated SQL store can replace it when a fleet outgrows one
+//! machine (DESIGN.md). Reads take a [`Scope`]; the unscoped loads (`credentials`,
+//! `device_states`) exist for the hub's own start-up and are not reachable from any API.
+//!
+//! Architecture invariant: everything one input changes is written in one write transaction
+//! ([`Store::commit`]); acknowledgements leave the hub only after it returns.
+
+mod records;
+mod scope;
+
+pub use records::*;
+pub use scope::Scope;
+
+use crate::inventory::Inventory;
+use crate::report::Report;
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use std::collections::HashMap;
+use std::path::Path;
+
+/// Bumped whenever a stored record changes shape; a store of another version is refused.
+pub const SCHEMA_VERSION: u64 = 1;
+
+const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
+const TENANTS: TableDefinition<&str, &[u8]> = TableDefinition::new("tenants");
+const PROJECTS: TableDefinition<&str, &[u8]> = TableDefinition::new("projects");
+const SITES: TableDefinition<&str, &[u8]> = TableDefinition::new("sites");
+const DEVICES: TableDefinition<&str, &[u8]> = TableDefinition::new("devices");
+const ENGINEERS: TableDefinition<&str, &[u8]> = TableDefinition::new("engineers");
+const DEVICE_STATE: TableDefinition<&str, &[u8]> = TableDefinition::new("device_state");
+/// (device id, report number) → report; the oldest entries beyond the bound are deleted.
+const HISTORY: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("history");
+
+/// Why the store could not do what was asked.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("store I/O or database error: {0}")]
+    Db(#[from] redb::Error),
+    #[error("a stored record could not be decoded ({0}); the store file may be damaged")]
+    Corrupt(#[from] postcard::Error),
+    #[error(
+        "the store was written by schema version {found}, this hub reads version {expected}; \
+         use the hub release that wrote it or start from a new store file"
+    )]
+    Schema { found: u64, expected: u64 },
+}
+
+// redb has one error type per operation; they all convert into `redb::Error`.
+macro_rules! from_redb {
+    ($($t:ty),*) => {$(
+        impl From<$t> for StoreError {
+            fn from(e: $t) -> Self {
+                StoreError::Db(e.into())
+            }
+        }
+    )*};
+}
+from_redb!(
+    redb::DatabaseError,
+    redb::TransactionError,
+    redb::TableError,
+    redb::StorageError,
+    redb::CommitError
+);
+
+/// What [`Store::apply_inventory`] changed.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct ApplySummary {
+    pub created: usize,
+    pub updated: usize,
+    pub unchanged: usize,
+}
+
+/// A report to append to a device's history under its number (the device's report count).
+pub struct HistoryEntry<'a> {
+    pub device: &'a str,
+    pub index: u64,
+    pub report: &'a Report,
+}
+
+pub struct Store {
+    db: Database,
+    history_len: u64,
+}
+
+fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
+    Ok(postcard::to_allocvec(value)?)
+}
+
+fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, StoreError> {
+    Ok(postcard::from_bytes(bytes)?)
+}
+
+impl Store {
+    /// Opens (or creates) the store file. `history_len` bounds each device's report history.
+    pub fn open(path: &Path, history_len: u64) -> Result<Store, StoreError> {
+        let db = Database::create(path)?;
+        let tx = db.begin_write()?;
+        {
+            let mut meta = tx.open_table(META)?;
+            let found = meta.get("schema_version")?.map(|v| v.value());
+            match found {
+                Some(v) if v != SCHEMA_VERSION => {
+                    return Err(StoreError::Schema {
+                        found: v,
+                        expected: SCHEMA_VERSION,
+                    });
+                }
+                Some(_) => {}
+                None => {
+                    meta.insert("schema_version", SCHEMA_VERSION)?;
+                }
+            }
+            // Create every table up front so that readers never meet a missing one.
+            for def in [TENANTS, PROJECTS, SITES, DEVICES, ENGINEERS, DEVICE_STATE] {
+                tx.open_table(def)?;
+            }
+            tx.open_table(HISTORY)?;
+        }
+        tx.commit()?;
+        Ok(Store {
+            db,
+            history_len: history_len.max(1),
+        })
+    }
+
+    /// Writes every object of the inventory, in one transaction. Applying the same file twice
+    /// changes nothing the second time. Objects absent from the file are left as they are.
+    pub fn apply_inventory(&self, inv: &Inventory) -> Result<ApplySummary, StoreError> {
+        let tx = self.db.begin_write()?;
+        let mut summary = ApplySummary::default();
+        {
+            let mut upsert =
+                |def: TableDefinition<&str, &[u8]>, id: &str, bytes: Vec<u8>| -> Result<(), StoreError> {
+                    let mut table = tx.open_table(def)?;
+                    let old = table.get(id)?.map(|v| v.value().to_vec());
+                    match old {
+                        Some(old) if old == bytes => summary.unchanged += 1,
+                        Some(_) => {
+                            summary.updated += 1;
+                            table.insert(id, bytes.as_slice())?;
+                        }
+                        None => {
+                            summary.created += 1;
+                            table.insert(id, bytes.as_slice())?;
+                        }
+                    }
+                    Ok(())
+                };
+            for t in &inv.tenants {
+                upsert(TENANTS, &t.id, encode(t)?)?;
+            }
+            for p in &inv.projects {
+                upsert(PROJECTS, &p.id, encode(p)?)?;
+            }
+            for s in &inv.sites {
+                upsert(SITES, &s.id, encode(s)?)?;
+            }
+            for d in &inv.devices {
+                upsert(DEVICES, &d.info.id, encode(d)?)?;
+            }
+            for e in &inv.engineers {
+                upsert(ENGINEERS, &e.id, encode(e)?)?;
+            }
+        }
+        tx.commit()?;
+        Ok(summary)
+    }
+
+    /// Every device with its credentials: the hub's authentication and verification directory.
+    pub fn credentials(&self) -> Result<Vec<DeviceRecord>, StoreError> {
+        self.all(DEVICES)
+    }
+
+    /// The last committed state of every device, to resume ingest after a restart.
+    pub fn device_states(&self) -> Result<HashMap<String, DeviceStateRecord>, StoreError> {
+        let tx = self.db.begin_read()?;
+        let table = tx.open_table(DEVICE_STATE)?;
+        let mut out = HashMap::new();
+        for row in table.iter()? {
+            let (k, v) = row?;
+            out.insert(k.value().to_string(), decode(v.value())?);
+        }
+        Ok(out)
+    }
+
+    /// Commits a batch of ingested messages (new device states and reports) in one durable
+    /// transaction: either all of it is on disk when this returns `Ok`, or none of it.
+    pub fn commit(
+        &self,
+        states: &[(&str, &DeviceStateRecord)],
+        reports: &[HistoryEntry<'_>],
+    ) -> Result<(), StoreError> {
+        let tx = self.db.begin_write()?;
+        {
+            let mut table = tx.open_table(DEVICE_STATE)?;
+            for (device, state) in states {
+                table.insert(*device, encode(*state)?.as_slice())?;
+            }
+            let mut history = tx.open_table(HISTORY)?;
+            for e in reports {
+                history.insert((e.device, e.index), encode(e.report)?.as_slice())?;
+                if e.index >= self.history_len {
+                    history.remove((e.device, e.index - self.history_len))?;
+                }
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    pub fn tenants(&self, scope: &Scope) -> Result<Vec<TenantRecord>, StoreError> {
+        Ok(self
+            .all::<TenantRecord>(TENANTS)?
+            .into_iter()
+            .filter(|t| scope.allows(&t.id))
+            .collect())
+    }
+
+    pub fn projects(&self, scope: &Scope) -> Result<Vec<ProjectRecord>, StoreError> {
+        Ok(self
+            .all::<ProjectRecord>(PROJECTS)?
+            .into_iter()
+            .filter(|p| scope.allows(&p.tenant))
+            .collect())
+    }
+
+    pub fn sites(&self, scope: &Scope) -> Result<Vec<SiteRecord>, StoreError> {
+        Ok(self
+            .all::<SiteRecord>(SITES)?
+            .into_iter()
+            .filter(|s| scope.allows(&s.tenant))
+            .collect())
+    }
+
+    pub fn devices(&self, scope: &Scope) -> Result<Vec<DeviceInfo>, StoreError> {
+        Ok(self
+            .all::<DeviceRecord>(DEVICES)?
+            .into_iter()
+            .map(|d| d.info)
+            .filter(|d| scope.allows(&d.tenant))
+            .collect())
+    }
+
+    /// Engineers are the operator's staff: only the operator scope lists them.
+    pub fn engineers(&self, scope: &Scope) -> Result<Vec<EngineerRecord>, StoreError> {
+        match scope {
+            Scope::Operator => self.all(ENGINEERS),
+            Scope::Tenant(_) => Ok(Vec::new()),
+        }
+    }
+
+    /// One device, or `None` when it does not exist or lies outside the scope.
+    pub fn device(&self, scope: &Scope, id: &str) -> Result<Option<DeviceInfo>, StoreError> {
+        let tx = self.db.begin_read()?;
+        let table = tx.open_table(DEVICES)?;
+        let Some(bytes) = table.get(id)? else {
+            return Ok(None);
+        };
+        let record: DeviceRecord = decode(bytes.value())?;
+        Ok(scope.allows(&record.info.tenant).then_some(record.info))
+    }
+
+    pub fn device_state(
+        &self,
+        scope: &Scope,
+        id: &str,
+    ) -> Result<Option<DeviceStateRecord>, StoreError> {
+        if self.device(scope, id)?.is_none() {
+            return Ok(None);
+        }
+        let tx = self.db.begin_read()?;
+        let table = tx.open_table(DEVICE_STATE)?;
+        table.get(id)?.map(|v| decode(v.value())).transpose()
+    }
+
+    /// The device's most recent reports, oldest first, at most `limit`.
+    pub fn history(&self, scope: &Scope, id: &str, limit: usize) -> Result<Vec<Report>, StoreError> {
+        if self.device(scope, id)?.is_none() {
+            return Ok(Vec::new());
+        }
+        let tx = self.db.begin_read()?;
+        let table = tx.open_table(HISTORY)?;
+        let mut newest_first = Vec::new();
+        for row in table.range((id, 0)..=(id, u64::MAX))?.rev().take(limit) {
+            let (_, v) = row?;
+            newest_first.push(decode(v.value())?);
+        }
+        newest_first.reverse();
+        Ok(newest_first)
+    }
+
+    fn all<T: DeserializeOwned>(
+        &self,
+        def: TableDefinition<&str, &[u8]>,
+    ) -> Result<Vec<T>, StoreError> {
+        let tx = self.db.begin_read()?;
+        let table = tx.open_table(def)?;
+        let mut out = Vec::new();
+        for row in table.iter()? {
+            let (_, v) = row?;
+            out.push(decode(v.value())?);
+        }
+        Ok(out)
+    }
+}

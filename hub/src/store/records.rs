@@ -1,0 +1,95 @@
+//! The records the store keeps, serialized with postcard. Changing a record's shape changes
+//! [`super::SCHEMA_VERSION`].
+
+use crate::report::{CheckResult, Presence};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TenantRecord {
+    pub id: String,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProjectRecord {
+    pub id: String,
+    pub tenant: String,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SiteRecord {
+    pub id: String,
+    pub tenant: String,
+    pub project: String,
+    pub name: String,
+    pub region: String,
+    pub grid_cell: String,
+}
+
+/// A device as any reader in scope may see it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceInfo {
+    pub id: String,
+    pub tenant: String,
+    pub project: String,
+    pub site: String,
+    pub kind: String,
+    /// The device this one reaches the network through (a site gateway), if any.
+    pub uplink: Option<String>,
+}
+
+/// A device's credentials. Never logged (no `Debug` of the bytes), never returned by a read API.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceSecrets {
+    /// HMAC key for signed payloads.
+    pub key: [u8; 32],
+    /// SHA-256 of the device's MQTT password (token); the token itself is never stored.
+    pub token_sha256: [u8; 32],
+}
+
+impl std::fmt::Debug for DeviceSecrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DeviceSecrets(..)")
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceRecord {
+    pub info: DeviceInfo,
+    pub secrets: DeviceSecrets,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EngineerRecord {
+    pub id: String,
+    pub name: String,
+    pub contact: String,
+    pub regions: Vec<String>,
+    pub grid_cells: Vec<String>,
+    pub skills: Vec<String>,
+}
+
+/// Replay protection for one boot of a device: the highest committed sequence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BootCursor {
+    pub boot_id: u64,
+    pub committed: u64,
+}
+
+/// What the hub knows about a device right now.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DeviceStateRecord {
+    /// Most recent boot first; bounded (see `ingest::dedupe`).
+    pub boots: Vec<BootCursor>,
+    pub last_report_at_ms: i64,
+    pub next_checkin_s: u32,
+    pub presence: Presence,
+    pub presence_at_ms: i64,
+    /// Session of the connection that last said it was online.
+    pub presence_session: u64,
+    /// Latest result of each check the device reports.
+    pub checks: Vec<CheckResult>,
+    /// Total reports committed; also the key of the next history entry.
+    pub reports: u64,
+}
