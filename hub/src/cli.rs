@@ -82,8 +82,18 @@ fn init_logging() {
         .init();
 }
 
-/// Entry point of the binary.
-pub fn main() -> anyhow::Result<()> {
+/// Entry point of the binary: runs the command and turns an error into a message and exit code 1.
+pub fn main() -> std::process::ExitCode {
+    match dispatch() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn dispatch() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Run { config } => serve(&config),

@@ -1,11 +1,5 @@
-//! `heartline-hub`: parses the command line and hands over to the library.
+//! `heartline-hub`: hands the command line over to the library.
 
 fn main() -> std::process::ExitCode {
-    match heartline_hub::cli::main() {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            std::process::ExitCode::FAILURE
-        }
-    }
+    heartline_hub::cli::main()
 }

@@ -1,0 +1,318 @@
+//! End-to-end harness: a real hub (embedded broker, redb file in a temp folder) on ephemeral
+//! loopback ports, and test devices that speak the real protocol over rumqttc (MQTT 3.1.1 or 5).
+
+use anyhow::{Context, anyhow, bail};
+use heartline_hub::Hub;
+use heartline_hub::config::HubConfig;
+use heartline_hub::inventory::token_sha256;
+use heartline_proto::envelope::{open, seal};
+use heartline_proto::wire;
+use heartline_proto::{Channel, DeviceKey, Topic};
+use std::fmt::Write as _;
+use std::net::SocketAddr;
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot};
+
+/// How long a test waits for something the hub should do in milliseconds.
+pub const PATIENCE: Duration = Duration::from_secs(15);
+
+/// A device's identity and secrets, as the inventory declares them.
+#[derive(Clone, Debug)]
+pub struct DeviceCreds {
+    pub tenant: String,
+    pub id: String,
+    pub key: DeviceKey,
+    pub token: String,
+}
+
+impl DeviceCreds {
+    /// Secrets derived from the id, so a test can rebuild them; never do this outside tests.
+    pub fn derived(tenant: &str, id: &str) -> DeviceCreds {
+        DeviceCreds {
+            tenant: tenant.into(),
+            id: id.into(),
+            key: DeviceKey(token_sha256(&format!("key:{id}"))),
+            token: hex::encode(&token_sha256(&format!("token:{id}"))[..16]),
+        }
+    }
+
+    pub fn topic(&self, channel: Channel) -> String {
+        Topic::new(&self.tenant, &self.id, channel).to_string()
+    }
+}
+
+/// An inventory with one project and site per tenant and the given devices.
+pub struct Fleet {
+    pub devices: Vec<DeviceCreds>,
+    pub inventory: String,
+}
+
+impl Fleet {
+    /// `tenants`: (tenant id, device ids).
+    pub fn new(tenants: &[(&str, Vec<String>)]) -> Fleet {
+        let mut inventory = String::new();
+        let mut devices = Vec::new();
+        for (tenant, ids) in tenants {
+            let _ = write!(
+                inventory,
+                "[[tenant]]\nid = \"{tenant}\"\nname = \"Tenant {tenant}\"\n\n\
+                 [[project]]\nid = \"{tenant}-p\"\ntenant = \"{tenant}\"\nname = \"Project\"\n\n\
+                 [[site]]\nid = \"{tenant}-s\"\nproject = \"{tenant}-p\"\nname = \"Site\"\n\n"
+            );
+            for id in ids {
+                let c = DeviceCreds::derived(tenant, id);
+                let _ = write!(
+                    inventory,
+                    "[[device]]\nid = \"{id}\"\nsite = \"{tenant}-s\"\nkind = \"sensor\"\n\
+                     key = \"{}\"\ntoken_sha256 = \"{}\"\n\n",
+                    hex::encode(c.key.0),
+                    hex::encode(token_sha256(&c.token))
+                );
+                devices.push(c);
+            }
+        }
+        Fleet { devices, inventory }
+    }
+
+    pub fn device(&self, id: &str) -> &DeviceCreds {
+        self.devices.iter().find(|d| d.id == id).expect("device in fleet")
+    }
+}
+
+/// Device ids `prefix-0 .. prefix-(n-1)`.
+pub fn ids(prefix: &str, n: usize) -> Vec<String> {
+    (0..n).map(|i| format!("{prefix}-{i}")).collect()
+}
+
+/// A hub config on ephemeral loopback ports with its store and inventory in `dir`.
+pub fn config_in(dir: &std::path::Path, fleet: &Fleet) -> anyhow::Result<HubConfig> {
+    let inventory = dir.join("inventory.toml");
+    std::fs::write(&inventory, &fleet.inventory)?;
+    let mut config = HubConfig::ephemeral(dir.join("store.redb"));
+    config.inventory = Some(inventory);
+    Ok(config)
+}
+
+/// A hub running in this process, with its temp folder.
+pub struct TestHub {
+    pub hub: Hub,
+    pub dir: tempfile::TempDir,
+}
+
+impl TestHub {
+    pub async fn start(fleet: &Fleet) -> anyhow::Result<TestHub> {
+        let dir = tempfile::tempdir()?;
+        let config = config_in(dir.path(), fleet)?;
+        let hub = Hub::start(config).await?;
+        Ok(TestHub { hub, dir })
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Protocol {
+    V4,
+    V5,
+}
+
+enum Client {
+    V4(rumqttc::AsyncClient),
+    V5(rumqttc::v5::AsyncClient),
+}
+
+/// A test device connected to the hub, subscribed to its acks.
+pub struct Device {
+    pub creds: DeviceCreds,
+    pub boot_id: u64,
+    client: Client,
+    acks: mpsc::UnboundedReceiver<wire::Ack>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Device {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl Device {
+    /// Connects with the device's own credentials and waits until its ack subscription is active.
+    pub async fn connect(addr: SocketAddr, creds: &DeviceCreds, protocol: Protocol) -> anyhow::Result<Device> {
+        Device::connect_as(addr, creds, &creds.id, &creds.token, protocol).await
+    }
+
+    /// Connects with any client id and password: for the tests that the hub refuses.
+    pub async fn connect_as(
+        addr: SocketAddr,
+        creds: &DeviceCreds,
+        client_id: &str,
+        token: &str,
+        protocol: Protocol,
+    ) -> anyhow::Result<Device> {
+        let (ack_tx, acks) = mpsc::unbounded_channel();
+        let (ready_tx, ready) = oneshot::channel();
+        let ack_topic = creds.topic(Channel::Ack);
+        let key = creds.key.clone();
+        let host = addr.ip().to_string();
+        let (client, task) = match protocol {
+            Protocol::V4 => {
+                let mut o = rumqttc::MqttOptions::new(client_id, host, addr.port());
+                o.set_credentials(creds.id.clone(), token).set_keep_alive(Duration::from_secs(30));
+                o.set_inflight(100).set_max_packet_size(1 << 20, 1 << 20);
+                let (client, mut el) = rumqttc::AsyncClient::new(o, 1_000);
+                client.subscribe(ack_topic.clone(), rumqttc::QoS::AtLeastOnce).await?;
+                let task = tokio::spawn(async move {
+                    let mut ready = Some(ready_tx);
+                    loop {
+                        match el.poll().await {
+                            Ok(rumqttc::Event::Incoming(rumqttc::Packet::SubAck(_))) => {
+                                if let Some(r) = ready.take() {
+                                    let _ = r.send(Ok(()));
+                                }
+                            }
+                            Ok(rumqttc::Event::Incoming(rumqttc::Packet::Publish(p))) => {
+                                if p.topic == ack_topic {
+                                    if let Ok(ack) = open::<wire::Ack>(&key, &p.payload) {
+                                        let _ = ack_tx.send(ack);
+                                    }
+                                }
+                            }
+                            Ok(_) => {}
+                            Err(e) => {
+                                if let Some(r) = ready.take() {
+                                    let _ = r.send(Err(e.to_string()));
+                                }
+                                return;
+                            }
+                        }
+                    }
+                });
+                (Client::V4(client), task)
+            }
+            Protocol::V5 => {
+                use rumqttc::v5::mqttbytes::v5::Packet;
+                let mut o = rumqttc::v5::MqttOptions::new(client_id, host, addr.port());
+                o.set_credentials(creds.id.clone(), token).set_keep_alive(Duration::from_secs(30));
+                let (client, mut el) = rumqttc::v5::AsyncClient::new(o, 1_000);
+                client
+                    .subscribe(ack_topic.clone(), rumqttc::v5::mqttbytes::QoS::AtLeastOnce)
+                    .await?;
+                let task = tokio::spawn(async move {
+                    let mut ready = Some(ready_tx);
+                    loop {
+                        match el.poll().await {
+                            Ok(rumqttc::v5::Event::Incoming(Packet::SubAck(_))) => {
+                                if let Some(r) = ready.take() {
+                                    let _ = r.send(Ok(()));
+                                }
+                            }
+                            Ok(rumqttc::v5::Event::Incoming(Packet::Publish(p))) => {
+                                if p.topic == ack_topic.as_bytes() {
+                                    if let Ok(ack) = open::<wire::Ack>(&key, &p.payload) {
+                                        let _ = ack_tx.send(ack);
+                                    }
+                                }
+                            }
+                            Ok(_) => {}
+                            Err(e) => {
+                                if let Some(r) = ready.take() {
+                                    let _ = r.send(Err(e.to_string()));
+                                }
+                                return;
+                            }
+                        }
+                    }
+                });
+                (Client::V5(client), task)
+            }
+        };
+        let outcome = tokio::time::timeout(PATIENCE, ready)
+            .await
+            .context("no SUBACK from the hub's broker")?
+            .map_err(|_| anyhow!("event loop ended"))?;
+        if let Err(e) = outcome {
+            task.abort();
+            bail!("connection failed: {e}");
+        }
+        Ok(Device {
+            creds: creds.clone(),
+            boot_id: 1,
+            client,
+            acks,
+            task,
+        })
+    }
+
+    /// A realistic report of about 200 bytes once signed.
+    pub fn report(&self, sequence: u64) -> wire::HealthReport {
+        sample_report(&self.creds.id, self.boot_id, sequence)
+    }
+
+    /// Publishes raw bytes, QoS 1, on any topic.
+    pub async fn publish(&self, topic: &str, payload: Vec<u8>) -> anyhow::Result<()> {
+        match &self.client {
+            Client::V4(c) => c.publish(topic, rumqttc::QoS::AtLeastOnce, false, payload).await?,
+            Client::V5(c) => {
+                c.publish(topic, rumqttc::v5::mqttbytes::QoS::AtLeastOnce, false, payload)
+                    .await?
+            }
+        }
+        Ok(())
+    }
+
+    /// Signs `report` with this device's key and publishes it on its own report topic.
+    pub async fn send(&self, report: &wire::HealthReport) -> anyhow::Result<()> {
+        self.publish(&self.creds.topic(Channel::Report), seal(&self.creds.key, report))
+            .await
+    }
+
+    /// Waits for an ack covering `(boot_id, sequence)`.
+    pub async fn wait_ack(&mut self, boot_id: u64, sequence: u64) -> anyhow::Result<wire::Ack> {
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        loop {
+            let ack = tokio::time::timeout_at(deadline, self.acks.recv())
+                .await
+                .with_context(|| format!("no ack for boot {boot_id} seq {sequence} within {PATIENCE:?}"))?
+                .context("device event loop ended")?;
+            if ack.boot_id == boot_id && ack.sequence >= sequence {
+                return Ok(ack);
+            }
+        }
+    }
+
+    /// The next ack, whatever it covers.
+    pub async fn next_ack(&mut self) -> anyhow::Result<wire::Ack> {
+        tokio::time::timeout(PATIENCE, self.acks.recv())
+            .await
+            .context("no ack")?
+            .context("device event loop ended")
+    }
+}
+
+/// A report with a few metrics and one check; about 200 bytes once signed.
+pub fn sample_report(device: &str, boot_id: u64, sequence: u64) -> wire::HealthReport {
+    let metric = |name: &str, value: f64, unit: &str, instance: &str| wire::Metric {
+        name: name.into(),
+        value,
+        unit: unit.into(),
+        instance: instance.into(),
+    };
+    wire::HealthReport {
+        device_id: device.into(),
+        boot_id,
+        sequence,
+        sent_at_ms: 1_790_000_000_000 + sequence as i64,
+        next_checkin_s: 60,
+        metrics: vec![
+            metric("cpu_pct", 12.5, "%", ""),
+            metric("mem_used_pct", 41.0, "%", ""),
+            metric("disk_used_pct", 63.2, "%", "/"),
+            metric("temperature_c", 48.0, "C", "cpu"),
+        ],
+        checks: vec![wire::Check {
+            name: "rtsp".into(),
+            status: wire::CheckStatus::Ok as i32,
+            message: "RTSP OK 12ms".into(),
+        }],
+        events: vec![],
+    }
+}
