@@ -9,7 +9,11 @@ use rand::RngCore;
 use std::path::{Path, PathBuf};
 
 #[derive(Parser)]
-#[command(name = "heartline-hub", version, about = "Heartline hub: devices report their own faults")]
+#[command(
+    name = "heartline-hub",
+    version,
+    about = "Heartline hub: devices report their own faults"
+)]
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -101,7 +105,10 @@ fn dispatch() -> anyhow::Result<()> {
             for path in write_examples(&dir, force)? {
                 println!("wrote {}", path.display());
             }
-            println!("next: heartline-hub check-config --config {}", dir.join("hub.toml").display());
+            println!(
+                "next: heartline-hub check-config --config {}",
+                dir.join("hub.toml").display()
+            );
             Ok(())
         }
         Command::CheckConfig { config } => {
@@ -133,14 +140,23 @@ fn dispatch() -> anyhow::Result<()> {
                 )
             })?;
             let s = store.apply_inventory(&inv)?;
-            println!("applied {}: {} created, {} updated, {} unchanged", file.display(), s.created, s.updated, s.unchanged);
+            println!(
+                "applied {}: {} created, {} updated, {} unchanged",
+                file.display(),
+                s.created,
+                s.updated,
+                s.unchanged
+            );
             Ok(())
         }
         Command::Device {
             command: DeviceCommand::New,
         } => {
             let (key, token) = (secret_hex(32), secret_hex(24));
-            println!("key = \"{key}\"\ntoken = \"{token}\"\ntoken_sha256 = \"{}\"", hex::encode(token_sha256(&token)));
+            println!(
+                "key = \"{key}\"\ntoken = \"{token}\"\ntoken_sha256 = \"{}\"",
+                hex::encode(token_sha256(&token))
+            );
             Ok(())
         }
         Command::Demo { dir } => {
@@ -160,7 +176,10 @@ fn serve(config: &Path) -> anyhow::Result<()> {
     runtime.block_on(async move {
         let inventory = cfg.inventory.clone();
         let hub = crate::Hub::start(cfg).await?;
-        println!("hub running: MQTT 3.1.1 on {}, MQTT 5 on {}, metrics on http://{}/metrics", hub.mqtt_v4, hub.mqtt_v5, hub.http);
+        println!(
+            "hub running: MQTT 3.1.1 on {}, MQTT 5 on {}, metrics on http://{}/metrics",
+            hub.mqtt_v4, hub.mqtt_v5, hub.http
+        );
         wait_for_stop(&hub, inventory.as_deref()).await?;
         tracing::info!("shutting down: draining in-flight reports");
         hub.shutdown().await
@@ -203,7 +222,10 @@ pub fn write_examples(dir: &Path, force: bool) -> anyhow::Result<Vec<PathBuf>> {
         .replace("{{CAM_KEY}}", &secret_hex(32))
         .replace("{{CAM_TOKEN}}", &secret_hex(24));
     let files = [
-        (dir.join("hub.toml"), include_str!("templates/hub.toml").to_string()),
+        (
+            dir.join("hub.toml"),
+            include_str!("templates/hub.toml").to_string(),
+        ),
         (dir.join("inventory.toml"), inventory),
     ];
     if !force {

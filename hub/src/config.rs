@@ -43,6 +43,11 @@ pub struct MqttConfig {
     pub segment_bytes: usize,
     #[serde(default = "default_segment_count")]
     pub segment_count: usize,
+    /// How far ingest may fall behind the devices before the broker overwrites reports it has
+    /// not yet handed over (the devices then re-send them, as nothing was acknowledged). Sized
+    /// for a burst such as every device flushing its outbox after a hub restart.
+    #[serde(default = "default_ingest_buffer_bytes")]
+    pub ingest_buffer_bytes: usize,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -93,6 +98,9 @@ fn default_segment_bytes() -> usize {
 fn default_segment_count() -> usize {
     16
 }
+fn default_ingest_buffer_bytes() -> usize {
+    64 * 1024 * 1024
+}
 fn default_store_path() -> PathBuf {
     PathBuf::from("heartline.redb")
 }
@@ -118,6 +126,7 @@ impl Default for MqttConfig {
             max_packet_bytes: default_max_packet_bytes(),
             segment_bytes: default_segment_bytes(),
             segment_count: default_segment_count(),
+            ingest_buffer_bytes: default_ingest_buffer_bytes(),
         }
     }
 }
@@ -172,12 +181,18 @@ impl HubConfig {
         if m.v4_listen.get_ref() == m.v5_listen.get_ref() && m.v4_listen.get_ref().port() != 0 {
             return Err(at(
                 m.v5_listen.span(),
-                format!("v5_listen {} is also v4_listen: each MQTT version needs its own port", m.v5_listen.get_ref()),
+                format!(
+                    "v5_listen {} is also v4_listen: each MQTT version needs its own port",
+                    m.v5_listen.get_ref()
+                ),
             ));
         }
         let report = *config.ingest.max_report_bytes.get_ref();
         if report == 0 {
-            return Err(at(config.ingest.max_report_bytes.span(), "max_report_bytes must be above 0".into()));
+            return Err(at(
+                config.ingest.max_report_bytes.span(),
+                "max_report_bytes must be above 0".into(),
+            ));
         }
         if *m.max_packet_bytes.get_ref() <= report {
             return Err(at(

@@ -18,7 +18,12 @@ pub struct FileError {
 
 impl FileError {
     /// A mistake at a byte range of `src`.
-    pub fn at(path: &Path, src: &str, span: Option<Range<usize>>, message: impl Into<String>) -> Self {
+    pub fn at(
+        path: &Path,
+        src: &str,
+        span: Option<Range<usize>>,
+        message: impl Into<String>,
+    ) -> Self {
         let (line, column, excerpt) = match span {
             Some(span) => {
                 let start = span.start.min(src.len());

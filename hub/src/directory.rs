@@ -33,7 +33,11 @@ impl Directory {
     }
 
     pub fn get(&self, device: &str) -> Option<Arc<DeviceRecord>> {
-        self.devices.read().expect("directory lock poisoned").get(device).cloned()
+        self.devices
+            .read()
+            .expect("directory lock poisoned")
+            .get(device)
+            .cloned()
     }
 
     /// Connect-time check: the username is the device id, the password its token, and the client
@@ -48,12 +52,29 @@ impl Directory {
     }
 
     /// [`Directory::authenticate`], counted and logged (never with the password).
-    pub fn authenticate_counted(&self, metrics: &Metrics, client_id: &str, username: &str, password: &str) -> bool {
+    pub fn authenticate_counted(
+        &self,
+        metrics: &Metrics,
+        client_id: &str,
+        username: &str,
+        password: &str,
+    ) -> bool {
         let ok = self.authenticate(client_id, username, password);
-        let result = if ok { AuthResult::Accepted } else { AuthResult::Refused };
-        metrics.auth.get_or_create(&crate::metrics::AuthLabel { result }).inc();
+        let result = if ok {
+            AuthResult::Accepted
+        } else {
+            AuthResult::Refused
+        };
+        metrics
+            .auth
+            .get_or_create(&crate::metrics::AuthLabel { result })
+            .inc();
         if !ok {
-            tracing::warn!(client_id, username, "device connection refused: unknown device, wrong token, or client id other than the device id");
+            tracing::warn!(
+                client_id,
+                username,
+                "device connection refused: unknown device, wrong token, or client id other than the device id"
+            );
         }
         ok
     }

@@ -13,7 +13,10 @@ use tokio::net::TcpListener;
 
 async fn metrics(State(m): State<Arc<Metrics>>) -> impl IntoResponse {
     (
-        [(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
         m.render(),
     )
 }
@@ -31,5 +34,7 @@ pub async fn serve(
     m: Arc<Metrics>,
     stop: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(m)).with_graceful_shutdown(stop).await
+    axum::serve(listener, router(m))
+        .with_graceful_shutdown(stop)
+        .await
 }

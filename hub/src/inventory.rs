@@ -140,7 +140,8 @@ impl Checker<'_> {
 
     /// Checks the id rules and uniqueness within one kind of object.
     fn new_id(&self, seen: &mut HashSet<String>, id: &Id, what: &str) -> Result<String, FileError> {
-        validate_id(id.get_ref()).map_err(|e| self.err(id, format!("{what} id {:?}: {e}", id.get_ref())))?;
+        validate_id(id.get_ref())
+            .map_err(|e| self.err(id, format!("{what} id {:?}: {e}", id.get_ref())))?;
         if !seen.insert(id.get_ref().clone()) {
             return Err(self.err(id, format!("{what} {:?} is declared twice", id.get_ref())));
         }
@@ -161,10 +162,20 @@ impl Checker<'_> {
         for p in raw.project {
             let id = self.new_id(&mut seen, &p.id, "project")?;
             if !inv.tenants.iter().any(|t| &t.id == p.tenant.get_ref()) {
-                return Err(self.err(&p.tenant, format!("project {id:?} names tenant {:?}, which is not declared", p.tenant.get_ref())));
+                return Err(self.err(
+                    &p.tenant,
+                    format!(
+                        "project {id:?} names tenant {:?}, which is not declared",
+                        p.tenant.get_ref()
+                    ),
+                ));
             }
             project_tenant.insert(id.clone(), p.tenant.get_ref().clone());
-            inv.projects.push(ProjectRecord { id, tenant: p.tenant.into_inner(), name: p.name });
+            inv.projects.push(ProjectRecord {
+                id,
+                tenant: p.tenant.into_inner(),
+                name: p.name,
+            });
         }
 
         let mut site_owner = HashMap::new();
@@ -172,7 +183,13 @@ impl Checker<'_> {
         for s in raw.site {
             let id = self.new_id(&mut seen, &s.id, "site")?;
             let Some(tenant) = project_tenant.get(s.project.get_ref()) else {
-                return Err(self.err(&s.project, format!("site {id:?} names project {:?}, which is not declared", s.project.get_ref())));
+                return Err(self.err(
+                    &s.project,
+                    format!(
+                        "site {id:?} names project {:?}, which is not declared",
+                        s.project.get_ref()
+                    ),
+                ));
             };
             site_owner.insert(id.clone(), (tenant.clone(), s.project.get_ref().clone()));
             inv.sites.push(SiteRecord {
@@ -189,21 +206,42 @@ impl Checker<'_> {
         let mut uplinks = Vec::new();
         for d in raw.device {
             let id = self.new_id(&mut seen, &d.id, "device")?;
-            validate_id(d.kind.get_ref()).map_err(|e| self.err(&d.kind, format!("device kind {:?}: {e}", d.kind.get_ref())))?;
+            validate_id(d.kind.get_ref()).map_err(|e| {
+                self.err(&d.kind, format!("device kind {:?}: {e}", d.kind.get_ref()))
+            })?;
             let Some((tenant, project)) = site_owner.get(d.site.get_ref()) else {
-                return Err(self.err(&d.site, format!("device {id:?} names site {:?}, which is not declared", d.site.get_ref())));
+                return Err(self.err(
+                    &d.site,
+                    format!(
+                        "device {id:?} names site {:?}, which is not declared",
+                        d.site.get_ref()
+                    ),
+                ));
             };
             let key = hex32(d.key.get_ref()).ok_or_else(|| {
                 self.err(&d.key, "key must be 64 hexadecimal digits (32 bytes); `heartline-hub device new` makes one")
             })?;
             let token_sha256 = match (&d.token, &d.token_sha256) {
-                (Some(token), None) if token.get_ref().len() >= MIN_TOKEN_LEN => token_sha256(token.get_ref()),
-                (Some(token), None) => {
-                    return Err(self.err(token, format!("token is shorter than {MIN_TOKEN_LEN} characters")));
+                (Some(token), None) if token.get_ref().len() >= MIN_TOKEN_LEN => {
+                    token_sha256(token.get_ref())
                 }
-                (None, Some(hash)) => hex32(hash.get_ref()).ok_or_else(|| self.err(hash, "token_sha256 must be 64 hexadecimal digits"))?,
-                (Some(token), Some(_)) => return Err(self.err(token, "give either token or token_sha256, not both")),
-                (None, None) => return Err(self.err(&d.id, format!("device {id:?} has neither token nor token_sha256"))),
+                (Some(token), None) => {
+                    return Err(self.err(
+                        token,
+                        format!("token is shorter than {MIN_TOKEN_LEN} characters"),
+                    ));
+                }
+                (None, Some(hash)) => hex32(hash.get_ref())
+                    .ok_or_else(|| self.err(hash, "token_sha256 must be 64 hexadecimal digits"))?,
+                (Some(token), Some(_)) => {
+                    return Err(self.err(token, "give either token or token_sha256, not both"));
+                }
+                (None, None) => {
+                    return Err(self.err(
+                        &d.id,
+                        format!("device {id:?} has neither token nor token_sha256"),
+                    ));
+                }
             };
             if let Some(up) = &d.uplink {
                 uplinks.push((id.clone(), up.clone()));
@@ -239,22 +277,44 @@ impl Checker<'_> {
 
     /// An uplink must be another declared device of the same tenant, without cycles.
     fn check_uplinks(&self, inv: &Inventory, uplinks: &[(String, Id)]) -> Result<(), FileError> {
-        let tenant_of: HashMap<&str, &str> =
-            inv.devices.iter().map(|d| (d.info.id.as_str(), d.info.tenant.as_str())).collect();
-        let parent: HashMap<&str, &str> =
-            uplinks.iter().map(|(c, p)| (c.as_str(), p.get_ref().as_str())).collect();
+        let tenant_of: HashMap<&str, &str> = inv
+            .devices
+            .iter()
+            .map(|d| (d.info.id.as_str(), d.info.tenant.as_str()))
+            .collect();
+        let parent: HashMap<&str, &str> = uplinks
+            .iter()
+            .map(|(c, p)| (c.as_str(), p.get_ref().as_str()))
+            .collect();
         for (child, up) in uplinks {
             match tenant_of.get(up.get_ref().as_str()) {
-                None => return Err(self.err(up, format!("device {child:?} names uplink {:?}, which is not a declared device", up.get_ref()))),
+                None => {
+                    return Err(self.err(
+                        up,
+                        format!(
+                            "device {child:?} names uplink {:?}, which is not a declared device",
+                            up.get_ref()
+                        ),
+                    ));
+                }
                 Some(t) if Some(t) != tenant_of.get(child.as_str()) => {
-                    return Err(self.err(up, format!("device {child:?} and its uplink {:?} belong to different tenants", up.get_ref())));
+                    return Err(self.err(
+                        up,
+                        format!(
+                            "device {child:?} and its uplink {:?} belong to different tenants",
+                            up.get_ref()
+                        ),
+                    ));
                 }
                 Some(_) => {}
             }
             let mut at = up.get_ref().as_str();
             for _ in 0..=parent.len() {
                 if at == child {
-                    return Err(self.err(up, format!("uplink of device {child:?} leads back to itself")));
+                    return Err(self.err(
+                        up,
+                        format!("uplink of device {child:?} leads back to itself"),
+                    ));
                 }
                 match parent.get(at) {
                     Some(next) => at = next,

@@ -73,7 +73,13 @@ impl Hub {
             max_report_bytes: *config.ingest.max_report_bytes.get_ref(),
             batch_max: config.ingest.batch_max.max(1),
         };
-        let ingest = Ingest::new(store.clone(), directory.clone(), metrics.clone(), limits, link.tx)?;
+        let ingest = Ingest::new(
+            store.clone(),
+            directory.clone(),
+            metrics.clone(),
+            limits,
+            link.tx,
+        )?;
         let stop = Arc::new(AtomicBool::new(false));
         let ingest = {
             let stop = stop.clone();

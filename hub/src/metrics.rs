@@ -52,14 +52,46 @@ impl Default for Metrics {
             auth: Family::default(),
             registry: Registry::default(),
         };
-        registry.register("ingest_reports_committed", "Reports committed to the store", m.reports_committed.clone());
-        registry.register("ingest_states_committed", "Presence changes committed to the store", m.states_committed.clone());
-        registry.register("ingest_rejected", "Messages refused by ingest, by reason", m.rejected.clone());
-        registry.register("ingest_sequence_gaps", "Reports whose sequence skipped ahead", m.sequence_gaps.clone());
-        registry.register("ingest_batches", "Store transactions committed by ingest", m.batches.clone());
-        registry.register("ingest_commit_seconds", "Time to commit one ingest batch", m.commit_seconds.clone());
-        registry.register("store_errors", "Store transactions that failed (nothing acknowledged)", m.store_errors.clone());
-        registry.register("mqtt_auth", "Device connection attempts, by result", m.auth.clone());
+        registry.register(
+            "ingest_reports_committed",
+            "Reports committed to the store",
+            m.reports_committed.clone(),
+        );
+        registry.register(
+            "ingest_states_committed",
+            "Presence changes committed to the store",
+            m.states_committed.clone(),
+        );
+        registry.register(
+            "ingest_rejected",
+            "Messages refused by ingest, by reason",
+            m.rejected.clone(),
+        );
+        registry.register(
+            "ingest_sequence_gaps",
+            "Reports whose sequence skipped ahead",
+            m.sequence_gaps.clone(),
+        );
+        registry.register(
+            "ingest_batches",
+            "Store transactions committed by ingest",
+            m.batches.clone(),
+        );
+        registry.register(
+            "ingest_commit_seconds",
+            "Time to commit one ingest batch",
+            m.commit_seconds.clone(),
+        );
+        registry.register(
+            "store_errors",
+            "Store transactions that failed (nothing acknowledged)",
+            m.store_errors.clone(),
+        );
+        registry.register(
+            "mqtt_auth",
+            "Device connection attempts, by result",
+            m.auth.clone(),
+        );
         Metrics { registry, ..m }
     }
 }

@@ -65,5 +65,7 @@ pub enum Presence {
     /// The last will: the connection was lost.
     Offline,
     /// A clean, planned shutdown.
-    Goodbye { back_in_s: u32 },
+    Goodbye {
+        back_in_s: u32,
+    },
 }

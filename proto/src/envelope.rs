@@ -75,7 +75,10 @@ mod tests {
             open::<Ack>(&DeviceKey([2; 32]), &sealed),
             Err(OpenError::BadSignature)
         );
-        assert_eq!(open::<Ack>(&key, b"\xff\xff\xff"), Err(OpenError::Malformed));
+        assert_eq!(
+            open::<Ack>(&key, b"\xff\xff\xff"),
+            Err(OpenError::Malformed)
+        );
         let unsigned = Signed {
             body: ack.encode_to_vec(),
             mac: vec![],

@@ -73,8 +73,7 @@ impl<'a> Topic<'a> {
         let tenant = parts.next()?;
         let device = parts.next()?;
         let channel = Channel::parse(parts.next()?)?;
-        if parts.next().is_some() || validate_id(tenant).is_err() || validate_id(device).is_err()
-        {
+        if parts.next().is_some() || validate_id(tenant).is_err() || validate_id(device).is_err() {
             return None;
         }
         Some(Topic {

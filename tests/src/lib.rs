@@ -75,7 +75,10 @@ impl Fleet {
     }
 
     pub fn device(&self, id: &str) -> &DeviceCreds {
-        self.devices.iter().find(|d| d.id == id).expect("device in fleet")
+        self.devices
+            .iter()
+            .find(|d| d.id == id)
+            .expect("device in fleet")
     }
 }
 
@@ -136,7 +139,11 @@ impl Drop for Device {
 
 impl Device {
     /// Connects with the device's own credentials and waits until its ack subscription is active.
-    pub async fn connect(addr: SocketAddr, creds: &DeviceCreds, protocol: Protocol) -> anyhow::Result<Device> {
+    pub async fn connect(
+        addr: SocketAddr,
+        creds: &DeviceCreds,
+        protocol: Protocol,
+    ) -> anyhow::Result<Device> {
         Device::connect_as(addr, creds, &creds.id, &creds.token, protocol).await
     }
 
@@ -156,10 +163,13 @@ impl Device {
         let (client, task) = match protocol {
             Protocol::V4 => {
                 let mut o = rumqttc::MqttOptions::new(client_id, host, addr.port());
-                o.set_credentials(creds.id.clone(), token).set_keep_alive(Duration::from_secs(30));
+                o.set_credentials(creds.id.clone(), token)
+                    .set_keep_alive(Duration::from_secs(30));
                 o.set_inflight(100).set_max_packet_size(1 << 20, 1 << 20);
                 let (client, mut el) = rumqttc::AsyncClient::new(o, 1_000);
-                client.subscribe(ack_topic.clone(), rumqttc::QoS::AtLeastOnce).await?;
+                client
+                    .subscribe(ack_topic.clone(), rumqttc::QoS::AtLeastOnce)
+                    .await?;
                 let task = tokio::spawn(async move {
                     let mut ready = Some(ready_tx);
                     loop {
@@ -191,7 +201,8 @@ impl Device {
             Protocol::V5 => {
                 use rumqttc::v5::mqttbytes::v5::Packet;
                 let mut o = rumqttc::v5::MqttOptions::new(client_id, host, addr.port());
-                o.set_credentials(creds.id.clone(), token).set_keep_alive(Duration::from_secs(30));
+                o.set_credentials(creds.id.clone(), token)
+                    .set_keep_alive(Duration::from_secs(30));
                 let (client, mut el) = rumqttc::v5::AsyncClient::new(o, 1_000);
                 client
                     .subscribe(ack_topic.clone(), rumqttc::v5::mqttbytes::QoS::AtLeastOnce)
@@ -250,10 +261,18 @@ impl Device {
     /// Publishes raw bytes, QoS 1, on any topic.
     pub async fn publish(&self, topic: &str, payload: Vec<u8>) -> anyhow::Result<()> {
         match &self.client {
-            Client::V4(c) => c.publish(topic, rumqttc::QoS::AtLeastOnce, false, payload).await?,
-            Client::V5(c) => {
-                c.publish(topic, rumqttc::v5::mqttbytes::QoS::AtLeastOnce, false, payload)
+            Client::V4(c) => {
+                c.publish(topic, rumqttc::QoS::AtLeastOnce, false, payload)
                     .await?
+            }
+            Client::V5(c) => {
+                c.publish(
+                    topic,
+                    rumqttc::v5::mqttbytes::QoS::AtLeastOnce,
+                    false,
+                    payload,
+                )
+                .await?
             }
         }
         Ok(())
@@ -261,8 +280,11 @@ impl Device {
 
     /// Signs `report` with this device's key and publishes it on its own report topic.
     pub async fn send(&self, report: &wire::HealthReport) -> anyhow::Result<()> {
-        self.publish(&self.creds.topic(Channel::Report), seal(&self.creds.key, report))
-            .await
+        self.publish(
+            &self.creds.topic(Channel::Report),
+            seal(&self.creds.key, report),
+        )
+        .await
     }
 
     /// Waits for an ack covering `(boot_id, sequence)`.
@@ -271,7 +293,9 @@ impl Device {
         loop {
             let ack = tokio::time::timeout_at(deadline, self.acks.recv())
                 .await
-                .with_context(|| format!("no ack for boot {boot_id} seq {sequence} within {PATIENCE:?}"))?
+                .with_context(|| {
+                    format!("no ack for boot {boot_id} seq {sequence} within {PATIENCE:?}")
+                })?
                 .context("device event loop ended")?;
             if ack.boot_id == boot_id && ack.sequence >= sequence {
                 return Ok(ack);

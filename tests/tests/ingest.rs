@@ -16,15 +16,22 @@ fn fleet() -> Fleet {
 }
 
 fn stored(hub: &TestHub, device: &str) -> Vec<heartline_hub::report::Report> {
-    hub.hub.store().history(&Scope::Operator, device, usize::MAX).unwrap()
+    hub.hub
+        .store()
+        .history(&Scope::Operator, device, usize::MAX)
+        .unwrap()
 }
 
 #[tokio::test]
 async fn reports_over_mqtt_3_and_5_are_stored_and_acked() {
     let fleet = fleet();
     let hub = TestHub::start(&fleet).await.unwrap();
-    let mut v4 = Device::connect(hub.hub.mqtt_v4, fleet.device("acme-0"), Protocol::V4).await.unwrap();
-    let mut v5 = Device::connect(hub.hub.mqtt_v5, fleet.device("acme-1"), Protocol::V5).await.unwrap();
+    let mut v4 = Device::connect(hub.hub.mqtt_v4, fleet.device("acme-0"), Protocol::V4)
+        .await
+        .unwrap();
+    let mut v5 = Device::connect(hub.hub.mqtt_v5, fleet.device("acme-1"), Protocol::V5)
+        .await
+        .unwrap();
 
     for seq in 1..=5 {
         v4.send(&v4.report(seq)).await.unwrap();
@@ -48,7 +55,12 @@ async fn reports_over_mqtt_3_and_5_are_stored_and_acked() {
         assert_eq!(got.metrics[2].value, 63.2);
         assert_eq!(got.checks[0].message, "RTSP OK 12ms");
         assert_eq!(got.sent_at_ms, sent.sent_at_ms);
-        let state = hub.hub.store().device_state(&Scope::Operator, &device.creds.id).unwrap().unwrap();
+        let state = hub
+            .hub
+            .store()
+            .device_state(&Scope::Operator, &device.creds.id)
+            .unwrap()
+            .unwrap();
         assert_eq!(state.reports, 5);
         assert_eq!(state.next_checkin_s, 60);
     }
@@ -62,8 +74,13 @@ async fn a_wrong_token_or_a_borrowed_client_id_is_refused_at_connect() {
     let hub = TestHub::start(&fleet).await.unwrap();
     let creds = fleet.device("acme-0");
     for protocol in [Protocol::V4, Protocol::V5] {
-        let addr = if protocol == Protocol::V4 { hub.hub.mqtt_v4 } else { hub.hub.mqtt_v5 };
-        let wrong = Device::connect_as(addr, creds, &creds.id, "not-the-token-at-all", protocol).await;
+        let addr = if protocol == Protocol::V4 {
+            hub.hub.mqtt_v4
+        } else {
+            hub.hub.mqtt_v5
+        };
+        let wrong =
+            Device::connect_as(addr, creds, &creds.id, "not-the-token-at-all", protocol).await;
         assert!(wrong.is_err(), "{protocol:?}: wrong token accepted");
         // Right token but posing as another device's client id (which would kick that device off).
         let other = Device::connect_as(addr, creds, "acme-1", &creds.token, protocol).await;
@@ -71,7 +88,9 @@ async fn a_wrong_token_or_a_borrowed_client_id_is_refused_at_connect() {
     }
     assert_eq!(hub.hub.metrics().auth_count(AuthResult::Refused), 4);
     // The right credentials still work.
-    let mut ok = Device::connect(hub.hub.mqtt_v4, creds, Protocol::V4).await.unwrap();
+    let mut ok = Device::connect(hub.hub.mqtt_v4, creds, Protocol::V4)
+        .await
+        .unwrap();
     ok.send(&ok.report(1)).await.unwrap();
     ok.wait_ack(1, 1).await.unwrap();
     assert_eq!(hub.hub.metrics().auth_count(AuthResult::Accepted), 1);
@@ -80,10 +99,16 @@ async fn a_wrong_token_or_a_borrowed_client_id_is_refused_at_connect() {
 
 /// Sends `bad` from `acme-0`'s connection, then a good report on the same connection: once the
 /// good one is acked the bad one has been processed (one connection keeps its order).
-async fn refused(bad_topic: impl FnOnce(&Device) -> String, bad: impl FnOnce(&Device) -> Vec<u8>, reason: RejectReason) {
+async fn refused(
+    bad_topic: impl FnOnce(&Device) -> String,
+    bad: impl FnOnce(&Device) -> Vec<u8>,
+    reason: RejectReason,
+) {
     let fleet = fleet();
     let hub = TestHub::start(&fleet).await.unwrap();
-    let mut dev = Device::connect(hub.hub.mqtt_v4, fleet.device("acme-0"), Protocol::V4).await.unwrap();
+    let mut dev = Device::connect(hub.hub.mqtt_v4, fleet.device("acme-0"), Protocol::V4)
+        .await
+        .unwrap();
     dev.send(&dev.report(1)).await.unwrap();
     dev.wait_ack(1, 1).await.unwrap();
 
@@ -95,7 +120,11 @@ async fn refused(bad_topic: impl FnOnce(&Device) -> String, bad: impl FnOnce(&De
     let m = hub.hub.metrics();
     assert_eq!(m.rejected(reason), 1, "refused as {reason:?}");
     for other in RejectReason::ALL.into_iter().filter(|r| *r != reason) {
-        assert_eq!(m.rejected(other), 0, "{other:?} counted for a {reason:?} case");
+        assert_eq!(
+            m.rejected(other),
+            0,
+            "{other:?} counted for a {reason:?} case"
+        );
     }
     assert_eq!(m.reports_committed.get(), 2);
     for d in &fleet.devices {
@@ -112,7 +141,12 @@ fn own_topic(d: &Device) -> String {
 
 #[tokio::test]
 async fn a_forged_signature_is_refused() {
-    refused(own_topic, |d| seal(&DeviceKey([0x42; 32]), &d.report(7)), RejectReason::BadSignature).await;
+    refused(
+        own_topic,
+        |d| seal(&DeviceKey([0x42; 32]), &d.report(7)),
+        RejectReason::BadSignature,
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -136,7 +170,12 @@ async fn a_report_signed_by_device_a_on_device_b_topic_is_refused() {
 #[tokio::test]
 async fn a_correctly_signed_report_naming_another_device_is_refused() {
     // Signed with acme-0's own key on its own topic, but the body says acme-1.
-    refused(own_topic, |d| seal(&d.creds.key, &sample_report("acme-1", 1, 7)), RejectReason::DeviceMismatch).await;
+    refused(
+        own_topic,
+        |d| seal(&d.creds.key, &sample_report("acme-1", 1, 7)),
+        RejectReason::DeviceMismatch,
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -151,19 +190,35 @@ async fn a_device_named_under_another_tenant_is_refused() {
 
 #[tokio::test]
 async fn a_replayed_sequence_number_is_refused_and_acked_again() {
-    refused(own_topic, |d| seal(&d.creds.key, &d.report(1)), RejectReason::Duplicate).await;
+    refused(
+        own_topic,
+        |d| seal(&d.creds.key, &d.report(1)),
+        RejectReason::Duplicate,
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn garbage_bytes_are_refused() {
-    refused(own_topic, |_| b"\xde\xad\xbe\xef garbage \xff\xff\xff\xff".to_vec(), RejectReason::Malformed).await;
+    refused(
+        own_topic,
+        |_| b"\xde\xad\xbe\xef garbage \xff\xff\xff\xff".to_vec(),
+        RejectReason::Malformed,
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn an_unsigned_report_is_refused() {
     refused(
         own_topic,
-        |d| wire::Signed { body: d.report(7).encode_to_vec(), mac: vec![] }.encode_to_vec(),
+        |d| {
+            wire::Signed {
+                body: d.report(7).encode_to_vec(),
+                mac: vec![],
+            }
+            .encode_to_vec()
+        },
         RejectReason::Unsigned,
     )
     .await;
@@ -200,14 +255,21 @@ async fn an_oversized_report_is_refused() {
 #[tokio::test]
 async fn a_foreign_topic_is_refused() {
     // Matches the hub's subscription, but the device segment breaks the id rules.
-    refused(|_| "hl/v1/acme/acme 0/report".into(), |d| seal(&d.creds.key, &d.report(7)), RejectReason::BadTopic).await;
+    refused(
+        |_| "hl/v1/acme/acme 0/report".into(),
+        |d| seal(&d.creds.key, &d.report(7)),
+        RejectReason::BadTopic,
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn a_customer_scope_reads_only_its_own_tenant() {
     let fleet = fleet();
     let hub = TestHub::start(&fleet).await.unwrap();
-    let mut dev = Device::connect(hub.hub.mqtt_v5, fleet.device("globex-0"), Protocol::V5).await.unwrap();
+    let mut dev = Device::connect(hub.hub.mqtt_v5, fleet.device("globex-0"), Protocol::V5)
+        .await
+        .unwrap();
     dev.send(&dev.report(1)).await.unwrap();
     dev.wait_ack(1, 1).await.unwrap();
     let store = hub.hub.store();
@@ -217,7 +279,13 @@ async fn a_customer_scope_reads_only_its_own_tenant() {
     assert!(store.history(&acme, "globex-0", 10).unwrap().is_empty());
     assert!(store.device(&acme, "globex-0").unwrap().is_none());
     assert!(store.device_state(&acme, "globex-0").unwrap().is_none());
-    assert!(store.devices(&acme).unwrap().iter().all(|d| d.tenant == "acme"));
+    assert!(
+        store
+            .devices(&acme)
+            .unwrap()
+            .iter()
+            .all(|d| d.tenant == "acme")
+    );
     assert_eq!(store.devices(&acme).unwrap().len(), 3);
     assert_eq!(store.tenants(&acme).unwrap().len(), 1);
     assert!(store.engineers(&acme).unwrap().is_empty());

@@ -71,7 +71,11 @@ mod tests {
         ];
         let mut boots = Vec::new();
         for (i, &(boot, seq, expected)) in steps.iter().enumerate() {
-            assert_eq!(admit(&mut boots, boot, seq), expected, "step {i}: boot {boot} seq {seq}");
+            assert_eq!(
+                admit(&mut boots, boot, seq),
+                expected,
+                "step {i}: boot {boot} seq {seq}"
+            );
         }
         assert_eq!(boots[0].boot_id, 2);
     }
@@ -83,6 +87,9 @@ mod tests {
             admit(&mut boots, boot, 1);
         }
         assert_eq!(boots.len(), MAX_BOOTS);
-        assert_eq!(admit(&mut boots, MAX_BOOTS as u64 + 2, 1), Admit::Duplicate { committed: 1 });
+        assert_eq!(
+            admit(&mut boots, MAX_BOOTS as u64 + 2, 1),
+            Admit::Duplicate { committed: 1 }
+        );
     }
 }

@@ -19,7 +19,7 @@ use crate::directory::Directory;
 use crate::metrics::{Metrics, ReasonLabel};
 use crate::report::{Presence, Report};
 use crate::store::{DeviceRecord, DeviceStateRecord, HistoryEntry, Store};
-use heartline_proto::envelope::{decode_envelope, seal, verify_body, OpenError};
+use heartline_proto::envelope::{OpenError, decode_envelope, seal, verify_body};
 use heartline_proto::wire;
 use heartline_proto::{Channel, DeviceKey, Topic};
 use rumqttd::Notification;
@@ -249,9 +249,17 @@ impl Ingest {
     }
 
     fn reject(&mut self, device: &str, reason: RejectReason) {
-        self.metrics.rejected.get_or_create(&ReasonLabel { reason }).inc();
+        self.metrics
+            .rejected
+            .get_or_create(&ReasonLabel { reason })
+            .inc();
         if let Some(held_back) = self.log.note(Instant::now(), device, reason) {
-            tracing::warn!(device, reason = reason.as_str(), held_back, "message refused");
+            tracing::warn!(
+                device,
+                reason = reason.as_str(),
+                held_back,
+                "message refused"
+            );
         }
     }
 
@@ -278,9 +286,13 @@ impl Ingest {
             );
             return;
         }
-        self.metrics.commit_seconds.observe(started.elapsed().as_secs_f64());
+        self.metrics
+            .commit_seconds
+            .observe(started.elapsed().as_secs_f64());
         self.metrics.batches.inc();
-        self.metrics.reports_committed.inc_by(batch.reports.len() as u64);
+        self.metrics
+            .reports_committed
+            .inc_by(batch.reports.len() as u64);
         self.metrics.states_committed.inc_by(batch.state_changes);
         self.states.extend(batch.states);
         for ((device, boot_id), sequence) in batch.acks {

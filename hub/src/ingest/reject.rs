@@ -74,7 +74,8 @@ impl RejectLog {
     pub fn note(&mut self, now: Instant, device: &str, reason: RejectReason) -> Option<u64> {
         if self.last.len() >= MAX_ENTRIES {
             let quiet = self.quiet;
-            self.last.retain(|_, (at, _)| now.duration_since(*at) < quiet);
+            self.last
+                .retain(|_, (at, _)| now.duration_since(*at) < quiet);
         }
         match self.last.get_mut(&(device.to_string(), reason)) {
             Some((at, held)) if now.duration_since(*at) < self.quiet => {

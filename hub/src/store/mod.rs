@@ -133,23 +133,25 @@ impl Store {
         let tx = self.db.begin_write()?;
         let mut summary = ApplySummary::default();
         {
-            let mut upsert =
-                |def: TableDefinition<&str, &[u8]>, id: &str, bytes: Vec<u8>| -> Result<(), StoreError> {
-                    let mut table = tx.open_table(def)?;
-                    let old = table.get(id)?.map(|v| v.value().to_vec());
-                    match old {
-                        Some(old) if old == bytes => summary.unchanged += 1,
-                        Some(_) => {
-                            summary.updated += 1;
-                            table.insert(id, bytes.as_slice())?;
-                        }
-                        None => {
-                            summary.created += 1;
-                            table.insert(id, bytes.as_slice())?;
-                        }
+            let mut upsert = |def: TableDefinition<&str, &[u8]>,
+                              id: &str,
+                              bytes: Vec<u8>|
+             -> Result<(), StoreError> {
+                let mut table = tx.open_table(def)?;
+                let old = table.get(id)?.map(|v| v.value().to_vec());
+                match old {
+                    Some(old) if old == bytes => summary.unchanged += 1,
+                    Some(_) => {
+                        summary.updated += 1;
+                        table.insert(id, bytes.as_slice())?;
                     }
-                    Ok(())
-                };
+                    None => {
+                        summary.created += 1;
+                        table.insert(id, bytes.as_slice())?;
+                    }
+                }
+                Ok(())
+            };
             for t in &inv.tenants {
                 upsert(TENANTS, &t.id, encode(t)?)?;
             }
@@ -278,7 +280,12 @@ impl Store {
     }
 
     /// The device's most recent reports, oldest first, at most `limit`.
-    pub fn history(&self, scope: &Scope, id: &str, limit: usize) -> Result<Vec<Report>, StoreError> {
+    pub fn history(
+        &self,
+        scope: &Scope,
+        id: &str,
+        limit: usize,
+    ) -> Result<Vec<Report>, StoreError> {
         if self.device(scope, id)?.is_none() {
             return Ok(Vec::new());
         }
