@@ -13,7 +13,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 
-/// How long a test waits for something the hub should do in milliseconds.
+/// How long a test waits for something the hub should do.
 pub const PATIENCE: Duration = Duration::from_secs(15);
 
 /// A device's identity and secrets, as the inventory declares them.
@@ -147,6 +147,28 @@ impl Device {
         Device::connect_as(addr, creds, &creds.id, &creds.token, protocol).await
     }
 
+    /// Connects over MQTT 3.1.1 with `will` as the last will on the device's state topic.
+    pub async fn connect_with_will(
+        addr: SocketAddr,
+        creds: &DeviceCreds,
+        will: Vec<u8>,
+    ) -> anyhow::Result<Device> {
+        Device::connect_inner(
+            addr,
+            creds,
+            &creds.id,
+            &creds.token,
+            Protocol::V4,
+            Some(will),
+        )
+        .await
+    }
+
+    /// Drops the TCP connection without an MQTT DISCONNECT, as a device losing power does.
+    pub fn cut(self) {
+        self.task.abort();
+    }
+
     /// Connects with any client id and password: for the tests that the hub refuses.
     pub async fn connect_as(
         addr: SocketAddr,
@@ -154,6 +176,17 @@ impl Device {
         client_id: &str,
         token: &str,
         protocol: Protocol,
+    ) -> anyhow::Result<Device> {
+        Device::connect_inner(addr, creds, client_id, token, protocol, None).await
+    }
+
+    async fn connect_inner(
+        addr: SocketAddr,
+        creds: &DeviceCreds,
+        client_id: &str,
+        token: &str,
+        protocol: Protocol,
+        will: Option<Vec<u8>>,
     ) -> anyhow::Result<Device> {
         let (ack_tx, acks) = mpsc::unbounded_channel();
         let (ready_tx, ready) = oneshot::channel();
@@ -166,6 +199,14 @@ impl Device {
                 o.set_credentials(creds.id.clone(), token)
                     .set_keep_alive(Duration::from_secs(30));
                 o.set_inflight(100).set_max_packet_size(1 << 20, 1 << 20);
+                if let Some(will) = will {
+                    o.set_last_will(rumqttc::LastWill::new(
+                        creds.topic(Channel::State),
+                        will,
+                        rumqttc::QoS::AtLeastOnce,
+                        false,
+                    ));
+                }
                 let (client, mut el) = rumqttc::AsyncClient::new(o, 1_000);
                 client
                     .subscribe(ack_topic.clone(), rumqttc::QoS::AtLeastOnce)
@@ -310,6 +351,42 @@ impl Device {
             .context("no ack")?
             .context("device event loop ended")
     }
+}
+
+/// Waits until `cond` holds, checking every 10 ms, for at most [`PATIENCE`].
+pub async fn eventually(what: &str, mut cond: impl FnMut() -> bool) -> anyhow::Result<()> {
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while !cond() {
+        if tokio::time::Instant::now() > deadline {
+            bail!("{what}: not within {PATIENCE:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    Ok(())
+}
+
+/// A signed presence change of `creds`' device.
+pub fn state_change(
+    creds: &DeviceCreds,
+    presence: wire::Presence,
+    session: u64,
+    at_ms: i64,
+) -> Vec<u8> {
+    let goodbye = (presence == wire::Presence::Goodbye).then(|| wire::Goodbye {
+        reason: "firmware update".into(),
+        back_in_s: 300,
+    });
+    seal(
+        &creds.key,
+        &wire::StateChange {
+            device_id: creds.id.clone(),
+            boot_id: 1,
+            presence: presence as i32,
+            at_ms,
+            session,
+            goodbye,
+        },
+    )
 }
 
 /// A report with a few metrics and one check; about 200 bytes once signed.

@@ -1,0 +1,206 @@
+//! The operator's files: `init` writes a config and inventory that validate; every mistake in
+//! either is reported with its line; applying an inventory is idempotent.
+
+use heartline_hub::cli::write_examples;
+use heartline_hub::config::HubConfig;
+use heartline_hub::inventory::Inventory;
+use heartline_hub::store::{ApplySummary, Scope, Store};
+use std::path::Path;
+
+const KEY: &str = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+
+fn inventory(devices: &str) -> String {
+    format!(
+        "[[tenant]]\nid = \"t1\"\nname = \"T\"\n\n\
+         [[tenant]]\nid = \"t2\"\nname = \"T2\"\n\n\
+         [[project]]\nid = \"p1\"\ntenant = \"t1\"\nname = \"P\"\n\n\
+         [[project]]\nid = \"p2\"\ntenant = \"t2\"\nname = \"P2\"\n\n\
+         [[site]]\nid = \"s1\"\nproject = \"p1\"\nname = \"S\"\n\n\
+         [[site]]\nid = \"s2\"\nproject = \"p2\"\nname = \"S2\"\n\n{devices}"
+    )
+}
+
+fn device(id: &str, extra: &str) -> String {
+    format!(
+        "[[device]]\nid = \"{id}\"\nsite = \"s1\"\nkind = \"camera\"\nkey = \"{KEY}\"\n{extra}\n"
+    )
+}
+
+const TOKEN: &str = "token = \"a-long-enough-token\"\n";
+
+#[test]
+fn init_writes_files_that_validate() {
+    let dir = tempfile::tempdir().unwrap();
+    let written = write_examples(dir.path(), false).unwrap();
+    assert_eq!(written.len(), 2);
+    let config = HubConfig::load(&dir.path().join("hub.toml")).unwrap();
+    assert_eq!(config.store.path, dir.path().join("heartline.redb"));
+    let inv = Inventory::load(config.inventory.as_ref().unwrap()).unwrap();
+    assert_eq!(inv.devices.len(), 2);
+    assert_ne!(
+        inv.devices[0].secrets.key, inv.devices[1].secrets.key,
+        "fresh keys per device"
+    );
+    // A second init refuses to overwrite.
+    let again = write_examples(dir.path(), false).unwrap_err().to_string();
+    assert!(again.contains("--force"), "{again}");
+}
+
+/// (inventory text, line of the mistake, words the message must contain)
+#[test]
+fn inventory_mistakes_point_at_their_line() {
+    let base_lines = inventory("").lines().count();
+    let cases: Vec<(String, usize, &str)> = vec![
+        (
+            inventory(&device("cam 1", TOKEN)),
+            base_lines + 2,
+            "outside A-Z",
+        ),
+        (
+            inventory(&(device("c1", TOKEN) + &device("c1", TOKEN))),
+            base_lines + 9,
+            "declared twice",
+        ),
+        (
+            inventory(&device("c1", TOKEN))
+                .replace("site = \"s1\"\nkind", "site = \"nowhere\"\nkind"),
+            base_lines + 3,
+            "not declared",
+        ),
+        (
+            inventory(&device("c1", TOKEN)).replace(KEY, "abcd"),
+            base_lines + 5,
+            "64 hexadecimal",
+        ),
+        (
+            inventory(&device("c1", "token = \"short\"\n")),
+            base_lines + 6,
+            "shorter than 16",
+        ),
+        (
+            inventory(&device("c1", "")),
+            base_lines + 2,
+            "neither token",
+        ),
+        (
+            inventory(&device("c1", &format!("{TOKEN}uplink = \"ghost\"\n"))),
+            base_lines + 7,
+            "uplink",
+        ),
+        (
+            inventory(
+                &(device("a", &format!("{TOKEN}uplink = \"b\"\n"))
+                    + &device("b", &format!("{TOKEN}uplink = \"a\"\n"))),
+            ),
+            base_lines + 7,
+            "leads back",
+        ),
+        (
+            inventory(&device("c1", &format!("{TOKEN}colour = \"red\"\n"))),
+            base_lines + 7,
+            "unknown field",
+        ),
+        (
+            inventory("[[device]]\nid = 5\n"),
+            base_lines + 2,
+            "invalid type",
+        ),
+    ];
+    for (i, (text, line, words)) in cases.iter().enumerate() {
+        let err =
+            Inventory::parse(Path::new("inv.toml"), text).expect_err(&format!("case {i} accepted"));
+        assert_eq!(err.line, *line, "case {i}: {err}");
+        assert!(err.to_string().contains(words), "case {i}: {err}");
+    }
+}
+
+#[test]
+fn an_uplink_in_another_tenant_is_refused() {
+    let text =
+        inventory(&(device("gw", TOKEN) + &device("cam", &format!("{TOKEN}uplink = \"gw\"\n"))))
+            .replace(
+                "[[device]]\nid = \"gw\"\nsite = \"s1\"",
+                "[[device]]\nid = \"gw\"\nsite = \"s2\"",
+            );
+    let err = Inventory::parse(Path::new("inv.toml"), &text).unwrap_err();
+    assert!(err.message.contains("different tenants"), "{err}");
+}
+
+#[test]
+fn config_mistakes_point_at_their_line() {
+    let cases = [
+        (
+            "[mqtt]\nv4_listen = \"1.2.3.4:1\"\nv5_listen = \"1.2.3.4:1\"\n",
+            3,
+            "own port",
+        ),
+        (
+            "[mqtt]\nv4_listen = \"not an address\"\n",
+            2,
+            "invalid socket address",
+        ),
+        (
+            "[ingest]\nmax_report_bytes = 100000\n",
+            0,
+            "max_packet_bytes",
+        ),
+        ("[mqtt]\nmax_packet_bytes = 10\n", 2, "must exceed"),
+        ("[store]\npaht = \"x\"\n", 2, "unknown field"),
+        ("[ingest]\nmax_report_bytes = 0\n", 2, "above 0"),
+    ];
+    for (i, (text, line, words)) in cases.iter().enumerate() {
+        let err =
+            HubConfig::parse(Path::new("hub.toml"), text).expect_err(&format!("case {i} accepted"));
+        assert_eq!(err.line, *line, "case {i}: {err}");
+        assert!(err.to_string().contains(words), "case {i}: {err}");
+    }
+}
+
+#[test]
+fn applying_an_inventory_twice_changes_nothing_the_second_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("s.redb"), 10).unwrap();
+    let text = inventory(&(device("c1", TOKEN) + &device("c2", TOKEN)));
+    let inv = Inventory::parse(Path::new("inv.toml"), &text).unwrap();
+    let first = store.apply_inventory(&inv).unwrap();
+    assert_eq!(
+        first,
+        ApplySummary {
+            created: 8,
+            updated: 0,
+            unchanged: 0
+        }
+    );
+    let second = store.apply_inventory(&inv).unwrap();
+    assert_eq!(
+        second,
+        ApplySummary {
+            created: 0,
+            updated: 0,
+            unchanged: 8
+        }
+    );
+    let changed = Inventory::parse(
+        Path::new("inv.toml"),
+        &text.replacen("kind = \"camera\"", "kind = \"nvr\"", 1),
+    )
+    .unwrap();
+    assert_eq!(
+        store.apply_inventory(&changed).unwrap(),
+        ApplySummary {
+            created: 0,
+            updated: 1,
+            unchanged: 7
+        }
+    );
+    let devices = store.devices(&Scope::Operator).unwrap();
+    assert_eq!(devices.iter().find(|d| d.id == "c1").unwrap().kind, "nvr");
+    // The token itself is never stored, only its hash.
+    drop(store);
+    let bytes = std::fs::read(dir.path().join("s.redb")).unwrap();
+    assert!(
+        !bytes
+            .windows(TOKEN.len() - 10)
+            .any(|w| w == b"a-long-enough-token")
+    );
+}

@@ -1,0 +1,93 @@
+//! The state topic: a device says it is online, the broker publishes its signed last will when
+//! the connection drops, and a clean shutdown says goodbye. Only the will of the connection that
+//! announced itself counts, and a stale or forged state message changes nothing.
+
+use heartline_e2e::{Device, Fleet, Protocol, TestHub, eventually, ids, state_change};
+use heartline_hub::ingest::RejectReason;
+use heartline_hub::report::Presence;
+use heartline_hub::store::Scope;
+use heartline_proto::envelope::seal;
+use heartline_proto::{Channel, DeviceKey, wire};
+
+fn presence(hub: &TestHub, device: &str) -> Presence {
+    hub.hub
+        .store()
+        .device_state(&Scope::Operator, device)
+        .unwrap()
+        .map(|s| s.presence)
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn online_then_last_will_then_goodbye() {
+    let fleet = Fleet::new(&[("acme", ids("acme", 2))]);
+    let hub = TestHub::start(&fleet).await.unwrap();
+    let creds = fleet.device("acme-0");
+    let state_topic = creds.topic(Channel::State);
+
+    // Connection with session 7: online, and a will for session 7.
+    let will = state_change(creds, wire::Presence::Offline, 7, 1_000);
+    let mut dev = Device::connect_with_will(hub.hub.mqtt_v4, creds, will)
+        .await
+        .unwrap();
+    dev.publish(
+        &state_topic,
+        state_change(creds, wire::Presence::Online, 7, 1_000),
+    )
+    .await
+    .unwrap();
+    // An offline message from another session (a replay of an old will) is stale.
+    dev.publish(
+        &state_topic,
+        state_change(creds, wire::Presence::Offline, 6, 1_000),
+    )
+    .await
+    .unwrap();
+    // A forged one is refused.
+    dev.publish(
+        &state_topic,
+        seal(&DeviceKey([9; 32]), &wire::StateChange::default()),
+    )
+    .await
+    .unwrap();
+    // A report on the same connection orders the check after the state messages.
+    dev.send(&dev.report(1)).await.unwrap();
+    dev.wait_ack(1, 1).await.unwrap();
+    assert_eq!(presence(&hub, "acme-0"), Presence::Online);
+    let m = hub.hub.metrics();
+    assert_eq!(m.rejected(RejectReason::Duplicate), 1);
+    assert_eq!(m.rejected(RejectReason::BadSignature), 1);
+
+    // The power goes: the broker publishes the will, which the hub takes.
+    dev.cut();
+    eventually("offline after the will", || {
+        presence(&hub, "acme-0") == Presence::Offline
+    })
+    .await
+    .unwrap();
+
+    // Back, then a clean shutdown with a goodbye.
+    let dev = Device::connect(hub.hub.mqtt_v5, creds, Protocol::V5)
+        .await
+        .unwrap();
+    dev.publish(
+        &state_topic,
+        state_change(creds, wire::Presence::Online, 8, 2_000),
+    )
+    .await
+    .unwrap();
+    dev.publish(
+        &state_topic,
+        state_change(creds, wire::Presence::Goodbye, 8, 2_001),
+    )
+    .await
+    .unwrap();
+    eventually("goodbye recorded", || {
+        presence(&hub, "acme-0") == Presence::Goodbye { back_in_s: 300 }
+    })
+    .await
+    .unwrap();
+    assert_eq!(presence(&hub, "acme-1"), Presence::Unknown);
+    assert_eq!(m.states_committed.get(), 4);
+    hub.hub.shutdown().await.unwrap();
+}
