@@ -8,6 +8,7 @@
 //! - [`directory`]: device credentials in memory, for connect-time auth and signature checks.
 //! - [`broker`]: the embedded rumqttd and the hub's in-process link to it.
 //! - [`ingest`]: decode → verify → dedupe → commit → ack, on its own thread.
+//! - [`engine`]: the sans-IO detection engine and ticket lifecycle.
 //! - [`report`]: the domain form of a report, what everything after ingest works on.
 //! - [`metrics`], [`http`]: Prometheus counters and the HTTP endpoint that serves them.
 //! - [`cli`]: the `heartline-hub` command (`run`, `init`, `check-config`, `inventory apply`).
@@ -17,6 +18,7 @@ pub mod cli;
 pub mod config;
 pub mod diagnostic;
 pub mod directory;
+pub mod engine;
 pub mod http;
 pub mod ingest;
 pub mod inventory;

@@ -22,7 +22,7 @@ pub struct CheckResult {
 }
 
 /// Something that happened on the device, reported after the fact.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum EventKind {
     Reboot,
     WatchdogReset,

@@ -1,0 +1,470 @@
+//! The detection engine: a sans-IO state machine that turns device inputs into faults and tickets.
+//!
+//! `handle(now, input)` applies one input at the caller's time; `next_deadline()` says when the
+//! caller must come back with `Input::Tick`. There is no clock, no tokio, no store and no broker
+//! in here: ingest feeds it and commits what it changed (`take_changes`) in the same transaction
+//! as the input, and tests and the simulator drive it in virtual time.
+//!
+//! - [`fault`]: one condition on one device, through hold, flapping and recovery;
+//! - [`detect`]: what a report, a will or a goodbye says about a device's conditions;
+//! - [`place`]: where an active fault goes: a ticket, an uplink's ticket, or a maintenance window;
+//! - [`ticket`]: the lifecycle and timeline; [`rules`]: the settings.
+//!
+//! Architecture invariant: the engine knows nothing of tokio, the broker or the store.
+
+pub mod detect;
+pub mod fault;
+pub mod place;
+pub mod rules;
+pub mod ticket;
+
+pub use fault::{Fault, FaultKind};
+pub use rules::{Direction, EngineConfig, Maintenance, ThresholdRule, TrendRule};
+pub use ticket::{Actor, Ticket, TicketAction, TicketError, TicketId, TicketState, TimelineEntry};
+
+use crate::report::Report;
+use crate::store::DeviceInfo;
+use heartline_proto::DeviceStatus;
+use serde::{Deserialize, Serialize};
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap};
+
+/// Milliseconds since the Unix epoch, as the caller's clock says.
+pub type Ms = i64;
+
+/// The engine's cadence: `next_deadline` is never further away than this, so a longer gap between
+/// inputs means the hub itself stalled.
+pub const TICK: Ms = 1_000;
+
+/// Everything the engine reacts to.
+#[derive(Debug, Clone)]
+pub enum Input<'a> {
+    Report {
+        device: &'a str,
+        report: &'a Report,
+    },
+    /// The device announced itself on a new connection.
+    Online {
+        device: &'a str,
+    },
+    /// The device's last will: its connection is gone.
+    Offline {
+        device: &'a str,
+    },
+    /// A clean, planned shutdown: `back_in_s` = 0 when unknown.
+    Goodbye {
+        device: &'a str,
+        back_in_s: u32,
+    },
+    Tick,
+    Maintenance(Maintenance),
+    Ticket {
+        id: TicketId,
+        action: TicketAction,
+        actor: Actor,
+    },
+}
+
+/// Something worth telling the outside world (logs, live views, notifications).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Output {
+    TicketOpened(TicketId),
+    TicketChanged(TicketId),
+    /// The hub did not run for `gap` ms; devices got a fresh grace period.
+    Stalled {
+        gap: Ms,
+    },
+}
+
+/// What the engine remembers of one device; persisted with every change.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DeviceMemory {
+    pub last_report_at: Option<Ms>,
+    /// The device's declared interval between reports.
+    pub checkin: Ms,
+    /// Silent once `now` is past this (declared check-in + grace).
+    pub deadline: Option<Ms>,
+    /// After a goodbye: planned downtime until then (`Ms::MAX` when open-ended).
+    pub planned_until: Option<Ms>,
+    pub faults: Vec<Fault>,
+    /// Trend samples per (rule, instance).
+    pub series: Vec<Series>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Series {
+    pub rule: String,
+    pub instance: String,
+    pub points: Vec<(Ms, f64)>,
+}
+
+/// What changed since the last `take_changes`: to be committed with the input that caused it.
+#[derive(Debug, Default)]
+pub struct Changes {
+    pub devices: Vec<(String, DeviceMemory)>,
+    pub tickets: Vec<Ticket>,
+    pub outputs: Vec<Output>,
+    pub next_ticket: TicketId,
+}
+
+pub(crate) struct Slot {
+    pub info: DeviceInfo,
+    pub uplink: Option<u32>,
+    pub mem: DeviceMemory,
+    /// The earliest device timer in the heap, if any.
+    armed: Option<Ms>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Timer {
+    Device(u32),
+    Ticket(TicketId),
+    Maintenance,
+}
+
+pub struct Engine {
+    pub(crate) cfg: EngineConfig,
+    pub(crate) slots: Vec<Slot>,
+    index: HashMap<String, u32>,
+    pub(crate) children: Vec<Vec<u32>>,
+    pub(crate) tickets: BTreeMap<TicketId, Ticket>,
+    /// Unfinished ticket per root cause (device, fault kind).
+    pub(crate) open_by_root: HashMap<(u32, FaultKind), TicketId>,
+    /// Latest finished ticket per root cause, for reopening.
+    pub(crate) last_by_root: HashMap<(u32, FaultKind), TicketId>,
+    pub(crate) next_ticket: TicketId,
+    timers: BinaryHeap<Reverse<(Ms, Timer)>>,
+    pub(crate) maintenance: Vec<Maintenance>,
+    last_now: Ms,
+    dirty_devices: BTreeSet<u32>,
+    dirty_tickets: BTreeSet<TicketId>,
+    outputs: Vec<Output>,
+    /// Rules by metric name, for reports.
+    pub(crate) thresholds_by_metric: HashMap<String, Vec<usize>>,
+    pub(crate) trends_by_metric: HashMap<String, Vec<usize>>,
+}
+
+impl Engine {
+    /// An engine for these devices, with nothing remembered.
+    pub fn new(cfg: EngineConfig, devices: Vec<DeviceInfo>) -> Engine {
+        Engine::restore(cfg, devices, HashMap::new(), Vec::new(), 1, 0)
+    }
+
+    /// Rebuilds the engine from what the store kept. Every device gets a fresh grace period from
+    /// `now`: the hub was not listening while it was down, so silence then proves nothing.
+    pub fn restore(
+        cfg: EngineConfig,
+        devices: Vec<DeviceInfo>,
+        mut memory: HashMap<String, DeviceMemory>,
+        tickets: Vec<Ticket>,
+        next_ticket: TicketId,
+        now: Ms,
+    ) -> Engine {
+        let index: HashMap<String, u32> = devices
+            .iter()
+            .enumerate()
+            .map(|(i, d)| (d.id.clone(), i as u32))
+            .collect();
+        let mut children = vec![Vec::new(); devices.len()];
+        let slots: Vec<Slot> = devices
+            .into_iter()
+            .enumerate()
+            .map(|(i, info)| {
+                let uplink = info.uplink.as_ref().and_then(|u| index.get(u).copied());
+                if let Some(u) = uplink {
+                    children[u as usize].push(i as u32);
+                }
+                let mem = memory.remove(&info.id).unwrap_or_default();
+                Slot {
+                    info,
+                    uplink,
+                    mem,
+                    armed: None,
+                }
+            })
+            .collect();
+        let by_metric = |metrics: Vec<&String>| {
+            let mut map: HashMap<String, Vec<usize>> = HashMap::new();
+            for (i, m) in metrics.into_iter().enumerate() {
+                map.entry(m.clone()).or_default().push(i);
+            }
+            map
+        };
+        let thresholds_by_metric = by_metric(cfg.thresholds.iter().map(|r| &r.metric).collect());
+        let trends_by_metric = by_metric(cfg.trends.iter().map(|r| &r.metric).collect());
+        let maintenance = cfg.maintenance.clone();
+        let mut engine = Engine {
+            cfg,
+            slots,
+            index,
+            children,
+            tickets: BTreeMap::new(),
+            open_by_root: HashMap::new(),
+            last_by_root: HashMap::new(),
+            next_ticket: next_ticket.max(1),
+            timers: BinaryHeap::new(),
+            maintenance,
+            last_now: now,
+            dirty_devices: BTreeSet::new(),
+            dirty_tickets: BTreeSet::new(),
+            outputs: Vec::new(),
+            thresholds_by_metric,
+            trends_by_metric,
+        };
+        for t in tickets {
+            engine.adopt_ticket(t);
+        }
+        for d in 0..engine.slots.len() as u32 {
+            if now > 0 {
+                engine.fresh_grace(d, now);
+            }
+            engine.arm(d, now);
+        }
+        engine.arm_maintenance(now);
+        engine
+    }
+
+    fn adopt_ticket(&mut self, t: Ticket) {
+        if let Some(&d) = self.index.get(&t.device) {
+            let key = (d, t.root.clone());
+            if t.state.is_terminal() {
+                let newer = self.last_by_root.get(&key).is_none_or(|&old| old < t.id);
+                if newer {
+                    self.last_by_root.insert(key, t.id);
+                }
+            } else {
+                self.open_by_root.insert(key, t.id);
+            }
+        }
+        if let Some(v) = t.verify_until {
+            self.timers.push(Reverse((v, Timer::Ticket(t.id))));
+        }
+        self.next_ticket = self.next_ticket.max(t.id + 1);
+        self.tickets.insert(t.id, t);
+    }
+
+    /// Applies one input at `now`. Only ticket actions can be refused.
+    pub fn handle(&mut self, now: Ms, input: Input<'_>) -> Result<(), TicketError> {
+        // The caller's clock may step back; the engine's time does not.
+        let now = now.max(self.last_now);
+        let gap = now - self.last_now;
+        if self.last_now > 0 && gap > self.cfg.stall_threshold {
+            self.outputs.push(Output::Stalled { gap });
+            for d in 0..self.slots.len() as u32 {
+                self.fresh_grace(d, now);
+            }
+        }
+        self.last_now = now;
+        match input {
+            Input::Report { device, report } => {
+                if let Some(d) = self.device_index(device) {
+                    self.on_report(now, d, report);
+                    self.touch(now, d);
+                }
+            }
+            Input::Online { device } => {
+                if let Some(d) = self.device_index(device) {
+                    self.on_online(now, d);
+                    self.touch(now, d);
+                }
+            }
+            Input::Offline { device } => {
+                if let Some(d) = self.device_index(device) {
+                    self.on_offline(now, d);
+                    self.touch(now, d);
+                }
+            }
+            Input::Goodbye { device, back_in_s } => {
+                if let Some(d) = self.device_index(device) {
+                    self.on_goodbye(now, d, back_in_s);
+                    self.touch(now, d);
+                }
+            }
+            Input::Tick => self.run_timers(now),
+            Input::Maintenance(m) => {
+                self.maintenance.push(m);
+                self.arm_maintenance(now);
+                self.evaluate_all(now);
+            }
+            Input::Ticket { id, action, actor } => self.on_ticket_action(now, id, action, actor)?,
+        }
+        Ok(())
+    }
+
+    /// When the caller must call `handle(_, Input::Tick)` next.
+    pub fn next_deadline(&self) -> Ms {
+        let cadence = self.last_now + TICK;
+        self.timers
+            .peek()
+            .map_or(cadence, |Reverse((t, _))| (*t).min(cadence))
+    }
+
+    /// Everything changed since the last call, for the store; and what to tell the world.
+    pub fn take_changes(&mut self) -> Changes {
+        let devices = std::mem::take(&mut self.dirty_devices)
+            .into_iter()
+            .map(|d| {
+                let s = &self.slots[d as usize];
+                (s.info.id.clone(), s.mem.clone())
+            })
+            .collect();
+        let tickets = std::mem::take(&mut self.dirty_tickets)
+            .into_iter()
+            .filter_map(|id| self.tickets.get(&id).cloned())
+            .collect();
+        Changes {
+            devices,
+            tickets,
+            outputs: std::mem::take(&mut self.outputs),
+            next_ticket: self.next_ticket,
+        }
+    }
+
+    pub fn ticket(&self, id: TicketId) -> Option<&Ticket> {
+        self.tickets.get(&id)
+    }
+
+    pub fn tickets(&self) -> impl Iterator<Item = &Ticket> {
+        self.tickets.values()
+    }
+
+    pub fn device_memory(&self, device: &str) -> Option<&DeviceMemory> {
+        self.device_index(device)
+            .map(|d| &self.slots[d as usize].mem)
+    }
+
+    /// The device's health as the project view shows it.
+    pub fn status(&self, device: &str, now: Ms) -> DeviceStatus {
+        let Some(d) = self.device_index(device) else {
+            return DeviceStatus::Unknown;
+        };
+        let s = &self.slots[d as usize];
+        let active = || s.mem.faults.iter().filter(|f| f.active);
+        if self.in_maintenance(d, now) {
+            DeviceStatus::Maintenance
+        } else if active().any(|f| f.kind.is_down() && f.affected_by.is_some()) {
+            DeviceStatus::Affected
+        } else if active().any(|f| f.kind.is_down()) {
+            DeviceStatus::Down
+        } else if active().next().is_some() {
+            DeviceStatus::Warning
+        } else if s.mem.last_report_at.is_some() {
+            DeviceStatus::Ok
+        } else {
+            DeviceStatus::Unknown
+        }
+    }
+
+    pub(crate) fn device_index(&self, device: &str) -> Option<u32> {
+        self.index.get(device).copied()
+    }
+
+    /// Pushes every heartbeat deadline to at least `now` + the declared check-in + grace.
+    fn fresh_grace(&mut self, d: u32, now: Ms) {
+        let grace = self.grace(d);
+        let slot = &mut self.slots[d as usize];
+        if let Some(deadline) = slot.mem.deadline {
+            let fresh = now + slot.mem.checkin + grace;
+            if fresh > deadline {
+                slot.mem.deadline = Some(fresh);
+                self.dirty_devices.insert(d);
+            }
+        }
+    }
+
+    pub(crate) fn grace(&self, d: u32) -> Ms {
+        let project = &self.slots[d as usize].info.project;
+        self.cfg
+            .project_grace
+            .get(project)
+            .copied()
+            .unwrap_or(self.cfg.heartbeat_grace)
+    }
+
+    /// Re-evaluates a device after a change and re-arms its timer.
+    pub(crate) fn touch(&mut self, now: Ms, d: u32) {
+        self.step_device(now, d);
+        self.dirty_devices.insert(d);
+        self.arm(d, now);
+    }
+
+    pub(crate) fn dirty_device(&mut self, d: u32) {
+        self.dirty_devices.insert(d);
+    }
+
+    pub(crate) fn mark_ticket(&mut self, id: TicketId) {
+        self.dirty_tickets.insert(id);
+    }
+
+    pub(crate) fn emit(&mut self, o: Output) {
+        self.outputs.push(o);
+    }
+
+    fn arm(&mut self, d: u32, now: Ms) {
+        let Some(wake) = self.device_wake(d, now) else {
+            return;
+        };
+        let slot = &mut self.slots[d as usize];
+        if slot.armed.is_none_or(|a| wake < a) {
+            slot.armed = Some(wake);
+            self.timers.push(Reverse((wake, Timer::Device(d))));
+        }
+    }
+
+    pub(crate) fn arm_ticket(&mut self, id: TicketId, at: Ms) {
+        self.timers.push(Reverse((at, Timer::Ticket(id))));
+    }
+
+    fn arm_maintenance(&mut self, now: Ms) {
+        let next = self
+            .maintenance
+            .iter()
+            .flat_map(|m| [m.from, m.until])
+            .filter(|&t| t > now)
+            .min();
+        if let Some(t) = next {
+            self.timers.push(Reverse((t, Timer::Maintenance)));
+        }
+    }
+
+    fn run_timers(&mut self, now: Ms) {
+        while let Some(&Reverse((at, timer))) = self.timers.peek() {
+            if at > now {
+                break;
+            }
+            self.timers.pop();
+            match timer {
+                Timer::Device(d) => {
+                    if self.slots[d as usize].armed == Some(at) {
+                        self.slots[d as usize].armed = None;
+                        self.touch(now, d);
+                    }
+                }
+                Timer::Ticket(id) => self.on_ticket_timer(now, id),
+                Timer::Maintenance => {
+                    self.maintenance.retain(|m| m.until > now);
+                    self.arm_maintenance(now);
+                    self.evaluate_all(now);
+                }
+            }
+        }
+    }
+
+    fn evaluate_all(&mut self, now: Ms) {
+        for d in 0..self.slots.len() as u32 {
+            if !self.slots[d as usize].mem.faults.is_empty() {
+                self.touch(now, d);
+            }
+        }
+    }
+
+    /// Whether planned work covers the device (itself, its site or its project) at `now`.
+    pub(crate) fn in_maintenance(&self, d: u32, now: Ms) -> bool {
+        let info = &self.slots[d as usize].info;
+        self.maintenance.iter().any(|m| {
+            m.from <= now
+                && now < m.until
+                && (m.scope == info.id || m.scope == info.site || m.scope == info.project)
+        })
+    }
+}

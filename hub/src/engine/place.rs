@@ -1,0 +1,493 @@
+//! Where an active fault goes (its own ticket, its uplink's ticket, or nowhere yet because of
+//! maintenance or planned downtime), what its recovery does to the ticket, and the ticket actions
+//! and timers.
+
+use super::fault::{Fault, FaultKind};
+use super::ticket::{Actor, Ticket, TicketAction, TicketError, TicketId, TicketState};
+use super::{Engine, Ms, Output};
+
+impl Engine {
+    /// Advances one fault at `now`: hold, activation, flapping, recovery.
+    pub(crate) fn step_fault(&mut self, now: Ms, d: u32, i: usize) {
+        let hold = self.hold(d, &self.slots[d as usize].mem.faults[i].kind);
+        let (flap_window, flap_count, confirm) = (
+            self.cfg.flap_window,
+            self.cfg.flap_count,
+            self.cfg.recovery_confirm,
+        );
+        let f = &mut self.slots[d as usize].mem.faults[i];
+        match (f.raw_since, f.active) {
+            (Some(since), false) if now >= since + hold => {
+                f.active = true;
+                f.active_since = now;
+                f.clearing_since = None;
+                f.toggles.retain(|&t| now - t < flap_window);
+                f.toggles.push(now);
+                self.place(now, d, i);
+            }
+            (Some(_), true) if f.clearing_since.is_some() => {
+                // Back before recovery was confirmed: the same fault, one more toggle.
+                f.clearing_since = None;
+                f.toggles.retain(|&t| now - t < flap_window);
+                f.toggles.push(now);
+                let became_flapping = !f.flapping && f.toggles.len() >= flap_count;
+                f.flapping |= became_flapping;
+                let (ticket, kind) = (f.ticket, f.kind.clone());
+                if let Some(t) = ticket {
+                    if became_flapping {
+                        self.with_ticket(t, |tk| {
+                            tk.flapping = true;
+                            tk.note(
+                                now,
+                                Actor::System,
+                                format!(
+                                    "flapping: {} changes within {} min",
+                                    flap_count,
+                                    flap_window / 60_000
+                                ),
+                            );
+                        });
+                    }
+                    self.fault_returned(now, t, &kind);
+                }
+            }
+            (Some(_), true) => {
+                // Not placed yet: maintenance may have ended, or the wait for the uplink is over.
+                let unplaced = f.ticket.is_none() && f.affected_by.is_none();
+                if unplaced && (f.suppressed || f.topology_wait_until.is_none_or(|w| now >= w)) {
+                    self.place(now, d, i);
+                }
+            }
+            (None, true) => {
+                let since = *f.clearing_since.get_or_insert(now);
+                let quiet = if f.flapping { flap_window } else { confirm };
+                if now >= since + quiet {
+                    self.recovered(now, d, i);
+                } else if since == now {
+                    if let Some(t) = f.ticket {
+                        self.verification_may_start(now, t);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Decides where an active fault belongs. Idempotent: called again whenever that may change.
+    pub(crate) fn place(&mut self, now: Ms, d: u32, i: usize) {
+        let kind = self.slots[d as usize].mem.faults[i].kind.clone();
+        let planned = self.slots[d as usize]
+            .mem
+            .planned_until
+            .is_some_and(|p| now <= p);
+        if self.in_maintenance(d, now) || (kind.is_down() && planned) {
+            self.slots[d as usize].mem.faults[i].suppressed = true;
+            return;
+        }
+        self.slots[d as usize].mem.faults[i].suppressed = false;
+        if kind.is_down() {
+            if let Some(t) = self.uplink_down_ticket(d) {
+                self.attach_affected(now, d, i, t);
+                return;
+            }
+            if let Some(wait) = self.topology_wait(now, d, i) {
+                self.slots[d as usize].mem.faults[i].topology_wait_until = Some(wait);
+                return;
+            }
+        }
+        self.slots[d as usize].mem.faults[i].topology_wait_until = None;
+        let t = self.open_or_attach(now, d, i);
+        if kind.is_down() {
+            self.adopt_children(now, d, t);
+        }
+    }
+
+    /// The ticket of the nearest uplink (up the chain) whose device is down, if any.
+    fn uplink_down_ticket(&self, d: u32) -> Option<TicketId> {
+        let mut at = self.slots[d as usize].uplink;
+        for _ in 0..self.slots.len() {
+            let u = at?;
+            let down = self.slots[u as usize]
+                .mem
+                .faults
+                .iter()
+                .find(|f| f.active && f.kind.is_down());
+            if let Some(f) = down {
+                if let Some(t) = f.ticket.or(f.affected_by) {
+                    return Some(t);
+                }
+            }
+            at = self.slots[u as usize].uplink;
+        }
+        None
+    }
+
+    /// A silent device behind an uplink waits until the uplink's own deadline has passed, so
+    /// that a gateway going down yields one ticket, not one per device behind it. No wait once an
+    /// uplink was heard from after the device went quiet: the path is up, the device is not.
+    fn topology_wait(&self, now: Ms, d: u32, i: usize) -> Option<Ms> {
+        let f = &self.slots[d as usize].mem.faults[i];
+        if f.kind != FaultKind::Silent {
+            return None;
+        }
+        let quiet_since = self.slots[d as usize].mem.last_report_at.unwrap_or(Ms::MIN);
+        let limit = f.active_since + self.cfg.topology_wait_max;
+        let mut wait: Option<Ms> = None;
+        let mut at = self.slots[d as usize].uplink;
+        for _ in 0..self.slots.len() {
+            let Some(u) = at else { break };
+            let up = &self.slots[u as usize].mem;
+            if up.last_report_at.is_some_and(|t| t > quiet_since) {
+                return None;
+            }
+            let failing = up
+                .faults
+                .iter()
+                .any(|f| f.kind.is_down() && f.raw_since.is_some());
+            let verdict = if failing {
+                now + 1
+            } else {
+                up.deadline.map_or(now, |dl| dl + 1)
+            };
+            if verdict > now {
+                wait = Some(wait.map_or(verdict, |w| w.max(verdict)));
+            }
+            at = self.slots[u as usize].uplink;
+        }
+        wait.map(|w| w.min(limit)).filter(|&w| w > now)
+    }
+
+    fn attach_affected(&mut self, now: Ms, d: u32, i: usize, t: TicketId) {
+        let id = self.slots[d as usize].info.id.clone();
+        let f = &mut self.slots[d as usize].mem.faults[i];
+        f.affected_by = Some(t);
+        f.topology_wait_until = None;
+        self.with_ticket(t, |tk| {
+            if !tk.affected.contains(&id) {
+                tk.affected.push(id);
+                tk.updated_at = now;
+            }
+        });
+    }
+
+    /// Devices below `d` that are down and not yet explained by it are attached to its ticket;
+    /// their own not-yet-worked tickets are merged into it.
+    fn adopt_children(&mut self, now: Ms, d: u32, t: TicketId) {
+        let mut stack = self.children[d as usize].clone();
+        while let Some(c) = stack.pop() {
+            stack.extend(self.children[c as usize].iter().copied());
+            let n = self.slots[c as usize].mem.faults.len();
+            for i in 0..n {
+                let f = &self.slots[c as usize].mem.faults[i];
+                if !(f.active && f.kind.is_down() && f.affected_by.is_none()) {
+                    continue;
+                }
+                if let Some(own) = f.ticket {
+                    if !self
+                        .tickets
+                        .get(&own)
+                        .is_some_and(|tk| tk.state.is_unworked())
+                    {
+                        continue;
+                    }
+                    let up = self.slots[d as usize].info.id.clone();
+                    self.finish(
+                        now,
+                        own,
+                        TicketState::Cancelled,
+                        &format!("merged into #{t}: uplink {up} is down"),
+                    );
+                    self.slots[c as usize].mem.faults[i].ticket = None;
+                }
+                self.attach_affected(now, c, i, t);
+                self.dirty_device(c);
+            }
+        }
+    }
+
+    /// The unfinished ticket of this root cause, a reopened recent one, or a new one.
+    fn open_or_attach(&mut self, now: Ms, d: u32, i: usize) -> TicketId {
+        let f = self.slots[d as usize].mem.faults[i].clone();
+        let key = (d, f.kind.clone());
+        if let Some(&t) = self.open_by_root.get(&key) {
+            self.slots[d as usize].mem.faults[i].ticket = Some(t);
+            self.fault_returned(now, t, &f.kind);
+            return t;
+        }
+        let recent = self.last_by_root.get(&key).copied().filter(|t| {
+            self.tickets
+                .get(t)
+                .and_then(|tk| tk.closed_at)
+                .is_some_and(|c| now - c <= self.cfg.reopen_window)
+        });
+        let t = match recent {
+            Some(t) => {
+                let detail = f.detail.clone();
+                self.with_ticket(t, |tk| {
+                    tk.reopened += 1;
+                    tk.closed_at = None;
+                    tk.engineer = None;
+                    tk.severity = tk.severity.max(f.severity);
+                    tk.set_state(
+                        now,
+                        Actor::System,
+                        TicketState::Reopened,
+                        &format!("the fault is back: {detail}"),
+                    );
+                });
+                self.emit(Output::TicketChanged(t));
+                t
+            }
+            None => self.new_ticket(now, d, &f),
+        };
+        self.open_by_root.insert(key, t);
+        self.slots[d as usize].mem.faults[i].ticket = Some(t);
+        t
+    }
+
+    fn new_ticket(&mut self, now: Ms, d: u32, f: &Fault) -> TicketId {
+        let id = self.next_ticket;
+        self.next_ticket += 1;
+        let info = &self.slots[d as usize].info;
+        let preventive = matches!(f.kind, FaultKind::Trend { .. });
+        let mut t = Ticket {
+            id,
+            tenant: info.tenant.clone(),
+            project: info.project.clone(),
+            site: info.site.clone(),
+            device: info.id.clone(),
+            root: f.kind.clone(),
+            title: format!(
+                "{}{}: {}",
+                if preventive { "[preventive] " } else { "" },
+                info.id,
+                f.kind.describe()
+            ),
+            severity: f.severity,
+            state: TicketState::Open,
+            engineer: None,
+            opened_at: now,
+            updated_at: now,
+            closed_at: None,
+            affected: Vec::new(),
+            flapping: f.flapping,
+            predicted_failure_at: f.predicted_at,
+            verify_until: None,
+            reopened: 0,
+            timeline: Vec::new(),
+        };
+        let what = match f.predicted_at {
+            Some(p) => format!("opened: {} (predicted to fail at {} ms)", f.detail, p),
+            None => format!("opened: {}", f.detail),
+        };
+        t.note(now, Actor::System, what);
+        self.tickets.insert(id, t);
+        self.mark_ticket(id);
+        self.emit(Output::TicketOpened(id));
+        id
+    }
+
+    /// The ticket's fault is active again: a resolved ticket goes back to work.
+    fn fault_returned(&mut self, now: Ms, t: TicketId, kind: &FaultKind) {
+        let Some(tk) = self.tickets.get(&t) else {
+            return;
+        };
+        if tk.state == TicketState::Resolved {
+            let what = kind.describe();
+            self.with_ticket(t, |tk| {
+                tk.verify_until = None;
+                tk.set_state(
+                    now,
+                    Actor::System,
+                    TicketState::Accepted,
+                    &format!("verification failed: {what} again"),
+                );
+            });
+            self.emit(Output::TicketChanged(t));
+        }
+    }
+
+    /// The fault's condition stayed away long enough: the fault is over.
+    fn recovered(&mut self, now: Ms, d: u32, i: usize) {
+        let f = &mut self.slots[d as usize].mem.faults[i];
+        f.active = false;
+        f.clearing_since = None;
+        f.flapping = false;
+        f.suppressed = false;
+        f.topology_wait_until = None;
+        let (ticket, kind) = (f.ticket.take(), f.kind.clone());
+        f.affected_by = None;
+        if let Some(t) = ticket {
+            let state = self.tickets.get(&t).map(|tk| tk.state);
+            match state {
+                Some(s) if s.is_unworked() => {
+                    self.finish(
+                        now,
+                        t,
+                        TicketState::AutoRecovered,
+                        "the device recovered before anyone was sent",
+                    );
+                }
+                Some(TicketState::Resolved) => self.verification_may_start(now, t),
+                Some(s) if !s.is_terminal() => {
+                    self.with_ticket(t, |tk| {
+                        tk.note(
+                            now,
+                            Actor::Device(tk.device.clone()),
+                            "device reports healthy again",
+                        )
+                    });
+                }
+                _ => {}
+            }
+        }
+        if kind.is_down() {
+            self.release_children(now, d);
+        }
+    }
+
+    /// The uplink is back: devices behind it that are still down get a fair chance to report,
+    /// then their own ticket.
+    fn release_children(&mut self, now: Ms, d: u32) {
+        let mut stack = self.children[d as usize].clone();
+        while let Some(c) = stack.pop() {
+            let grace = self.grace(c);
+            let mem = &mut self.slots[c as usize].mem;
+            let mut changed = false;
+            for f in mem.faults.iter_mut().filter(|f| f.affected_by.is_some()) {
+                f.affected_by = None;
+                f.active = false;
+                f.clearing_since = None;
+                match f.kind {
+                    FaultKind::Offline => f.raw_since = Some(now),
+                    _ => f.raw_since = None,
+                }
+                changed = true;
+            }
+            if changed {
+                if let Some(dl) = mem.deadline.as_mut() {
+                    *dl = (*dl).max(now + mem.checkin + grace);
+                }
+                stack.extend(self.children[c as usize].iter().copied());
+                self.touch(now, c);
+            }
+        }
+    }
+
+    /// Starts the verification period of a resolved ticket whose device is healthy.
+    fn verification_may_start(&mut self, now: Ms, t: TicketId) {
+        let Some(tk) = self.tickets.get(&t) else {
+            return;
+        };
+        if tk.state != TicketState::Resolved || tk.verify_until.is_some() || self.root_failing(tk) {
+            return;
+        }
+        let until = now + self.cfg.verify;
+        self.with_ticket(t, |tk| {
+            tk.verify_until = Some(until);
+            tk.note(
+                now,
+                Actor::System,
+                format!(
+                    "verifying: the device must stay healthy for {} min",
+                    (until - now) / 60_000
+                ),
+            );
+        });
+        self.arm_ticket(t, until);
+    }
+
+    /// Whether the ticket's root fault holds right now.
+    fn root_failing(&self, tk: &Ticket) -> bool {
+        let Some(d) = self.device_index(&tk.device) else {
+            return false;
+        };
+        self.slots[d as usize]
+            .mem
+            .faults
+            .iter()
+            .any(|f| f.kind == tk.root && f.raw_since.is_some())
+    }
+
+    pub(crate) fn on_ticket_timer(&mut self, now: Ms, t: TicketId) {
+        let Some(tk) = self.tickets.get(&t) else {
+            return;
+        };
+        let due = tk.state == TicketState::Resolved && tk.verify_until.is_some_and(|v| v <= now);
+        if due && !self.root_failing(tk) {
+            self.finish(
+                now,
+                t,
+                TicketState::Closed,
+                "verified: the device stayed healthy",
+            );
+        }
+    }
+
+    pub(crate) fn on_ticket_action(
+        &mut self,
+        now: Ms,
+        t: TicketId,
+        action: TicketAction,
+        actor: Actor,
+    ) -> Result<(), TicketError> {
+        let tk = self
+            .tickets
+            .get_mut(&t)
+            .ok_or(TicketError::NoSuchTicket(t))?;
+        tk.apply(now, actor, &action)?;
+        let (state, device, root) = (tk.state, tk.device.clone(), tk.root.clone());
+        self.mark_ticket(t);
+        self.emit(Output::TicketChanged(t));
+        match action {
+            TicketAction::Resolve { .. } => {
+                // A latched event is over once a person says its cause is fixed; a recurrence
+                // during verification sends the ticket back to work.
+                if let (FaultKind::Event { .. }, Some(d)) = (&root, self.device_index(&device)) {
+                    if let Some(f) = self.slots[d as usize]
+                        .mem
+                        .faults
+                        .iter_mut()
+                        .find(|f| f.kind == root)
+                    {
+                        f.raw_since = None;
+                    }
+                    self.touch(now, d);
+                }
+                self.verification_may_start(now, t);
+            }
+            _ if state.is_terminal() => self.finished(t),
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Moves a ticket to a terminal state.
+    fn finish(&mut self, now: Ms, t: TicketId, to: TicketState, why: &str) {
+        self.with_ticket(t, |tk| tk.set_state(now, Actor::System, to, why));
+        self.emit(Output::TicketChanged(t));
+        self.finished(t);
+    }
+
+    /// Bookkeeping once a ticket reached a terminal state.
+    fn finished(&mut self, t: TicketId) {
+        let Some(tk) = self.tickets.get(&t) else {
+            return;
+        };
+        let Some(d) = self.device_index(&tk.device) else {
+            return;
+        };
+        let key = (d, tk.root.clone());
+        if self.open_by_root.get(&key) == Some(&t) {
+            self.open_by_root.remove(&key);
+        }
+        self.last_by_root.insert(key, t);
+    }
+
+    pub(crate) fn with_ticket(&mut self, t: TicketId, f: impl FnOnce(&mut Ticket)) {
+        if let Some(tk) = self.tickets.get_mut(&t) {
+            f(tk);
+            self.mark_ticket(t);
+        }
+    }
+}

@@ -1,0 +1,233 @@
+//! The ticket lifecycle: states, the transitions allowed between them, and the timeline.
+//!
+//! Open → Dispatched → Accepted → OnSite → Resolved (awaiting verification) → Closed, plus
+//! AutoRecovered (the device healed before anyone was sent), Reopened (a recurrence within the
+//! reopen window) and Cancelled. Pure data and rules: the engine decides when.
+
+use super::Ms;
+use super::fault::FaultKind;
+use heartline_proto::Severity;
+use serde::{Deserialize, Serialize};
+
+pub type TicketId = u64;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum TicketState {
+    Open,
+    Dispatched,
+    Accepted,
+    OnSite,
+    /// The engineer says it is fixed; the device's own health must confirm it.
+    Resolved,
+    Closed,
+    AutoRecovered,
+    Reopened,
+    Cancelled,
+}
+
+impl TicketState {
+    /// No further work: a recurrence reopens (within the window) or opens a new ticket.
+    pub fn is_terminal(self) -> bool {
+        matches!(
+            self,
+            TicketState::Closed | TicketState::AutoRecovered | TicketState::Cancelled
+        )
+    }
+
+    /// Nobody has been sent yet.
+    pub fn is_unworked(self) -> bool {
+        matches!(self, TicketState::Open | TicketState::Reopened)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TicketState::Open => "open",
+            TicketState::Dispatched => "dispatched",
+            TicketState::Accepted => "accepted",
+            TicketState::OnSite => "on site",
+            TicketState::Resolved => "resolved, awaiting verification",
+            TicketState::Closed => "closed",
+            TicketState::AutoRecovered => "auto-recovered",
+            TicketState::Reopened => "reopened",
+            TicketState::Cancelled => "cancelled",
+        }
+    }
+}
+
+/// Who did something to a ticket.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Actor {
+    Device(String),
+    System,
+    Engineer(String),
+    Customer(String),
+    Operator(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TimelineEntry {
+    pub at: Ms,
+    pub actor: Actor,
+    pub what: String,
+}
+
+/// What a person (or dispatch) asks of a ticket.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TicketAction {
+    Dispatch {
+        engineer: String,
+    },
+    /// The engineer declines; the ticket waits for the next dispatch.
+    Decline {
+        reason: String,
+    },
+    Accept,
+    OnSite,
+    Note {
+        text: String,
+    },
+    Resolve {
+        note: String,
+    },
+    Cancel {
+        reason: String,
+    },
+}
+
+impl TicketAction {
+    fn name(&self) -> &'static str {
+        match self {
+            TicketAction::Dispatch { .. } => "dispatch",
+            TicketAction::Decline { .. } => "decline",
+            TicketAction::Accept => "accept",
+            TicketAction::OnSite => "on site",
+            TicketAction::Note { .. } => "note",
+            TicketAction::Resolve { .. } => "resolve",
+            TicketAction::Cancel { .. } => "cancel",
+        }
+    }
+}
+
+/// Why a ticket action was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TicketError {
+    #[error("ticket {0} does not exist")]
+    NoSuchTicket(TicketId),
+    #[error("cannot {action} ticket {id}: it is {state}; {hint}")]
+    InvalidTransition {
+        id: TicketId,
+        action: &'static str,
+        state: &'static str,
+        hint: &'static str,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Ticket {
+    pub id: TicketId,
+    pub tenant: String,
+    pub project: String,
+    pub site: String,
+    /// The device whose fault is the root cause.
+    pub device: String,
+    pub root: FaultKind,
+    pub title: String,
+    pub severity: Severity,
+    pub state: TicketState,
+    pub engineer: Option<String>,
+    pub opened_at: Ms,
+    pub updated_at: Ms,
+    pub closed_at: Option<Ms>,
+    /// Devices down because this ticket's device (their uplink) is down.
+    pub affected: Vec<String>,
+    pub flapping: bool,
+    /// For preventive tickets: when the device is predicted to fail.
+    pub predicted_failure_at: Option<Ms>,
+    /// While Resolved: the device must stay healthy until then for the ticket to close.
+    pub verify_until: Option<Ms>,
+    pub reopened: u32,
+    pub timeline: Vec<TimelineEntry>,
+}
+
+impl Ticket {
+    pub fn note(&mut self, at: Ms, actor: Actor, what: impl Into<String>) {
+        self.updated_at = at;
+        self.timeline.push(TimelineEntry {
+            at,
+            actor,
+            what: what.into(),
+        });
+    }
+
+    /// Moves to `to`, with a timeline entry.
+    pub fn set_state(&mut self, at: Ms, actor: Actor, to: TicketState, why: &str) {
+        let from = self.state;
+        self.state = to;
+        if to.is_terminal() {
+            self.closed_at = Some(at);
+            self.verify_until = None;
+        }
+        let what = if why.is_empty() {
+            format!("{} → {}", from.as_str(), to.as_str())
+        } else {
+            format!("{} → {}: {why}", from.as_str(), to.as_str())
+        };
+        self.note(at, actor, what);
+    }
+
+    /// Applies a person's action if the lifecycle allows it. Verification and auto-recovery are
+    /// the engine's, not actions.
+    pub fn apply(
+        &mut self,
+        at: Ms,
+        actor: Actor,
+        action: &TicketAction,
+    ) -> Result<(), TicketError> {
+        use TicketState::*;
+        let refuse = |hint| TicketError::InvalidTransition {
+            id: self.id,
+            action: action.name(),
+            state: self.state.as_str(),
+            hint,
+        };
+        match (action, self.state) {
+            (TicketAction::Note { text }, _) => {
+                self.note(at, actor, format!("note: {text}"));
+                return Ok(());
+            }
+            (_, s) if s.is_terminal() => return Err(refuse("the ticket is finished")),
+            (TicketAction::Dispatch { engineer }, Open | Reopened | Dispatched) => {
+                self.engineer = Some(engineer.clone());
+                self.set_state(at, actor, Dispatched, &format!("dispatched to {engineer}"));
+            }
+            (TicketAction::Dispatch { .. }, _) => {
+                return Err(refuse(
+                    "an engineer is already working on it; hand it over instead",
+                ));
+            }
+            (TicketAction::Decline { reason }, Dispatched) => {
+                let who = self.engineer.take().unwrap_or_default();
+                let back = if self.reopened > 0 { Reopened } else { Open };
+                self.set_state(at, actor, back, &format!("declined by {who}: {reason}"));
+            }
+            (TicketAction::Decline { .. }, _) => {
+                return Err(refuse("only a dispatched ticket can be declined"));
+            }
+            (TicketAction::Accept, Dispatched) => self.set_state(at, actor, Accepted, ""),
+            (TicketAction::Accept, _) => {
+                return Err(refuse("only a dispatched ticket can be accepted"));
+            }
+            (TicketAction::OnSite, Accepted) => self.set_state(at, actor, OnSite, ""),
+            (TicketAction::OnSite, _) => return Err(refuse("accept the ticket first")),
+            (TicketAction::Resolve { note }, Accepted | OnSite) => {
+                self.set_state(at, actor, Resolved, note);
+            }
+            (TicketAction::Resolve { .. }, Resolved) => {
+                return Err(refuse("it is already awaiting the device's verification"));
+            }
+            (TicketAction::Resolve { .. }, _) => return Err(refuse("accept the ticket first")),
+            (TicketAction::Cancel { reason }, _) => self.set_state(at, actor, Cancelled, reason),
+        }
+        Ok(())
+    }
+}
