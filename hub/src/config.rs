@@ -18,6 +18,18 @@ pub struct HubConfig {
     pub http: HttpConfig,
     #[serde(default)]
     pub ingest: IngestConfig,
+    /// Detection settings; see `detection_config`.
+    #[serde(default)]
+    pub engine: crate::detection_config::EngineSettings,
+    #[serde(default)]
+    pub rule: Vec<crate::detection_config::RuleSettings>,
+    #[serde(default)]
+    pub trend: Vec<crate::detection_config::TrendSettings>,
+    #[serde(default)]
+    pub maintenance: Vec<crate::detection_config::MaintenanceSettings>,
+    /// The compiled detection settings (filled by `parse`).
+    #[serde(skip)]
+    pub detection: crate::engine::EngineConfig,
     /// Inventory applied at start-up (relative paths are taken from the config file's folder).
     pub inventory: Option<PathBuf>,
 }
@@ -172,8 +184,16 @@ impl HubConfig {
 
     /// Parses and validates config text; `path` is only used in error messages.
     pub fn parse(path: &Path, src: &str) -> Result<HubConfig, FileError> {
-        let config: HubConfig =
+        let mut config: HubConfig =
             toml::from_str(src).map_err(|e| FileError::from_toml(path, src, &e))?;
+        config.detection = crate::detection_config::compile(
+            path,
+            src,
+            &config.engine,
+            &config.rule,
+            &config.trend,
+            &config.maintenance,
+        )?;
         let at = |span: std::ops::Range<usize>, msg: String| {
             FileError::at(path, src, (span != (0..0)).then_some(span), msg)
         };
@@ -225,6 +245,11 @@ impl HubConfig {
                 listen: ([127, 0, 0, 1], 0).into(),
             },
             ingest: IngestConfig::default(),
+            engine: Default::default(),
+            rule: Vec::new(),
+            trend: Vec::new(),
+            maintenance: Vec::new(),
+            detection: crate::engine::EngineConfig::default(),
             inventory: None,
         }
     }

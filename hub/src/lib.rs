@@ -2,7 +2,7 @@
 //! drops duplicates, commits them to a durable store and acknowledges them.
 //!
 //! Component map:
-//! - [`config`]: `hub.toml`, validated with the line of each mistake ([`diagnostic`]).
+//! - [`config`], [`detection_config`]: `hub.toml`, validated with the line of each mistake ([`diagnostic`]).
 //! - [`inventory`]: tenants, projects, sites, devices and engineers from a TOML file.
 //! - [`store`]: redb behind one narrow, scoped interface.
 //! - [`directory`]: device credentials in memory, for connect-time auth and signature checks.
@@ -16,6 +16,7 @@
 pub mod broker;
 pub mod cli;
 pub mod config;
+pub mod detection_config;
 pub mod diagnostic;
 pub mod directory;
 pub mod engine;
@@ -50,6 +51,7 @@ pub struct Hub {
     directory: Directory,
     metrics: Arc<Metrics>,
     stop: Arc<AtomicBool>,
+    inventory_gen: Arc<std::sync::atomic::AtomicU64>,
     ingest: std::thread::JoinHandle<()>,
     http_stop: tokio::sync::oneshot::Sender<()>,
     http_task: tokio::task::JoinHandle<std::io::Result<()>>,
@@ -75,12 +77,15 @@ impl Hub {
             max_report_bytes: *config.ingest.max_report_bytes.get_ref(),
             batch_max: config.ingest.batch_max.max(1),
         };
+        let inventory_gen = Arc::new(std::sync::atomic::AtomicU64::new(0));
         let ingest = Ingest::new(
             store.clone(),
             directory.clone(),
             metrics.clone(),
             limits,
             link.tx,
+            config.detection.clone(),
+            inventory_gen.clone(),
         )?;
         let stop = Arc::new(AtomicBool::new(false));
         let ingest = {
@@ -108,6 +113,7 @@ impl Hub {
             directory,
             metrics,
             stop,
+            inventory_gen,
             ingest,
             http_stop,
             http_task,
@@ -127,6 +133,7 @@ impl Hub {
     pub fn apply_inventory(&self, inv: &Inventory) -> anyhow::Result<store::ApplySummary> {
         let summary = self.store.apply_inventory(inv)?;
         self.directory.reload(&self.store)?;
+        self.inventory_gen.fetch_add(1, Ordering::AcqRel);
         Ok(summary)
     }
 

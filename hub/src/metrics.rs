@@ -35,6 +35,7 @@ pub struct Metrics {
     pub batches: Counter,
     pub commit_seconds: Histogram,
     pub store_errors: Counter,
+    pub tickets_opened: Counter,
     pub auth: Family<AuthLabel, Counter>,
 }
 
@@ -49,6 +50,7 @@ impl Default for Metrics {
             batches: Counter::default(),
             commit_seconds: Histogram::new(exponential_buckets(0.000_1, 2.0, 16)),
             store_errors: Counter::default(),
+            tickets_opened: Counter::default(),
             auth: Family::default(),
             registry: Registry::default(),
         };

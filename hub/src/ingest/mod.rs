@@ -16,9 +16,10 @@ pub use dedupe::{Admit, MAX_BOOTS, admit};
 pub use reject::{RejectLog, RejectReason};
 
 use crate::directory::Directory;
+use crate::engine::{Engine, EngineConfig, Input, Output};
 use crate::metrics::{Metrics, ReasonLabel};
 use crate::report::{Presence, Report};
-use crate::store::{DeviceRecord, DeviceStateRecord, HistoryEntry, Store};
+use crate::store::{DeviceRecord, DeviceStateRecord, HistoryEntry, Scope, Store, StoreError};
 use heartline_proto::envelope::{OpenError, decode_envelope, seal, verify_body};
 use heartline_proto::wire;
 use heartline_proto::{Channel, DeviceKey, Topic};
@@ -26,7 +27,7 @@ use rumqttd::Notification;
 use rumqttd::local::{LinkError, LinkRx, LinkTx};
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// How often the ingest thread looks at the stop flag while the broker is quiet.
@@ -49,6 +50,11 @@ pub struct Ingest {
     states: HashMap<String, DeviceStateRecord>,
     log: RejectLog,
     link_tx: LinkTx,
+    engine: Engine,
+    engine_cfg: EngineConfig,
+    /// Bumped by an inventory apply: the engine is rebuilt with the new devices.
+    inventory_gen: Arc<AtomicU64>,
+    seen_gen: u64,
 }
 
 /// The messages taken from the broker but not yet committed.
@@ -70,14 +76,19 @@ fn now_ms() -> i64 {
 }
 
 impl Ingest {
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         store: Arc<Store>,
         directory: Directory,
         metrics: Arc<Metrics>,
         limits: Limits,
         link_tx: LinkTx,
-    ) -> Result<Ingest, crate::store::StoreError> {
+        engine_cfg: EngineConfig,
+        inventory_gen: Arc<AtomicU64>,
+    ) -> Result<Ingest, StoreError> {
         let states = store.device_states()?;
+        let engine = build_engine(&store, &engine_cfg)?;
+        let seen_gen = inventory_gen.load(Ordering::Acquire);
         Ok(Ingest {
             store,
             directory,
@@ -86,7 +97,23 @@ impl Ingest {
             states,
             log: RejectLog::new(REJECT_LOG_QUIET),
             link_tx,
+            engine,
+            engine_cfg,
+            inventory_gen,
+            seen_gen,
         })
+    }
+
+    /// Rebuilds device states and the engine from the store: after a failed commit (the memory
+    /// may hold changes the store refused) or an inventory change.
+    fn reload(&mut self) {
+        match self.store.device_states().and_then(|s| Ok((s, build_engine(&self.store, &self.engine_cfg)?))) {
+            Ok((states, engine)) => {
+                self.states = states;
+                self.engine = engine;
+            }
+            Err(e) => tracing::error!(error = %e, "cannot reload ingest state from the store"),
+        }
     }
 
     /// Processes messages until `stop` is set, then drains what the broker already delivered,
@@ -94,7 +121,13 @@ impl Ingest {
     pub fn run(mut self, mut rx: LinkRx, stop: Arc<AtomicBool>) {
         let mut batch = Batch::default();
         loop {
-            match rx.recv_deadline(Instant::now() + STOP_POLL) {
+            let generation = self.inventory_gen.load(Ordering::Acquire);
+            if generation != self.seen_gen {
+                self.seen_gen = generation;
+                self.reload();
+            }
+            let until_tick = (self.engine.next_deadline() - now_ms()).clamp(0, STOP_POLL.as_millis() as i64);
+            match rx.recv_deadline(Instant::now() + Duration::from_millis(until_tick as u64)) {
                 Ok(Some(n)) => self.notification(n, &rx, &mut batch),
                 Ok(None) => {}
                 Err(LinkError::RecvTimeout(flume::RecvTimeoutError::Timeout)) => {}
@@ -110,15 +143,17 @@ impl Ingest {
                     _ => break,
                 }
             }
-            if batch.messages > 0 {
-                self.flush(std::mem::take(&mut batch));
-            } else if stop.load(Ordering::Acquire) {
+            let now = now_ms();
+            if now >= self.engine.next_deadline() {
+                let _ = self.engine.handle(now, Input::Tick);
+            }
+            let idle = batch.messages == 0;
+            self.flush(std::mem::take(&mut batch));
+            if idle && stop.load(Ordering::Acquire) {
                 break;
             }
         }
-        if batch.messages > 0 {
-            self.flush(batch);
-        }
+        self.flush(batch);
         tracing::info!("ingest drained and stopped");
     }
 
@@ -210,6 +245,7 @@ impl Ingest {
                 }
                 let index = state.reports;
                 state.reports += 1;
+                let _ = self.engine.handle(report.received_at_ms, Input::Report { device: id, report: &report });
                 if gap > 0 {
                     self.metrics.sequence_gaps.inc();
                 }
@@ -245,6 +281,14 @@ impl Ingest {
         state.presence_at_ms = change.at_ms;
         state.presence_session = change.session;
         batch.state_changes += 1;
+        let device = device.info.id.as_str();
+        let input = match presence {
+            Presence::Online => Input::Online { device },
+            Presence::Offline => Input::Offline { device },
+            Presence::Goodbye { back_in_s } => Input::Goodbye { device, back_in_s },
+            Presence::Unknown => return Ok(()),
+        };
+        let _ = self.engine.handle(now_ms(), input);
         Ok(())
     }
 
@@ -263,8 +307,14 @@ impl Ingest {
         }
     }
 
-    /// Commits the batch, then acknowledges it. On failure nothing is acknowledged.
+    /// Commits the batch and what the engine made of it, then acknowledges. On failure nothing is
+    /// acknowledged and the in-memory state is rebuilt from the store.
     fn flush(&mut self, batch: Batch) {
+        let changes = self.engine.take_changes();
+        if batch.messages == 0 && changes.devices.is_empty() && changes.tickets.is_empty() {
+            self.report_outputs(&changes.outputs);
+            return;
+        }
         let started = Instant::now();
         let states: Vec<(&str, &DeviceStateRecord)> =
             batch.states.iter().map(|(d, s)| (d.as_str(), s)).collect();
@@ -277,15 +327,18 @@ impl Ingest {
                 report,
             })
             .collect();
-        if let Err(e) = self.store.commit(&states, &history) {
+        if let Err(e) = self.store.commit(&states, &history, &changes) {
             self.metrics.store_errors.inc();
             tracing::error!(
                 error = %e,
                 messages = batch.messages,
                 "store commit failed; nothing acknowledged, devices will send again"
             );
+            drop((states, history));
+            self.reload();
             return;
         }
+        self.report_outputs(&changes.outputs);
         self.metrics
             .commit_seconds
             .observe(started.elapsed().as_secs_f64());
@@ -297,6 +350,29 @@ impl Ingest {
         self.states.extend(batch.states);
         for ((device, boot_id), sequence) in batch.acks {
             self.ack(&device, boot_id, sequence);
+        }
+    }
+
+    /// Logs and counts what the engine decided, once it is committed.
+    fn report_outputs(&self, outputs: &[Output]) {
+        for o in outputs {
+            match o {
+                Output::TicketOpened(id) => {
+                    self.metrics.tickets_opened.inc();
+                    if let Some(t) = self.engine.ticket(*id) {
+                        tracing::info!(ticket = id, device = %t.device, severity = ?t.severity, title = %t.title, "ticket opened");
+                    }
+                }
+                Output::TicketChanged(id) => {
+                    if let Some(t) = self.engine.ticket(*id) {
+                        tracing::info!(ticket = id, state = t.state.as_str(), "ticket changed");
+                    }
+                }
+                Output::Stalled { gap } => tracing::warn!(
+                    gap_ms = gap,
+                    "the hub was not processing for a while; every device gets a fresh grace period instead of a heartbeat ticket"
+                ),
+            }
         }
     }
 
@@ -315,6 +391,12 @@ impl Ingest {
             tracing::error!(device, error = %e, "cannot publish ack");
         }
     }
+}
+
+fn build_engine(store: &Store, cfg: &EngineConfig) -> Result<Engine, StoreError> {
+    let devices = store.devices(&Scope::Operator)?;
+    let saved = store.engine_state()?;
+    Ok(Engine::restore(cfg.clone(), devices, saved.memory, saved.tickets, saved.next_ticket, now_ms()))
 }
 
 fn open<M: prost::Message + Default>(key: &DeviceKey, payload: &[u8]) -> Result<M, RejectReason> {

@@ -13,6 +13,7 @@ mod scope;
 pub use records::*;
 pub use scope::Scope;
 
+use crate::engine::{Changes, DeviceMemory, Ticket, TicketId};
 use crate::inventory::Inventory;
 use crate::report::Report;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
@@ -33,6 +34,10 @@ const ENGINEERS: TableDefinition<&str, &[u8]> = TableDefinition::new("engineers"
 const DEVICE_STATE: TableDefinition<&str, &[u8]> = TableDefinition::new("device_state");
 /// (device id, report number) → report; the oldest entries beyond the bound are deleted.
 const HISTORY: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("history");
+/// Device id → what the detection engine remembers of it (faults, deadlines, trend samples).
+const ENGINE_DEVICES: TableDefinition<&str, &[u8]> = TableDefinition::new("engine_devices");
+/// Ticket id → ticket with its timeline.
+const TICKETS: TableDefinition<u64, &[u8]> = TableDefinition::new("tickets");
 
 /// Why the store could not do what was asked.
 #[derive(Debug, thiserror::Error)]
@@ -72,6 +77,13 @@ pub struct ApplySummary {
     pub created: usize,
     pub updated: usize,
     pub unchanged: usize,
+}
+
+/// What the detection engine resumes from after a restart.
+pub struct EngineState {
+    pub memory: HashMap<String, DeviceMemory>,
+    pub tickets: Vec<Ticket>,
+    pub next_ticket: TicketId,
 }
 
 /// A report to append to a device's history under its number (the device's report count).
@@ -119,6 +131,8 @@ impl Store {
                 tx.open_table(def)?;
             }
             tx.open_table(HISTORY)?;
+            tx.open_table(ENGINE_DEVICES)?;
+            tx.open_table(TICKETS)?;
         }
         tx.commit()?;
         Ok(Store {
@@ -195,9 +209,21 @@ impl Store {
         &self,
         states: &[(&str, &DeviceStateRecord)],
         reports: &[HistoryEntry<'_>],
+        engine: &Changes,
     ) -> Result<(), StoreError> {
         let tx = self.db.begin_write()?;
         {
+            let mut memory = tx.open_table(ENGINE_DEVICES)?;
+            for (device, mem) in &engine.devices {
+                memory.insert(device.as_str(), encode(mem)?.as_slice())?;
+            }
+            let mut tickets = tx.open_table(TICKETS)?;
+            for t in &engine.tickets {
+                tickets.insert(t.id, encode(t)?.as_slice())?;
+            }
+            if !engine.tickets.is_empty() {
+                tx.open_table(META)?.insert("next_ticket", engine.next_ticket)?;
+            }
             let mut table = tx.open_table(DEVICE_STATE)?;
             for (device, state) in states {
                 table.insert(*device, encode(*state)?.as_slice())?;
@@ -212,6 +238,45 @@ impl Store {
         }
         tx.commit()?;
         Ok(())
+    }
+
+    /// What the engine needs to resume: every device's memory, every ticket, the next ticket id.
+    pub fn engine_state(&self) -> Result<EngineState, StoreError> {
+        let tx = self.db.begin_read()?;
+        let mut memory = HashMap::new();
+        for row in tx.open_table(ENGINE_DEVICES)?.iter()? {
+            let (k, v) = row?;
+            memory.insert(k.value().to_string(), decode(v.value())?);
+        }
+        let mut tickets = Vec::new();
+        for row in tx.open_table(TICKETS)?.iter()? {
+            tickets.push(decode(row?.1.value())?);
+        }
+        let next_ticket = tx.open_table(META)?.get("next_ticket")?.map_or(1, |v| v.value());
+        Ok(EngineState { memory, tickets, next_ticket })
+    }
+
+    /// Tickets the scope may see, newest first.
+    pub fn tickets(&self, scope: &Scope) -> Result<Vec<Ticket>, StoreError> {
+        let tx = self.db.begin_read()?;
+        let mut out = Vec::new();
+        for row in tx.open_table(TICKETS)?.iter()?.rev() {
+            let t: Ticket = decode(row?.1.value())?;
+            if scope.allows(&t.tenant) {
+                out.push(t);
+            }
+        }
+        Ok(out)
+    }
+
+    /// One ticket, or `None` when it does not exist or lies outside the scope.
+    pub fn ticket(&self, scope: &Scope, id: TicketId) -> Result<Option<Ticket>, StoreError> {
+        let tx = self.db.begin_read()?;
+        let Some(v) = tx.open_table(TICKETS)?.get(id)? else {
+            return Ok(None);
+        };
+        let t: Ticket = decode(v.value())?;
+        Ok(scope.allows(&t.tenant).then_some(t))
     }
 
     pub fn tenants(&self, scope: &Scope) -> Result<Vec<TenantRecord>, StoreError> {
