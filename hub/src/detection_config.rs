@@ -2,8 +2,8 @@
 //! validated with the line of each mistake and turned into [`EngineConfig`].
 
 use crate::diagnostic::FileError;
-use crate::engine::rules::{Direction, EngineConfig, Maintenance, ThresholdRule, TrendRule};
 use crate::engine::Ms;
+use crate::engine::rules::{Direction, EngineConfig, Maintenance, ThresholdRule, TrendRule};
 use heartline_proto::Severity;
 use serde::Deserialize;
 use std::collections::{BTreeMap, HashSet};
@@ -102,7 +102,15 @@ pub fn compile(
     let dur = |d: &Duration| -> Result<Ms, FileError> {
         humantime::parse_duration(d.get_ref())
             .map(|d| d.as_millis() as Ms)
-            .map_err(|e| err(d.span(), format!("{:?} is not a duration like \"30s\", \"5m\", \"24h\": {e}", d.get_ref())))
+            .map_err(|e| {
+                err(
+                    d.span(),
+                    format!(
+                        "{:?} is not a duration like \"30s\", \"5m\", \"24h\": {e}",
+                        d.get_ref()
+                    ),
+                )
+            })
     };
     let mut c = EngineConfig::default();
     let set = |slot: &mut Ms, d: &Option<Duration>| -> Result<(), FileError> {
@@ -132,18 +140,37 @@ pub fn compile(
     let mut names = HashSet::new();
     for r in rules {
         if !names.insert(r.name.get_ref().clone()) {
-            return Err(err(r.name.span(), format!("rule {:?} is declared twice", r.name.get_ref())));
+            return Err(err(
+                r.name.span(),
+                format!("rule {:?} is declared twice", r.name.get_ref()),
+            ));
         }
-        let (direction, threshold) = direction(&r.above, &r.below)
-            .ok_or_else(|| err(r.name.span(), format!("rule {:?} needs exactly one of `above` or `below`", r.name.get_ref())))?;
-        let clear = r.clear.as_ref().map_or(*threshold.get_ref(), |c| *c.get_ref());
+        let (direction, threshold) = direction(&r.above, &r.below).ok_or_else(|| {
+            err(
+                r.name.span(),
+                format!(
+                    "rule {:?} needs exactly one of `above` or `below`",
+                    r.name.get_ref()
+                ),
+            )
+        })?;
+        let clear = r
+            .clear
+            .as_ref()
+            .map_or(*threshold.get_ref(), |c| *c.get_ref());
         let wrong_side = match direction {
             Direction::Above => clear > *threshold.get_ref(),
             Direction::Below => clear < *threshold.get_ref(),
         };
         if wrong_side {
             let span = r.clear.as_ref().map_or(threshold.span(), |c| c.span());
-            return Err(err(span, format!("`clear` must be on the healthy side of the threshold {}", threshold.get_ref())));
+            return Err(err(
+                span,
+                format!(
+                    "`clear` must be on the healthy side of the threshold {}",
+                    threshold.get_ref()
+                ),
+            ));
         }
         c.thresholds.push(ThresholdRule {
             name: r.name.get_ref().clone(),
@@ -160,10 +187,20 @@ pub fn compile(
     }
     for t in trends {
         if !names.insert(t.name.get_ref().clone()) {
-            return Err(err(t.name.span(), format!("rule {:?} is declared twice", t.name.get_ref())));
+            return Err(err(
+                t.name.span(),
+                format!("rule {:?} is declared twice", t.name.get_ref()),
+            ));
         }
-        let (direction, limit) = direction(&t.above, &t.below)
-            .ok_or_else(|| err(t.name.span(), format!("trend {:?} needs exactly one of `above` or `below`", t.name.get_ref())))?;
+        let (direction, limit) = direction(&t.above, &t.below).ok_or_else(|| {
+            err(
+                t.name.span(),
+                format!(
+                    "trend {:?} needs exactly one of `above` or `below`",
+                    t.name.get_ref()
+                ),
+            )
+        })?;
         c.trends.push(TrendRule {
             name: t.name.get_ref().clone(),
             metric: t.metric.clone(),
@@ -181,7 +218,15 @@ pub fn compile(
     for m in maintenance {
         let time = |s: &Spanned<String>| -> Result<Ms, FileError> {
             humantime::parse_rfc3339_weak(s.get_ref())
-                .map_err(|e| err(s.span(), format!("{:?} is not a time like \"2026-12-01T02:00:00Z\": {e}", s.get_ref())))?
+                .map_err(|e| {
+                    err(
+                        s.span(),
+                        format!(
+                            "{:?} is not a time like \"2026-12-01T02:00:00Z\": {e}",
+                            s.get_ref()
+                        ),
+                    )
+                })?
                 .duration_since(std::time::UNIX_EPOCH)
                 .map(|d| d.as_millis() as Ms)
                 .map_err(|_| err(s.span(), "times before 1970 are not supported".into()))
@@ -190,12 +235,20 @@ pub fn compile(
         if until <= from {
             return Err(err(m.until.span(), "`until` must be after `from`".into()));
         }
-        c.maintenance.push(Maintenance { scope: m.scope.clone(), from, until, reason: m.reason.clone() });
+        c.maintenance.push(Maintenance {
+            scope: m.scope.clone(),
+            from,
+            until,
+            reason: m.reason.clone(),
+        });
     }
     Ok(c)
 }
 
-fn direction(above: &Option<Spanned<f64>>, below: &Option<Spanned<f64>>) -> Option<(Direction, Spanned<f64>)> {
+fn direction(
+    above: &Option<Spanned<f64>>,
+    below: &Option<Spanned<f64>>,
+) -> Option<(Direction, Spanned<f64>)> {
     match (above, below) {
         (Some(a), None) => Some((Direction::Above, a.clone())),
         (None, Some(b)) => Some((Direction::Below, b.clone())),

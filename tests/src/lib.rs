@@ -104,8 +104,17 @@ pub struct TestHub {
 
 impl TestHub {
     pub async fn start(fleet: &Fleet) -> anyhow::Result<TestHub> {
+        TestHub::start_with(fleet, |_| {}).await
+    }
+
+    /// Starts with a config adjusted by `tune` (detection settings, say).
+    pub async fn start_with(
+        fleet: &Fleet,
+        tune: impl FnOnce(&mut HubConfig),
+    ) -> anyhow::Result<TestHub> {
         let dir = tempfile::tempdir()?;
-        let config = config_in(dir.path(), fleet)?;
+        let mut config = config_in(dir.path(), fleet)?;
+        tune(&mut config);
         let hub = Hub::start(config).await?;
         Ok(TestHub { hub, dir })
     }

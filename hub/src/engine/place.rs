@@ -58,6 +58,11 @@ impl Engine {
                     self.place(now, d, i);
                 }
             }
+            (None, true) if f.ticket.is_none() && f.affected_by.is_none() => {
+                // Never reached anyone (maintenance, planned downtime, waiting for the uplink):
+                // nothing to confirm, it is simply over.
+                self.recovered(now, d, i);
+            }
             (None, true) => {
                 let since = *f.clearing_since.get_or_insert(now);
                 let quiet = if f.flapping { flap_window } else { confirm };
@@ -397,6 +402,21 @@ impl Engine {
         self.arm_ticket(t, until);
     }
 
+    /// Whether the ticket's root fault is an active fault right now.
+    fn root_active(&self, t: TicketId) -> bool {
+        let Some(tk) = self.tickets.get(&t) else {
+            return false;
+        };
+        let Some(d) = self.device_index(&tk.device) else {
+            return false;
+        };
+        self.slots[d as usize]
+            .mem
+            .faults
+            .iter()
+            .any(|f| f.kind == tk.root && f.active)
+    }
+
     /// Whether the ticket's root fault holds right now.
     fn root_failing(&self, tk: &Ticket) -> bool {
         let Some(d) = self.device_index(&tk.device) else {
@@ -457,6 +477,15 @@ impl Engine {
                 self.verification_may_start(now, t);
             }
             _ if state.is_terminal() => self.finished(t),
+            // Declined after the device healed: nobody needs to go any more.
+            TicketAction::Decline { .. } if !self.root_active(t) => {
+                self.finish(
+                    now,
+                    t,
+                    TicketState::AutoRecovered,
+                    "the device had already recovered",
+                );
+            }
             _ => {}
         }
         Ok(())

@@ -107,7 +107,11 @@ impl Ingest {
     /// Rebuilds device states and the engine from the store: after a failed commit (the memory
     /// may hold changes the store refused) or an inventory change.
     fn reload(&mut self) {
-        match self.store.device_states().and_then(|s| Ok((s, build_engine(&self.store, &self.engine_cfg)?))) {
+        match self
+            .store
+            .device_states()
+            .and_then(|s| Ok((s, build_engine(&self.store, &self.engine_cfg)?)))
+        {
             Ok((states, engine)) => {
                 self.states = states;
                 self.engine = engine;
@@ -126,7 +130,8 @@ impl Ingest {
                 self.seen_gen = generation;
                 self.reload();
             }
-            let until_tick = (self.engine.next_deadline() - now_ms()).clamp(0, STOP_POLL.as_millis() as i64);
+            let until_tick =
+                (self.engine.next_deadline() - now_ms()).clamp(0, STOP_POLL.as_millis() as i64);
             match rx.recv_deadline(Instant::now() + Duration::from_millis(until_tick as u64)) {
                 Ok(Some(n)) => self.notification(n, &rx, &mut batch),
                 Ok(None) => {}
@@ -245,7 +250,13 @@ impl Ingest {
                 }
                 let index = state.reports;
                 state.reports += 1;
-                let _ = self.engine.handle(report.received_at_ms, Input::Report { device: id, report: &report });
+                let _ = self.engine.handle(
+                    report.received_at_ms,
+                    Input::Report {
+                        device: id,
+                        report: &report,
+                    },
+                );
                 if gap > 0 {
                     self.metrics.sequence_gaps.inc();
                 }
@@ -396,7 +407,14 @@ impl Ingest {
 fn build_engine(store: &Store, cfg: &EngineConfig) -> Result<Engine, StoreError> {
     let devices = store.devices(&Scope::Operator)?;
     let saved = store.engine_state()?;
-    Ok(Engine::restore(cfg.clone(), devices, saved.memory, saved.tickets, saved.next_ticket, now_ms()))
+    Ok(Engine::restore(
+        cfg.clone(),
+        devices,
+        saved.memory,
+        saved.tickets,
+        saved.next_ticket,
+        now_ms(),
+    ))
 }
 
 fn open<M: prost::Message + Default>(key: &DeviceKey, payload: &[u8]) -> Result<M, RejectReason> {

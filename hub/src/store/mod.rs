@@ -222,7 +222,8 @@ impl Store {
                 tickets.insert(t.id, encode(t)?.as_slice())?;
             }
             if !engine.tickets.is_empty() {
-                tx.open_table(META)?.insert("next_ticket", engine.next_ticket)?;
+                tx.open_table(META)?
+                    .insert("next_ticket", engine.next_ticket)?;
             }
             let mut table = tx.open_table(DEVICE_STATE)?;
             for (device, state) in states {
@@ -252,8 +253,15 @@ impl Store {
         for row in tx.open_table(TICKETS)?.iter()? {
             tickets.push(decode(row?.1.value())?);
         }
-        let next_ticket = tx.open_table(META)?.get("next_ticket")?.map_or(1, |v| v.value());
-        Ok(EngineState { memory, tickets, next_ticket })
+        let next_ticket = tx
+            .open_table(META)?
+            .get("next_ticket")?
+            .map_or(1, |v| v.value());
+        Ok(EngineState {
+            memory,
+            tickets,
+            next_ticket,
+        })
     }
 
     /// Tickets the scope may see, newest first.
