@@ -7,8 +7,9 @@ use super::{Engine, Ms, Series};
 use crate::report::{EventKind, Report};
 use heartline_proto::{CheckState, Severity};
 
-/// Points kept per trend series.
-const MAX_POINTS: usize = 64;
+/// Points kept per trend series; samples closer together than `window / MAX_POINTS` are skipped,
+/// which keeps the fit cheap and the persisted memory small whatever the report rate.
+const MAX_POINTS: usize = 32;
 
 impl Engine {
     /// The fault of `kind` on device `d`, created if absent.
@@ -139,43 +140,46 @@ impl Engine {
     }
 
     fn thresholds(&mut self, now: Ms, d: u32, report: &Report) {
-        let (kind, project) = {
-            let i = &self.slots[d as usize].info;
-            (i.kind.clone(), i.project.clone())
-        };
         for m in &report.metrics {
-            let Some(rules) = self.thresholds_by_metric.get(&m.name) else {
-                continue;
-            };
-            for &r in &rules.clone() {
+            let n = self.thresholds_by_metric.get(&m.name).map_or(0, Vec::len);
+            for j in 0..n {
+                let r = self.thresholds_by_metric[&m.name][j];
                 let rule = &self.cfg.thresholds[r];
-                if !applies(&rule.kinds, &rule.projects, &kind, &project)
+                let info = &self.slots[d as usize].info;
+                if !applies(&rule.kinds, &rule.projects, &info.kind, &info.project)
                     || !(rule.instance.is_empty() || rule.instance == m.instance)
                 {
                     continue;
+                }
+                let existing = self.slots[d as usize].mem.faults.iter().find(|f| {
+                    matches!(&f.kind, FaultKind::Threshold { rule: name, instance } if *name == rule.name && *instance == m.instance)
+                });
+                // Hysteresis: once over the threshold, it holds until the value is past `clear`.
+                let holding = existing.is_some_and(|f| f.raw_since.is_some());
+                let limit = if holding { rule.clear } else { rule.threshold };
+                let holds = rule.direction.past(m.value, limit);
+                if !holds && existing.is_none() {
+                    continue; // the common case: healthy, nothing to remember
                 }
                 let key = FaultKind::Threshold {
                     rule: rule.name.clone(),
                     instance: m.instance.clone(),
                 };
-                let holding = self.slots[d as usize]
-                    .mem
-                    .faults
-                    .iter()
-                    .any(|f| f.kind == key && f.raw_since.is_some());
-                // Hysteresis: once over the threshold, it holds until the value is past `clear`.
-                let limit = if holding { rule.clear } else { rule.threshold };
-                let holds = rule.direction.past(m.value, limit);
                 let op = if rule.direction == Direction::Above {
                     ">"
                 } else {
                     "<"
                 };
-                let detail = format!(
-                    "{} = {} {} ({op} {})",
-                    m.name, m.value, m.unit, rule.threshold
-                );
-                self.set_raw(d, key, rule.severity, holds, now, detail);
+                let detail = if holds {
+                    format!(
+                        "{} = {} {} ({op} {})",
+                        m.name, m.value, m.unit, rule.threshold
+                    )
+                } else {
+                    String::new()
+                };
+                let severity = rule.severity;
+                self.set_raw(d, key, severity, holds, now, detail);
             }
         }
     }
@@ -232,11 +236,10 @@ impl Engine {
             (i.kind.clone(), i.project.clone())
         };
         for m in &report.metrics {
-            let Some(rules) = self.trends_by_metric.get(&m.name) else {
-                continue;
-            };
-            for &r in &rules.clone() {
-                let rule = self.cfg.trends[r].clone();
+            let n = self.trends_by_metric.get(&m.name).map_or(0, Vec::len);
+            for j in 0..n {
+                let r = self.trends_by_metric[&m.name][j];
+                let rule = &self.cfg.trends[r];
                 if !applies(&rule.kinds, &rule.projects, &kind, &project)
                     || !(rule.instance.is_empty() || rule.instance == m.instance)
                 {
@@ -258,6 +261,10 @@ impl Engine {
                     }
                 };
                 let points = &mut series[i].points;
+                let spacing = rule.window / MAX_POINTS as Ms;
+                if points.last().is_some_and(|&(t, _)| now - t < spacing) {
+                    continue;
+                }
                 points.push((now, m.value));
                 points.retain(|(t, _)| now - t <= rule.window);
                 if points.len() > MAX_POINTS {
@@ -265,14 +272,21 @@ impl Engine {
                 }
                 let eta = predict(points, rule.direction, rule.limit, rule.min_samples);
                 let holds = eta.is_some_and(|eta| eta - now <= rule.horizon);
+                let known = self.slots[d as usize].mem.faults.iter().any(|f| {
+                    matches!(&f.kind, FaultKind::Trend { rule: name, instance } if *name == rule.name && *instance == m.instance)
+                });
+                if !holds && !known {
+                    continue; // the common case: nothing heading anywhere
+                }
                 let key = FaultKind::Trend {
                     rule: rule.name.clone(),
                     instance: m.instance.clone(),
                 };
                 let detail = format!("{} heading for {} {}", m.name, rule.limit, m.unit);
-                self.set_raw(d, key.clone(), rule.severity, holds, now, detail);
+                let severity = rule.severity;
+                self.set_raw(d, key.clone(), severity, holds, now, detail);
                 if holds {
-                    self.fault_mut(d, &key, rule.severity).predicted_at = eta;
+                    self.fault_mut(d, &key, severity).predicted_at = eta;
                 }
             }
         }
@@ -283,6 +297,9 @@ impl Engine {
         let mem = &self.slots[d as usize].mem;
         let planned = mem.planned_until.is_some_and(|p| now <= p);
         let late = mem.deadline.filter(|&dl| now > dl && !planned);
+        if late.is_none() && !mem.faults.iter().any(|f| f.kind == FaultKind::Silent) {
+            return;
+        }
         let sev = self.down_severity(d);
         match late {
             Some(dl) => {
