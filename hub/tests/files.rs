@@ -37,6 +37,12 @@ fn init_writes_files_that_validate() {
     assert_eq!(config.store.path, dir.path().join("heartline.redb"));
     let inv = Inventory::load(config.inventory.as_ref().unwrap()).unwrap();
     assert_eq!(inv.devices.len(), 2);
+    assert_eq!(
+        config.detection.thresholds.len(),
+        3,
+        "the example rules compile"
+    );
+    assert_eq!(config.detection.trends.len(), 2);
     assert_ne!(
         inv.devices[0].secrets.key, inv.devices[1].secrets.key,
         "fresh keys per device"
@@ -147,6 +153,27 @@ fn config_mistakes_point_at_their_line() {
         ("[mqtt]\nmax_packet_bytes = 10\n", 2, "must exceed"),
         ("[store]\npaht = \"x\"\n", 2, "unknown field"),
         ("[ingest]\nmax_report_bytes = 0\n", 2, "above 0"),
+        ("[engine]\nverify = \"ten minutes\"\n", 2, "not a duration"),
+        (
+            "[[rule]]\nname = \"c\"\nmetric = \"cpu_pct\"\nabove = 95\nclear = 99\nseverity = \"major\"\n",
+            5,
+            "healthy side",
+        ),
+        (
+            "[[rule]]\nname = \"c\"\nmetric = \"cpu_pct\"\nseverity = \"major\"\n",
+            2,
+            "exactly one of",
+        ),
+        (
+            "[[rule]]\nname = \"c\"\nmetric = \"x\"\nabove = 1\nseverity = \"dire\"\n",
+            5,
+            "unknown variant",
+        ),
+        (
+            "[[maintenance]]\nscope = \"s\"\nfrom = \"2026-12-01T04:00:00Z\"\nuntil = \"2026-12-01T02:00:00Z\"\n",
+            4,
+            "after",
+        ),
     ];
     for (i, (text, line, words)) in cases.iter().enumerate() {
         let err =
