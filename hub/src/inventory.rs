@@ -4,6 +4,7 @@
 //! (a typo in a key, a device on an unknown site, a malformed key) is reported with its line.
 
 use crate::diagnostic::FileError;
+use crate::engine::{SlaPolicy, SlaTimes};
 use crate::store::{
     DeviceInfo, DeviceRecord, DeviceSecrets, EngineerRecord, ProjectRecord, SiteRecord,
     TenantRecord,
@@ -55,6 +56,10 @@ struct RawProject {
     id: Id,
     tenant: Id,
     name: String,
+    /// Per severity, "respond/repair", e.g. `critical = "15m/4h"`; unlisted severities keep
+    /// the defaults.
+    #[serde(default)]
+    sla: HashMap<String, Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -171,10 +176,12 @@ impl Checker<'_> {
                 ));
             }
             project_tenant.insert(id.clone(), p.tenant.get_ref().clone());
+            let sla = self.sla(&p.sla)?;
             inv.projects.push(ProjectRecord {
                 id,
                 tenant: p.tenant.into_inner(),
                 name: p.name,
+                sla,
             });
         }
 
@@ -273,6 +280,36 @@ impl Checker<'_> {
             });
         }
         Ok(inv)
+    }
+
+    /// `{ critical = "15m/4h", ... }` → an SLA policy.
+    fn sla(&self, raw: &HashMap<String, Spanned<String>>) -> Result<SlaPolicy, FileError> {
+        let mut policy = SlaPolicy::default();
+        for (severity, times) in raw {
+            let slot =
+                match severity.as_str() {
+                    "critical" => &mut policy.critical,
+                    "major" => &mut policy.major,
+                    "minor" => &mut policy.minor,
+                    "info" => &mut policy.info,
+                    other => return Err(self.err(
+                        times,
+                        format!(
+                            "unknown severity {other:?} in sla: use critical, major, minor or info"
+                        ),
+                    )),
+                };
+            let parse = |s: &str| humantime::parse_duration(s.trim()).map(|d| d.as_millis() as i64);
+            let parsed = times
+                .get_ref()
+                .split_once('/')
+                .map(|(a, b)| (parse(a), parse(b)));
+            match parsed {
+                Some((Ok(respond), Ok(repair))) if respond <= repair => *slot = SlaTimes { respond, repair },
+                _ => return Err(self.err(times, "sla times are \"respond/repair\", e.g. \"15m/4h\", with respond no longer than repair")),
+            }
+        }
+        Ok(policy)
     }
 
     /// An uplink must be another declared device of the same tenant, without cycles.

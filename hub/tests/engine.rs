@@ -374,6 +374,25 @@ fn threshold_rules_apply_to_their_device_kinds_and_instances() {
 }
 
 #[test]
+fn a_ticket_carries_its_project_sla_for_its_severity() {
+    let mut c = cfg();
+    let mut policy = SlaPolicy::default();
+    policy.minor = SlaTimes {
+        respond: 30 * MINUTE,
+        repair: 2 * HOUR,
+    };
+    c.sla.insert("p".into(), policy);
+    let mut s = Sim::one(c);
+    s.send("d", check("rtsp", CheckState::Warn));
+    let t = s.only();
+    assert_eq!(t.sla, policy.minor);
+    assert_eq!(
+        (t.respond_by, t.repair_by),
+        (t.opened_at + 30 * MINUTE, t.opened_at + 2 * HOUR)
+    );
+}
+
+#[test]
 fn failing_checks_open_tickets_with_their_severity() {
     let mut s = Sim::one(cfg());
     s.send("d", check("rtsp", CheckState::Ok));

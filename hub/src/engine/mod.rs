@@ -19,7 +19,9 @@ pub mod rules;
 pub mod ticket;
 
 pub use fault::{Fault, FaultKind};
-pub use rules::{Direction, EngineConfig, Maintenance, ThresholdRule, TrendRule};
+pub use rules::{
+    Direction, EngineConfig, Maintenance, SlaPolicy, SlaTimes, ThresholdRule, TrendRule,
+};
 pub use ticket::{Actor, Ticket, TicketAction, TicketError, TicketId, TicketState, TimelineEntry};
 
 use crate::report::Report;

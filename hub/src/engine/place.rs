@@ -233,6 +233,9 @@ impl Engine {
                     tk.closed_at = None;
                     tk.engineer = None;
                     tk.severity = tk.severity.max(f.severity);
+                    // New work: the SLA clocks start again.
+                    tk.respond_by = now + tk.sla.respond;
+                    tk.repair_by = now + tk.sla.repair;
                     tk.set_state(
                         now,
                         Actor::System,
@@ -254,6 +257,13 @@ impl Engine {
         let id = self.next_ticket;
         self.next_ticket += 1;
         let info = &self.slots[d as usize].info;
+        let sla = self
+            .cfg
+            .sla
+            .get(&info.project)
+            .copied()
+            .unwrap_or_default()
+            .times(f.severity);
         let preventive = matches!(f.kind, FaultKind::Trend { .. });
         let mut t = Ticket {
             id,
@@ -278,6 +288,9 @@ impl Engine {
             flapping: f.flapping,
             predicted_failure_at: f.predicted_at,
             verify_until: None,
+            sla,
+            respond_by: now + sla.respond,
+            repair_by: now + sla.repair,
             reopened: 0,
             timeline: Vec::new(),
         };

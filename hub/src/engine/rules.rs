@@ -73,8 +73,49 @@ pub struct Maintenance {
     pub reason: String,
 }
 
+/// How fast a ticket of one severity must be accepted and repaired.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SlaTimes {
+    pub respond: Ms,
+    pub repair: Ms,
+}
+
+/// A project's service-level agreement: respond-by and repair-by per severity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SlaPolicy {
+    pub critical: SlaTimes,
+    pub major: SlaTimes,
+    pub minor: SlaTimes,
+    pub info: SlaTimes,
+}
+
+impl Default for SlaPolicy {
+    fn default() -> Self {
+        let t = |respond, repair| SlaTimes { respond, repair };
+        SlaPolicy {
+            critical: t(15 * MINUTE, 4 * HOUR),
+            major: t(HOUR, 8 * HOUR),
+            minor: t(4 * HOUR, 24 * HOUR),
+            info: t(24 * HOUR, 72 * HOUR),
+        }
+    }
+}
+
+impl SlaPolicy {
+    pub fn times(&self, severity: Severity) -> SlaTimes {
+        match severity {
+            Severity::Critical => self.critical,
+            Severity::Major => self.major,
+            Severity::Minor => self.minor,
+            Severity::Info => self.info,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct EngineConfig {
+    /// Each project's SLA (from the inventory); projects not listed get the default policy.
+    pub sla: HashMap<String, SlaPolicy>,
     /// Added to a device's declared check-in before it counts as silent.
     pub heartbeat_grace: Ms,
     pub project_grace: HashMap<String, Ms>,
@@ -112,6 +153,7 @@ pub const HOUR: Ms = 60 * MINUTE;
 impl Default for EngineConfig {
     fn default() -> Self {
         EngineConfig {
+            sla: HashMap::new(),
             heartbeat_grace: 30 * SECOND,
             project_grace: HashMap::new(),
             offline_hold: 10 * SECOND,

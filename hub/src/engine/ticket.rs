@@ -6,6 +6,7 @@
 
 use super::Ms;
 use super::fault::FaultKind;
+use super::rules::SlaTimes;
 use heartline_proto::Severity;
 use serde::{Deserialize, Serialize};
 
@@ -145,6 +146,10 @@ pub struct Ticket {
     pub predicted_failure_at: Option<Ms>,
     /// While Resolved: the device must stay healthy until then for the ticket to close.
     pub verify_until: Option<Ms>,
+    /// The project's SLA for this severity, and the clocks it sets from the (re)opening.
+    pub sla: SlaTimes,
+    pub respond_by: Ms,
+    pub repair_by: Ms,
     pub reopened: u32,
     pub timeline: Vec<TimelineEntry>,
 }

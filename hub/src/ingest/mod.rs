@@ -406,9 +406,15 @@ impl Ingest {
 
 fn build_engine(store: &Store, cfg: &EngineConfig) -> Result<Engine, StoreError> {
     let devices = store.devices(&Scope::Operator)?;
+    let mut cfg = cfg.clone();
+    cfg.sla = store
+        .projects(&Scope::Operator)?
+        .into_iter()
+        .map(|p| (p.id, p.sla))
+        .collect();
     let saved = store.engine_state()?;
     Ok(Engine::restore(
-        cfg.clone(),
+        cfg,
         devices,
         saved.memory,
         saved.tickets,

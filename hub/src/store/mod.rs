@@ -23,7 +23,7 @@ use std::collections::HashMap;
 use std::path::Path;
 
 /// Bumped whenever a stored record changes shape; a store of another version is refused.
-pub const SCHEMA_VERSION: u64 = 1;
+pub const SCHEMA_VERSION: u64 = 2;
 
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 const TENANTS: TableDefinition<&str, &[u8]> = TableDefinition::new("tenants");

@@ -1,6 +1,7 @@
 //! The records the store keeps, serialized with postcard. Changing a record's shape changes
 //! [`super::SCHEMA_VERSION`].
 
+use crate::engine::SlaPolicy;
 use crate::report::{CheckResult, Presence};
 use serde::{Deserialize, Serialize};
 
@@ -15,6 +16,7 @@ pub struct ProjectRecord {
     pub id: String,
     pub tenant: String,
     pub name: String,
+    pub sla: SlaPolicy,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
