@@ -376,10 +376,12 @@ fn threshold_rules_apply_to_their_device_kinds_and_instances() {
 #[test]
 fn a_ticket_carries_its_project_sla_for_its_severity() {
     let mut c = cfg();
-    let mut policy = SlaPolicy::default();
-    policy.minor = SlaTimes {
-        respond: 30 * MINUTE,
-        repair: 2 * HOUR,
+    let policy = SlaPolicy {
+        minor: SlaTimes {
+            respond: 30 * MINUTE,
+            repair: 2 * HOUR,
+        },
+        ..SlaPolicy::default()
     };
     c.sla.insert("p".into(), policy);
     let mut s = Sim::one(c);
@@ -870,4 +872,134 @@ fn a_hub_restart_mid_fault_keeps_the_fault_and_its_one_ticket() {
     s.send("d", check("ntp", CheckState::Crit));
     s.restart(&mut persisted);
     assert_eq!(s.tickets().iter().map(|t| t.id).max(), Some(id + 1));
+}
+
+// ---- regressions found in review ---------------------------------------------------------
+
+#[test]
+fn a_lost_connection_that_becomes_silence_is_one_ticket() {
+    let mut s = Sim::one(cfg());
+    s.send("d", report(60));
+    s.by(5 * SECOND);
+    s.input(Input::Offline { device: "d" });
+    s.by(HOUR);
+    let t = s.only();
+    assert_eq!(
+        t.root,
+        FaultKind::Offline,
+        "the first sign names the ticket"
+    );
+    assert_eq!(t.state, TicketState::Open);
+}
+
+#[test]
+fn a_cancelled_event_ticket_does_not_swallow_the_next_event() {
+    let mut s = Sim::one(cfg());
+    s.send("d", event(EventKind::Crash));
+    let first = s.only().id;
+    s.act(
+        first,
+        TicketAction::Cancel {
+            reason: "known firmware bug".into(),
+        },
+    )
+    .unwrap();
+    s.by(MINUTE);
+    assert_eq!(
+        s.engine.status("d", s.now),
+        DeviceStatus::Ok,
+        "the latch is released"
+    );
+    s.keep("d", &report(DAY_S), 6 * HOUR, s.now + 25 * HOUR);
+    s.send("d", event(EventKind::Crash));
+    assert_eq!(s.unfinished().len(), 1, "a new crash opens a ticket again");
+}
+
+#[test]
+fn resolving_during_a_hold_still_verifies_and_closes() {
+    let mut s = Sim::one(cfg());
+    s.send("d", report(600));
+    s.input(Input::Offline { device: "d" });
+    s.by(10 * SECOND);
+    let id = s.only().id;
+    s.act(
+        id,
+        TicketAction::Dispatch {
+            engineer: "e".into(),
+        },
+    )
+    .unwrap();
+    s.act(id, TicketAction::Accept).unwrap();
+    s.input(Input::Online { device: "d" });
+    s.by(3 * MINUTE);
+    // Another drop, resolved inside its 10 s hold, and back before the hold ends.
+    s.input(Input::Offline { device: "d" });
+    s.by(SECOND);
+    s.act(
+        id,
+        TicketAction::Resolve {
+            note: "replaced switch port".into(),
+        },
+    )
+    .unwrap();
+    s.by(SECOND);
+    s.input(Input::Online { device: "d" });
+    s.keep("d", &report(600), MINUTE, s.now + 15 * MINUTE);
+    assert_eq!(s.only().state, TicketState::Closed);
+}
+
+#[test]
+fn a_hub_restart_does_not_recover_a_silent_device() {
+    let mut persisted = Default::default();
+    let mut s = Sim::one(cfg());
+    s.send("d", report(60));
+    s.by(2 * MINUTE);
+    assert_eq!(s.only().root, FaultKind::Silent);
+    s.restart(&mut persisted);
+    s.input(Input::Online { device: "d" });
+    s.by(10 * MINUTE);
+    assert_eq!(
+        s.only().state,
+        TicketState::Open,
+        "still silent after the restart"
+    );
+}
+
+#[test]
+fn an_uplink_recovery_does_not_reopen_a_child_that_already_reconnected() {
+    let devices = vec![dev("gw", None, "gateway"), dev("a", Some("gw"), "camera")];
+    let mut s = Sim::new(cfg(), devices);
+    s.send("gw", report(60));
+    s.send("a", report(600));
+    s.input(Input::Offline { device: "gw" });
+    s.input(Input::Offline { device: "a" });
+    s.by(20 * SECOND);
+    assert_eq!(s.only().affected, vec!["a".to_string()]);
+    s.input(Input::Online { device: "a" });
+    s.send("gw", report(60));
+    s.keep("gw", &report(60), 30 * SECOND, s.now + 5 * MINUTE);
+    assert!(s.unfinished().is_empty(), "{:#?}", s.unfinished());
+}
+
+#[test]
+fn a_nearly_flat_trend_does_not_overflow() {
+    let mut c = cfg();
+    c.trends.push(TrendRule {
+        name: "t".into(),
+        metric: "m".into(),
+        instance: String::new(),
+        direction: Direction::Above,
+        limit: 90.0,
+        horizon: HOUR,
+        window: HOUR,
+        min_samples: 2,
+        severity: Severity::Minor,
+        kinds: vec![],
+        projects: vec![],
+    });
+    let mut s = Sim::one(c);
+    s.send("d", metric("m", "", 50.0));
+    s.by(MINUTE);
+    s.send("d", metric("m", "", 50.000_000_000_000_01));
+    assert!(s.tickets().is_empty());
 }

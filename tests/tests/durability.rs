@@ -67,7 +67,8 @@ async fn stream(
 ) -> u64 {
     let mut sent = from - 1;
     while sent < until {
-        if sent - acked.load(Ordering::Acquire) >= window {
+        // A re-sent duplicate is acked with the highest committed sequence, which may be ahead.
+        if sent.saturating_sub(acked.load(Ordering::Acquire)) >= window {
             match dev.next_ack().await {
                 Ok(a) => {
                     acked.fetch_max(a.sequence, Ordering::AcqRel);

@@ -78,7 +78,9 @@ impl Engine {
     }
 
     pub(crate) fn on_online(&mut self, now: Ms, d: u32) {
+        // Back from a goodbye or a long absence: expect a report within its check-in from now.
         self.slots[d as usize].mem.planned_until = None;
+        self.fresh_grace(d, now);
         self.set_raw(
             d,
             FaultKind::Offline,
@@ -271,7 +273,7 @@ impl Engine {
                     points.remove(0);
                 }
                 let eta = predict(points, rule.direction, rule.limit, rule.min_samples);
-                let holds = eta.is_some_and(|eta| eta - now <= rule.horizon);
+                let holds = eta.is_some_and(|eta| eta.saturating_sub(now) <= rule.horizon);
                 let known = self.slots[d as usize].mem.faults.iter().any(|f| {
                     matches!(&f.kind, FaultKind::Trend { rule: name, instance } if *name == rule.name && *instance == m.instance)
                 });
@@ -336,7 +338,11 @@ impl Engine {
             self.step_fault(now, d, i);
             let f = &self.slots[d as usize].mem.faults[i];
             if f.is_idle() && f.ticket.is_none() && f.affected_by.is_none() {
-                self.slots[d as usize].mem.faults.remove(i);
+                let gone = self.slots[d as usize].mem.faults.remove(i);
+                // A resolved ticket waiting for this fault to go can start verifying now.
+                if let Some(&t) = self.open_by_root.get(&(d, gone.kind.root())) {
+                    self.verification_may_start(now, t);
+                }
             } else {
                 i += 1;
             }
@@ -417,5 +423,5 @@ pub fn predict(
     // Fitted value at the last point, so one noisy sample does not swing the prediction.
     let fitted = mv + slope * ((last_t - t0) as f64 - mt);
     let remaining = (limit - fitted) / slope;
-    Some(last_t + remaining.max(0.0) as Ms)
+    Some(last_t.saturating_add(remaining.max(0.0) as Ms))
 }

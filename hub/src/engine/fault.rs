@@ -38,6 +38,16 @@ impl FaultKind {
         matches!(self, FaultKind::Silent | FaultKind::Offline)
     }
 
+    /// The key tickets deduplicate on: a silent device and a lost connection are one problem
+    /// (the device is unreachable), whichever was noticed first.
+    pub fn root(&self) -> FaultKind {
+        if self.is_down() {
+            FaultKind::Silent
+        } else {
+            self.clone()
+        }
+    }
+
     pub fn describe(&self) -> String {
         match self {
             FaultKind::Silent => "no report since its declared check-in".into(),

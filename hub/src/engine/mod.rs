@@ -137,6 +137,7 @@ pub struct Engine {
     pub(crate) next_ticket: TicketId,
     timers: BinaryHeap<Reverse<(Ms, Timer)>>,
     pub(crate) maintenance: Vec<Maintenance>,
+    maintenance_armed: Option<Ms>,
     last_now: Ms,
     dirty_devices: BTreeSet<u32>,
     dirty_tickets: BTreeSet<TicketId>,
@@ -206,6 +207,7 @@ impl Engine {
             next_ticket: next_ticket.max(1),
             timers: BinaryHeap::new(),
             maintenance,
+            maintenance_armed: None,
             last_now: now,
             dirty_devices: BTreeSet::new(),
             dirty_tickets: BTreeSet::new(),
@@ -223,12 +225,16 @@ impl Engine {
             engine.arm(d, now);
         }
         engine.arm_maintenance(now);
+        // Holds, confirmations and waits that fell due while the hub was down.
+        if now > 0 {
+            engine.evaluate_all(now);
+        }
         engine
     }
 
     fn adopt_ticket(&mut self, t: Ticket) {
         if let Some(&d) = self.index.get(&t.device) {
-            let key = (d, t.root.clone());
+            let key = (d, t.root.root());
             if t.state.is_terminal() {
                 let newer = self.last_by_root.get(&key).is_none_or(|&old| old < t.id);
                 if newer {
@@ -362,9 +368,18 @@ impl Engine {
     }
 
     /// Pushes every heartbeat deadline to at least `now` + the declared check-in + grace.
-    fn fresh_grace(&mut self, d: u32, now: Ms) {
+    pub(crate) fn fresh_grace(&mut self, d: u32, now: Ms) {
         let grace = self.grace(d);
         let slot = &mut self.slots[d as usize];
+        // A device already judged silent stays silent: the hub's pause proves nothing either way.
+        if slot
+            .mem
+            .faults
+            .iter()
+            .any(|f| f.kind == FaultKind::Silent && f.raw_since.is_some())
+        {
+            return;
+        }
         if let Some(deadline) = slot.mem.deadline {
             let fresh = now + slot.mem.checkin + grace;
             if fresh > deadline {
@@ -425,7 +440,10 @@ impl Engine {
             .filter(|&t| t > now)
             .min();
         if let Some(t) = next {
-            self.timers.push(Reverse((t, Timer::Maintenance)));
+            if self.maintenance_armed.is_none_or(|a| t < a) {
+                self.maintenance_armed = Some(t);
+                self.timers.push(Reverse((t, Timer::Maintenance)));
+            }
         }
     }
 
@@ -437,13 +455,30 @@ impl Engine {
             self.timers.pop();
             match timer {
                 Timer::Device(d) => {
-                    if self.slots[d as usize].armed == Some(at) {
-                        self.slots[d as usize].armed = None;
+                    let slot = &mut self.slots[d as usize];
+                    if slot.armed != Some(at) {
+                        continue; // superseded
+                    }
+                    slot.armed = None;
+                    let healthy = slot.mem.faults.is_empty()
+                        && slot.mem.deadline.is_none_or(|dl| dl >= now)
+                        && slot
+                            .mem
+                            .planned_until
+                            .is_none_or(|p| p == Ms::MAX || p >= now);
+                    if healthy {
+                        // The deadline moved on with later reports: nothing changed, just re-arm.
+                        self.arm(d, now);
+                    } else {
                         self.touch(now, d);
                     }
                 }
                 Timer::Ticket(id) => self.on_ticket_timer(now, id),
                 Timer::Maintenance => {
+                    if self.maintenance_armed != Some(at) {
+                        continue; // superseded by an earlier boundary
+                    }
+                    self.maintenance_armed = None;
                     self.maintenance.retain(|m| m.until > now);
                     self.arm_maintenance(now);
                     self.evaluate_all(now);

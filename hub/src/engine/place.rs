@@ -149,8 +149,9 @@ impl Engine {
                 .faults
                 .iter()
                 .any(|f| f.kind.is_down() && f.raw_since.is_some());
+            // A failing uplink not yet placed is re-checked each tick, not each millisecond.
             let verdict = if failing {
-                now + 1
+                now + super::TICK
             } else {
                 up.deadline.map_or(now, |dl| dl + 1)
             };
@@ -213,7 +214,7 @@ impl Engine {
     /// The unfinished ticket of this root cause, a reopened recent one, or a new one.
     fn open_or_attach(&mut self, now: Ms, d: u32, i: usize) -> TicketId {
         let f = self.slots[d as usize].mem.faults[i].clone();
-        let key = (d, f.kind.clone());
+        let key = (d, f.kind.root());
         if let Some(&t) = self.open_by_root.get(&key) {
             self.slots[d as usize].mem.faults[i].ticket = Some(t);
             self.fault_returned(now, t, &f.kind);
@@ -376,10 +377,11 @@ impl Engine {
                 f.affected_by = None;
                 f.active = false;
                 f.clearing_since = None;
-                match f.kind {
-                    FaultKind::Offline => f.raw_since = Some(now),
-                    _ => f.raw_since = None,
-                }
+                // A child still disconnected gets its hold again; one already back stays back.
+                f.raw_since = match f.kind {
+                    FaultKind::Offline if f.raw_since.is_some() => Some(now),
+                    _ => None,
+                };
                 changed = true;
             }
             if changed {
@@ -393,7 +395,7 @@ impl Engine {
     }
 
     /// Starts the verification period of a resolved ticket whose device is healthy.
-    fn verification_may_start(&mut self, now: Ms, t: TicketId) {
+    pub(crate) fn verification_may_start(&mut self, now: Ms, t: TicketId) {
         let Some(tk) = self.tickets.get(&t) else {
             return;
         };
@@ -427,7 +429,7 @@ impl Engine {
             .mem
             .faults
             .iter()
-            .any(|f| f.kind == tk.root && f.active)
+            .any(|f| f.kind.root() == tk.root.root() && f.active)
     }
 
     /// Whether the ticket's root fault holds right now.
@@ -439,7 +441,7 @@ impl Engine {
             .mem
             .faults
             .iter()
-            .any(|f| f.kind == tk.root && f.raw_since.is_some())
+            .any(|f| f.kind.root() == tk.root.root() && f.raw_since.is_some())
     }
 
     pub(crate) fn on_ticket_timer(&mut self, now: Ms, t: TicketId) {
@@ -447,7 +449,13 @@ impl Engine {
             return;
         };
         let due = tk.state == TicketState::Resolved && tk.verify_until.is_some_and(|v| v <= now);
-        if due && !self.root_failing(tk) {
+        if !due {
+            return;
+        }
+        if self.root_failing(tk) || self.root_active(t) {
+            // Not healthy (or not yet confirmed healthy): verification starts over once it is.
+            self.with_ticket(t, |tk| tk.verify_until = None);
+        } else {
             self.finish(
                 now,
                 t,
@@ -472,26 +480,57 @@ impl Engine {
         let (state, device, root) = (tk.state, tk.device.clone(), tk.root.clone());
         self.mark_ticket(t);
         self.emit(Output::TicketChanged(t));
+        // A latched event is over once a person resolves or cancels its ticket; a recurrence
+        // during verification sends a resolved ticket back to work.
+        let releases = matches!(action, TicketAction::Resolve { .. }) || state.is_terminal();
+        if let (true, FaultKind::Event { .. }, Some(d)) =
+            (releases, &root, self.device_index(&device))
+        {
+            if let Some(f) = self.slots[d as usize]
+                .mem
+                .faults
+                .iter_mut()
+                .find(|f| f.kind == root)
+            {
+                f.raw_since = None;
+                if state.is_terminal() {
+                    f.ticket = None;
+                }
+            }
+        }
         match action {
             TicketAction::Resolve { .. } => {
-                // A latched event is over once a person says its cause is fixed; a recurrence
-                // during verification sends the ticket back to work.
                 if let (FaultKind::Event { .. }, Some(d)) = (&root, self.device_index(&device)) {
-                    if let Some(f) = self.slots[d as usize]
-                        .mem
-                        .faults
-                        .iter_mut()
-                        .find(|f| f.kind == root)
-                    {
-                        f.raw_since = None;
-                    }
                     self.touch(now, d);
                 }
                 self.verification_may_start(now, t);
             }
-            _ if state.is_terminal() => self.finished(t),
+            _ if state.is_terminal() => {
+                self.finished(t);
+                if let (FaultKind::Event { .. }, Some(d)) = (&root, self.device_index(&device)) {
+                    self.touch(now, d);
+                }
+            }
+            // Declined while the fault is back (a new occurrence, not yet linked): it is this
+            // ticket's again.
+            TicketAction::Decline { .. } if self.root_active(t) => {
+                if let Some(d) = self.device_index(&device) {
+                    let key = root.root();
+                    if let Some(f) = self.slots[d as usize]
+                        .mem
+                        .faults
+                        .iter_mut()
+                        .find(|f| f.active && f.kind.root() == key)
+                    {
+                        f.ticket.get_or_insert(t);
+                        f.suppressed = false;
+                        f.topology_wait_until = None;
+                    }
+                    self.dirty_device(d);
+                }
+            }
             // Declined after the device healed: nobody needs to go any more.
-            TicketAction::Decline { .. } if !self.root_active(t) => {
+            TicketAction::Decline { .. } => {
                 self.finish(
                     now,
                     t,
@@ -519,7 +558,7 @@ impl Engine {
         let Some(d) = self.device_index(&tk.device) else {
             return;
         };
-        let key = (d, tk.root.clone());
+        let key = (d, tk.root.root());
         if self.open_by_root.get(&key) == Some(&t) {
             self.open_by_root.remove(&key);
         }
