@@ -2,7 +2,7 @@
 //! take. Counted in the same place the event is logged.
 
 use crate::ingest::RejectReason;
-use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue};
+use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue, LabelValueEncoder};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
@@ -13,10 +13,20 @@ pub struct ReasonLabel {
     pub reason: RejectReason,
 }
 
-#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq, EncodeLabelValue)]
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
 pub enum AuthResult {
     Accepted,
     Refused,
+}
+
+impl EncodeLabelValue for AuthResult {
+    fn encode(&self, encoder: &mut LabelValueEncoder) -> Result<(), std::fmt::Error> {
+        let text = match self {
+            AuthResult::Accepted => "accepted",
+            AuthResult::Refused => "refused",
+        };
+        std::fmt::Write::write_str(encoder, text)
+    }
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -90,6 +100,11 @@ impl Default for Metrics {
             m.store_errors.clone(),
         );
         registry.register(
+            "engine_tickets_opened",
+            "Tickets opened by the detection engine",
+            m.tickets_opened.clone(),
+        );
+        registry.register(
             "mqtt_auth",
             "Device connection attempts, by result",
             m.auth.clone(),
@@ -108,11 +123,41 @@ impl Metrics {
         self.auth.get_or_create(&AuthLabel { result }).get()
     }
 
+    /// Every metric the hub exports, as named in the exposition (a test keeps `render` in step).
+    pub const NAMES: [&'static str; 9] = [
+        "heartline_ingest_reports_committed_total",
+        "heartline_ingest_states_committed_total",
+        "heartline_ingest_rejected_total",
+        "heartline_ingest_sequence_gaps_total",
+        "heartline_ingest_batches_total",
+        "heartline_ingest_commit_seconds",
+        "heartline_store_errors_total",
+        "heartline_engine_tickets_opened_total",
+        "heartline_mqtt_auth_total",
+    ];
+
     /// The Prometheus text exposition.
     pub fn render(&self) -> String {
         let mut out = String::new();
         prometheus_client::encoding::text::encode(&mut out, &self.registry)
             .expect("writing to a String cannot fail");
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_metric_is_exported() {
+        let m = Metrics::default();
+        m.rejected.get_or_create(&ReasonLabel { reason: RejectReason::Malformed }).inc();
+        m.auth.get_or_create(&AuthLabel { result: AuthResult::Refused }).inc();
+        let text = m.render();
+        for name in Metrics::NAMES {
+            assert!(text.contains(name), "{name} missing from /metrics:\n{text}");
+        }
+        assert!(text.contains("heartline_ingest_rejected_total{reason=\"malformed\"} 1"), "{text}");
     }
 }

@@ -85,7 +85,7 @@ fn main() {
         .args(["run", "--config"])
         .arg(dir.path().join("hub.toml"))
         .stdout(Stdio::piped())
-        .stderr(std::fs::File::create(dir.path().join("hub.log")).unwrap())
+        .stderr(std::fs::File::create(std::env::temp_dir().join("detection_precision-hub.log")).unwrap())
         .spawn()
         .unwrap();
     let line = BufReader::new(hub.stdout.take().unwrap())
@@ -166,7 +166,7 @@ fn main() {
         .status();
     assert!(hub.wait().unwrap().success());
 
-    let store = Store::open(&dir.path().join("store.redb"), 4).unwrap();
+    let store = Store::open(&dir.path().join("heartline.redb"), 4).unwrap();
     let memory = store.engine_state().unwrap().memory;
     let mut overshoot: Vec<i64> = store
         .tickets(&Scope::Operator)

@@ -1,12 +1,12 @@
 //! Why ingest refuses a message, and the log that says so once instead of once per message.
 
-use prometheus_client::encoding::EncodeLabelValue;
+use prometheus_client::encoding::{EncodeLabelValue, LabelValueEncoder};
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 /// Every reason a message is refused. Refused messages are counted, logged and dropped; the
 /// device keeps an unacknowledged report and sends it again.
-#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq, EncodeLabelValue)]
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
 pub enum RejectReason {
     /// Larger than `ingest.max_report_bytes`.
     Oversized,
@@ -49,6 +49,12 @@ impl RejectReason {
             RejectReason::DeviceMismatch => "device_mismatch",
             RejectReason::Duplicate => "duplicate",
         }
+    }
+}
+
+impl EncodeLabelValue for RejectReason {
+    fn encode(&self, encoder: &mut LabelValueEncoder) -> Result<(), std::fmt::Error> {
+        std::fmt::Write::write_str(encoder, self.as_str())
     }
 }
 
