@@ -152,12 +152,23 @@ mod tests {
     #[test]
     fn every_metric_is_exported() {
         let m = Metrics::default();
-        m.rejected.get_or_create(&ReasonLabel { reason: RejectReason::Malformed }).inc();
-        m.auth.get_or_create(&AuthLabel { result: AuthResult::Refused }).inc();
+        m.rejected
+            .get_or_create(&ReasonLabel {
+                reason: RejectReason::Malformed,
+            })
+            .inc();
+        m.auth
+            .get_or_create(&AuthLabel {
+                result: AuthResult::Refused,
+            })
+            .inc();
         let text = m.render();
         for name in Metrics::NAMES {
             assert!(text.contains(name), "{name} missing from /metrics:\n{text}");
         }
-        assert!(text.contains("heartline_ingest_rejected_total{reason=\"malformed\"} 1"), "{text}");
+        assert!(
+            text.contains("heartline_ingest_rejected_total{reason=\"malformed\"} 1"),
+            "{text}"
+        );
     }
 }

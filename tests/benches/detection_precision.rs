@@ -85,7 +85,10 @@ fn main() {
         .args(["run", "--config"])
         .arg(dir.path().join("hub.toml"))
         .stdout(Stdio::piped())
-        .stderr(std::fs::File::create(std::env::temp_dir().join("detection_precision-hub.log")).unwrap())
+        .stderr(
+            std::fs::File::create(std::env::temp_dir().join("detection_precision-hub.log"))
+                .unwrap(),
+        )
         .spawn()
         .unwrap();
     let line = BufReader::new(hub.stdout.take().unwrap())
