@@ -208,15 +208,11 @@ impl Daemon {
 
     /// Builds a report, stores it durably, and sends it if connected.
     async fn produce(&mut self, periodic: bool) -> anyhow::Result<()> {
-        let seq = self.outbox.next_sequence(self.reporter.boot_id)?;
-        let report = self.reporter.report(seq, self.outbox.dropped()?);
-        let entry = Entry {
-            boot_id: self.reporter.boot_id,
-            sequence: seq,
-            periodic,
-            payload: seal(&self.key, &report),
-        };
-        let dropped = self.outbox.push(&entry)?;
+        let dropped_so_far = self.outbox.dropped()?;
+        let (reporter, key) = (&mut self.reporter, &self.key);
+        let (entry, dropped) = self.outbox.append(reporter.boot_id, periodic, |seq| {
+            seal(key, &reporter.report(seq, dropped_so_far))
+        })?;
         if dropped > 0 {
             tracing::warn!(dropped, "outbox full: dropped the oldest periodic reports");
         }

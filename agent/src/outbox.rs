@@ -69,51 +69,36 @@ impl Outbox {
         Ok(tx.open_table(META)?.get(name)?.map_or(0, |v| v.value()))
     }
 
-    /// The next sequence for `boot_id`: continues after an agent restart within the same boot,
-    /// starts at 1 on a new boot. Persisted before it is handed out.
-    pub fn next_sequence(&self, boot_id: u64) -> Result<u64, OutboxError> {
+    /// Numbers and stores a new report in one transaction: the sequence continues after an agent
+    /// restart within the same boot and starts at 1 on a new boot, and a crash can neither lose a
+    /// numbered report nor skip a number. `build` makes the signed payload for the sequence.
+    /// If the outbox is full, the oldest periodic entry goes first (or the oldest of all when
+    /// every entry is a change report). Returns the entry and how many were dropped.
+    pub fn append(
+        &self,
+        boot_id: u64,
+        periodic: bool,
+        build: impl FnOnce(u64) -> Vec<u8>,
+    ) -> Result<(Entry, usize), OutboxError> {
         let tx = self.db.begin_write()?;
-        let seq = {
+        let (entry, dropped) = {
             let mut meta = tx.open_table(META)?;
             let same_boot = meta.get("boot_id")?.map(|v| v.value()) == Some(boot_id);
-            let last = if same_boot {
+            let sequence = if same_boot {
                 meta.get("sequence")?.map_or(0, |v| v.value())
             } else {
                 0
-            };
+            } + 1;
             meta.insert("boot_id", boot_id)?;
-            meta.insert("sequence", last + 1)?;
-            last + 1
-        };
-        tx.commit()?;
-        Ok(seq)
-    }
-
-    /// The boot the agent last started in, to tell a reboot from an agent restart.
-    pub fn last_boot(&self) -> Result<Option<u64>, OutboxError> {
-        let tx = self.db.begin_read()?;
-        Ok(tx.open_table(META)?.get("last_boot")?.map(|v| v.value()))
-    }
-
-    pub fn set_last_boot(&self, boot_id: u64) -> Result<(), OutboxError> {
-        let tx = self.db.begin_write()?;
-        tx.open_table(META)?.insert("last_boot", boot_id)?;
-        tx.commit()?;
-        Ok(())
-    }
-
-    /// Reports dropped because the outbox was full, since the agent first started.
-    pub fn dropped(&self) -> Result<u64, OutboxError> {
-        self.meta("dropped")
-    }
-
-    /// Appends an entry durably; if the outbox is full, drops the oldest periodic entry first
-    /// (or the oldest of all when every entry is a change report). Returns how many were dropped.
-    pub fn push(&self, entry: &Entry) -> Result<usize, OutboxError> {
-        let tx = self.db.begin_write()?;
-        let mut dropped = 0;
-        {
+            meta.insert("sequence", sequence)?;
+            let entry = Entry {
+                boot_id,
+                sequence,
+                periodic,
+                payload: build(sequence),
+            };
             let mut entries = tx.open_table(ENTRIES)?;
+            let mut dropped = 0;
             while entries.len()? as usize >= self.max {
                 let mut victim = None;
                 for row in entries.iter()? {
@@ -135,15 +120,33 @@ impl Outbox {
                 dropped += 1;
             }
             let next = entries.last()?.map_or(0, |(k, _)| k.value() + 1);
-            entries.insert(next, postcard::to_allocvec(entry)?.as_slice())?;
+            entries.insert(next, postcard::to_allocvec(&entry)?.as_slice())?;
             if dropped > 0 {
-                let mut meta = tx.open_table(META)?;
                 let total = meta.get("dropped")?.map_or(0, |v| v.value());
                 meta.insert("dropped", total + dropped as u64)?;
             }
-        }
+            (entry, dropped)
+        };
         tx.commit()?;
-        Ok(dropped)
+        Ok((entry, dropped))
+    }
+
+    /// The boot the agent last started in, to tell a reboot from an agent restart.
+    pub fn last_boot(&self) -> Result<Option<u64>, OutboxError> {
+        let tx = self.db.begin_read()?;
+        Ok(tx.open_table(META)?.get("last_boot")?.map(|v| v.value()))
+    }
+
+    pub fn set_last_boot(&self, boot_id: u64) -> Result<(), OutboxError> {
+        let tx = self.db.begin_write()?;
+        tx.open_table(META)?.insert("last_boot", boot_id)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Reports dropped because the outbox was full, since the agent first started.
+    pub fn dropped(&self) -> Result<u64, OutboxError> {
+        self.meta("dropped")
     }
 
     /// Removes every entry of `boot_id` with a sequence at or below `sequence`.
@@ -194,13 +197,16 @@ impl Outbox {
 mod tests {
     use super::*;
 
-    fn entry(boot_id: u64, sequence: u64, periodic: bool) -> Entry {
-        Entry {
-            boot_id,
-            sequence,
-            periodic,
-            payload: vec![sequence as u8],
-        }
+    fn add(o: &Outbox, boot_id: u64, periodic: bool) -> usize {
+        o.append(boot_id, periodic, |s| vec![s as u8]).unwrap().1
+    }
+
+    fn seqs(o: &Outbox) -> Vec<(u64, u64)> {
+        o.pending()
+            .unwrap()
+            .iter()
+            .map(|e| (e.boot_id, e.sequence))
+            .collect()
     }
 
     #[test]
@@ -209,50 +215,42 @@ mod tests {
         let path = dir.path().join("outbox.redb");
         {
             let o = Outbox::open(&path, 100).unwrap();
-            assert_eq!(o.next_sequence(7).unwrap(), 1);
-            assert_eq!(o.next_sequence(7).unwrap(), 2);
-            for s in 1..=3 {
-                o.push(&entry(7, s, true)).unwrap();
+            for _ in 1..=3 {
+                add(&o, 7, true);
             }
-            o.push(&entry(8, 1, true)).unwrap();
             assert_eq!(o.ack(7, 2).unwrap(), 2);
         }
         let o = Outbox::open(&path, 100).unwrap();
-        let left: Vec<(u64, u64)> = o
-            .pending()
-            .unwrap()
-            .iter()
-            .map(|e| (e.boot_id, e.sequence))
-            .collect();
-        assert_eq!(left, vec![(7, 3), (8, 1)]);
+        let (e, _) = o.append(7, true, |_| vec![]).unwrap();
         assert_eq!(
-            o.next_sequence(7).unwrap(),
-            3,
-            "same boot: the sequence continues"
+            e.sequence, 4,
+            "same boot: the sequence continues after a restart"
         );
-        assert_eq!(o.next_sequence(9).unwrap(), 1, "new boot: it restarts");
+        let (e, _) = o.append(8, true, |_| vec![]).unwrap();
+        assert_eq!(e.sequence, 1, "new boot: it restarts");
+        assert_eq!(seqs(&o), vec![(7, 3), (7, 4), (8, 1)]);
+        assert_eq!(o.ack(8, 1).unwrap(), 1, "an ack covers its own boot only");
+        assert_eq!(seqs(&o), vec![(7, 3), (7, 4)]);
     }
 
     #[test]
     fn when_full_drops_the_oldest_periodic_report_first_and_counts_it() {
         let dir = tempfile::tempdir().unwrap();
         let o = Outbox::open(&dir.path().join("o.redb"), 3).unwrap();
-        o.push(&entry(1, 1, false)).unwrap();
-        o.push(&entry(1, 2, true)).unwrap();
-        o.push(&entry(1, 3, true)).unwrap();
-        assert_eq!(o.push(&entry(1, 4, false)).unwrap(), 1);
-        let seqs: Vec<u64> = o.pending().unwrap().iter().map(|e| e.sequence).collect();
+        add(&o, 1, false);
+        add(&o, 1, true);
+        add(&o, 1, true);
+        assert_eq!(add(&o, 1, false), 1);
         assert_eq!(
-            seqs,
-            vec![1, 3, 4],
+            seqs(&o),
+            vec![(1, 1), (1, 3), (1, 4)],
             "the oldest periodic (2) went, the change report (1) stayed"
         );
-        o.push(&entry(1, 5, false)).unwrap();
-        o.push(&entry(1, 6, false)).unwrap();
-        let seqs: Vec<u64> = o.pending().unwrap().iter().map(|e| e.sequence).collect();
+        add(&o, 1, false);
+        add(&o, 1, false);
         assert_eq!(
-            seqs,
-            vec![4, 5, 6],
+            seqs(&o),
+            vec![(1, 4), (1, 5), (1, 6)],
             "only change reports left: the oldest goes"
         );
         assert_eq!(o.dropped().unwrap(), 3);

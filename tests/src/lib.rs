@@ -426,3 +426,82 @@ pub fn sample_report(device: &str, boot_id: u64, sequence: u64) -> wire::HealthR
         events: vec![],
     }
 }
+
+/// A loopback port that was free a moment ago.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A `heartline-hub run` process (the real CLI), for tests that kill or restart it.
+pub struct HubProcess {
+    pub child: std::process::Child,
+    pub v4: SocketAddr,
+    pub v5: SocketAddr,
+    pub http: SocketAddr,
+}
+
+impl HubProcess {
+    /// Writes `hub.toml` in `dir` (inventory `inventory.toml`, store `store.redb`, the given
+    /// ports, then `extra` TOML) and starts `bin` on it; returns once it prints "hub running".
+    pub fn spawn(bin: &str, dir: &std::path::Path, ports: [u16; 3], extra: &str) -> HubProcess {
+        use std::io::BufRead;
+        let [v4, v5, http] = ports;
+        let config = format!(
+            "inventory = \"inventory.toml\"\n{extra}\n\
+             [mqtt]\nv4_listen = \"127.0.0.1:{v4}\"\nv5_listen = \"127.0.0.1:{v5}\"\n\
+             [store]\npath = \"store.redb\"\nhistory_len = 1000000\n\
+             [http]\nlisten = \"127.0.0.1:{http}\"\n"
+        );
+        std::fs::write(dir.join("hub.toml"), config).unwrap();
+        let mut child = std::process::Command::new(bin)
+            .args(["run", "--config"])
+            .arg(dir.join("hub.toml"))
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::fs::File::create(dir.join("hub.log")).unwrap())
+            .spawn()
+            .unwrap();
+        let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+        let first = lines.next().expect("hub printed nothing").unwrap();
+        assert!(first.starts_with("hub running"), "unexpected: {first}");
+        let at = |p| SocketAddr::from(([127, 0, 0, 1], p));
+        HubProcess {
+            child,
+            v4: at(v4),
+            v5: at(v5),
+            http: at(http),
+        }
+    }
+
+    /// SIGTERM, and waits for a clean exit.
+    pub fn stop(mut self) {
+        let status = std::process::Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status()
+            .unwrap();
+        assert!(status.success());
+        assert!(
+            self.child.wait().unwrap().success(),
+            "hub did not stop cleanly"
+        );
+    }
+}
+
+/// One value from a Prometheus endpoint (0 when absent or unreachable).
+pub fn scrape(http: SocketAddr, name: &str) -> f64 {
+    use std::io::{Read, Write};
+    let Ok(mut s) = std::net::TcpStream::connect(http) else {
+        return 0.0;
+    };
+    let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+    let _ = s.write_all(b"GET /metrics HTTP/1.0\r\nHost: hub\r\nConnection: close\r\n\r\n");
+    let mut body = String::new();
+    let _ = s.read_to_string(&mut body);
+    body.lines()
+        .find_map(|l| l.strip_prefix(name).and_then(|v| v.trim().parse().ok()))
+        .unwrap_or(0.0)
+}
