@@ -64,10 +64,13 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 fn dispatch() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Run { config } => {
-            let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,rumqttc=warn".into());
+            // RUST_LOG is a level here (error, warn, info, debug, trace).
+            let level = std::env::var("RUST_LOG")
+                .ok()
+                .and_then(|v| v.parse::<tracing_subscriber::filter::LevelFilter>().ok())
+                .unwrap_or(tracing_subscriber::filter::LevelFilter::INFO);
             tracing_subscriber::fmt()
-                .with_env_filter(filter)
+                .with_max_level(level)
                 .with_target(false)
                 .with_writer(std::io::stderr)
                 .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))

@@ -309,3 +309,69 @@ impl AgentConfig {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KEY: &str = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+
+    fn hub(extra: &str) -> String {
+        format!(
+            "[hub]\nhost = \"h\"\ntenant = \"t\"\ndevice_id = \"d\"\ntoken = \"x\"\nkey = \"{KEY}\"\n{extra}"
+        )
+    }
+
+    #[test]
+    fn the_example_config_is_valid() {
+        let text = include_str!("templates/agent.toml")
+            .replace("{{KEY}}", KEY)
+            .replace("{{TOKEN}}", "tok");
+        let cfg = AgentConfig::parse(Path::new("agent.toml"), &text).unwrap();
+        assert_eq!(cfg.checks.len(), 2);
+        assert_eq!(cfg.interval, Duration::from_secs(60));
+        assert_eq!(cfg.port, 1883);
+    }
+
+    #[test]
+    fn mistakes_point_at_their_line() {
+        let cases = [
+            (hub("[agent]\ninterval = \"often\"\n"), 8, "not a duration"),
+            (hub("").replace(KEY, "beef"), 6, "64 hexadecimal"),
+            (
+                hub("").replace("device_id = \"d\"", "device_id = \"a/b\""),
+                4,
+                "outside A-Z",
+            ),
+            (
+                hub("[[check]]\nname = \"c\"\n"),
+                8,
+                "exactly one of process, tcp, http, command",
+            ),
+            (
+                hub("[[check]]\nname = \"c\"\ntcp = \"x:1\"\nprocess = \"p\"\n"),
+                8,
+                "exactly one of",
+            ),
+            (
+                hub(
+                    "[[check]]\nname = \"c\"\ntcp = \"x:1\"\n[[check]]\nname = \"c\"\ntcp = \"y:1\"\n",
+                ),
+                11,
+                "declared twice",
+            ),
+            (hub("[collect]\ncpus = true\n"), 8, "unknown field"),
+            (
+                hub("").replace("token = \"x\"\n", ""),
+                4,
+                "exactly one of hub.token",
+            ),
+        ];
+        for (i, (text, line, words)) in cases.iter().enumerate() {
+            let e = AgentConfig::parse(Path::new("agent.toml"), text)
+                .expect_err(&format!("case {i} accepted"));
+            assert_eq!(e.line, *line, "case {i}: {e}");
+            assert!(e.to_string().contains(words), "case {i}: {e}");
+        }
+    }
+}

@@ -9,7 +9,7 @@ use heartline_hub::store::{Scope, Store};
 use heartline_proto::CheckState;
 use std::net::SocketAddr;
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 use tokio::sync::oneshot;
 
 fn agent_toml(
