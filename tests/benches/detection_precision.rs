@@ -7,13 +7,11 @@
 //! Reports are published by a few connections on the devices' own topics: the hub trusts the
 //! signature, not the connection, which lets one machine stand in for 100k devices' timers.
 
-use heartline_e2e::{Device, Fleet, Protocol, ids, sample_report};
+use heartline_e2e::{Device, Fleet, HubProcess, Protocol, free_port, ids, sample_report, scrape};
 use heartline_hub::store::{Scope, Store};
 use heartline_proto::Channel;
 use heartline_proto::envelope::seal;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::process::{Command, Stdio};
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 const HUB: &str = env!("CARGO_BIN_EXE_hub");
@@ -26,37 +24,20 @@ fn env_or(name: &str, default: u64) -> u64 {
         .unwrap_or(default)
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// One counter from the hub's Prometheus endpoint.
-fn counter(http: SocketAddr, name: &str) -> f64 {
-    let Ok(mut s) = TcpStream::connect(http) else {
-        return 0.0;
-    };
-    let _ = s.write_all(b"GET /metrics HTTP/1.0\r\nHost: hub\r\n\r\n");
-    let mut body = String::new();
-    let _ = s.read_to_string(&mut body);
-    body.lines()
-        .find_map(|l| l.strip_prefix(name).and_then(|v| v.trim().parse().ok()))
-        .unwrap_or(0.0)
-}
-
+/// Polls a counter of the hub until it reaches `target`.
 fn wait_for(http: SocketAddr, name: &str, target: f64, limit: Duration) -> Duration {
     let t0 = Instant::now();
-    while counter(http, name) < target {
+    loop {
+        let now = scrape(http, name);
+        if now >= target {
+            return t0.elapsed();
+        }
         assert!(
             t0.elapsed() < limit,
-            "{name} did not reach {target} within {limit:?}"
+            "{name} reached {now}, not {target}, within {limit:?}"
         );
         std::thread::sleep(Duration::from_millis(200));
     }
-    t0.elapsed()
 }
 
 fn percentile(sorted: &[i64], p: f64) -> i64 {
@@ -69,34 +50,14 @@ fn main() {
     let fleet = Fleet::new(&[("bench", ids("p", n))]);
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("inventory.toml"), &fleet.inventory).unwrap();
-    let (v4, v5, http) = (free_port(), free_port(), free_port());
-    std::fs::write(
-        dir.path().join("hub.toml"),
-        format!(
-            "inventory = \"inventory.toml\"\n[mqtt]\nv4_listen = \"127.0.0.1:{v4}\"\nv5_listen = \"127.0.0.1:{v5}\"\n\
-             [http]\nlisten = \"127.0.0.1:{http}\"\n[store]\nhistory_len = 4\n\
-             [engine]\nheartbeat_grace = \"{GRACE_MS}ms\"\n"
-        ),
-    )
-    .unwrap();
-    let http: SocketAddr = ([127, 0, 0, 1], http).into();
     let t0 = Instant::now();
-    let mut hub = Command::new(HUB)
-        .args(["run", "--config"])
-        .arg(dir.path().join("hub.toml"))
-        .stdout(Stdio::piped())
-        .stderr(
-            std::fs::File::create(std::env::temp_dir().join("detection_precision-hub.log"))
-                .unwrap(),
-        )
-        .spawn()
-        .unwrap();
-    let line = BufReader::new(hub.stdout.take().unwrap())
-        .lines()
-        .next()
-        .unwrap()
-        .unwrap();
-    assert!(line.starts_with("hub running"), "{line}");
+    let hub = HubProcess::spawn(
+        HUB,
+        dir.path(),
+        [free_port(), free_port(), free_port()],
+        &format!("[engine]\nheartbeat_grace = \"{GRACE_MS}ms\"\n"),
+    );
+    let (v4, http) = (hub.v4.port(), hub.http);
     println!(
         "detection_precision: {n} devices; hub started with their inventory in {:.1} s",
         t0.elapsed().as_secs_f64()
@@ -163,13 +124,9 @@ fn main() {
         "  all {n} heartbeat tickets open {:.1} s after the first report was sent",
         sent.elapsed().as_secs_f64()
     );
-    let _ = Command::new("kill")
-        .arg("-TERM")
-        .arg(hub.id().to_string())
-        .status();
-    assert!(hub.wait().unwrap().success());
+    hub.stop();
 
-    let store = Store::open(&dir.path().join("heartline.redb"), 4).unwrap();
+    let store = Store::open(&dir.path().join("store.redb"), 4).unwrap();
     let memory = store.engine_state().unwrap().memory;
     let mut overshoot: Vec<i64> = store
         .tickets(&Scope::Operator)

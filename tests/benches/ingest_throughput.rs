@@ -4,11 +4,9 @@
 //!
 //! `cargo bench -p heartline-e2e --bench ingest_throughput` (env: DEVICES, REPORTS, ROUNDS).
 
-use heartline_e2e::{Device, Fleet, Protocol, ids};
+use heartline_e2e::{Device, Fleet, HubProcess, Protocol, free_port, ids};
 use heartline_proto::envelope::seal;
-use std::io::{BufRead, BufReader};
-use std::net::{SocketAddr, TcpListener};
-use std::process::{Command, Stdio};
+use std::net::SocketAddr;
 use std::time::Instant;
 
 const HUB: &str = env!("CARGO_BIN_EXE_hub");
@@ -18,14 +16,6 @@ fn env_or(name: &str, default: u64) -> u64 {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// utime + stime of a process, in microseconds.
@@ -72,29 +62,9 @@ fn main() {
     let fleet = Fleet::new(&[("bench", ids("b", devices))]);
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("inventory.toml"), &fleet.inventory).unwrap();
-    let (v4, v5, http) = (free_port(), free_port(), free_port());
-    std::fs::write(
-        dir.path().join("hub.toml"),
-        format!(
-            "inventory = \"inventory.toml\"\n[mqtt]\nv4_listen = \"127.0.0.1:{v4}\"\n\
-             v5_listen = \"127.0.0.1:{v5}\"\n[http]\nlisten = \"127.0.0.1:{http}\"\n"
-        ),
-    )
-    .unwrap();
-    let mut hub = Command::new(HUB)
-        .args(["run", "--config"])
-        .arg(dir.path().join("hub.toml"))
-        .stdout(Stdio::piped())
-        .stderr(std::fs::File::create(dir.path().join("hub.log")).unwrap())
-        .spawn()
-        .unwrap();
-    let line = BufReader::new(hub.stdout.take().unwrap())
-        .lines()
-        .next()
-        .unwrap()
-        .unwrap();
-    assert!(line.starts_with("hub running"), "{line}");
-    let pid = hub.id();
+    let hub = HubProcess::spawn(HUB, dir.path(), [free_port(), free_port(), free_port()], "");
+    let (v4, v5) = (hub.v4.port(), hub.v5.port());
+    let pid = hub.child.id();
 
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -154,6 +124,5 @@ fn main() {
         rates[rates.len() / 2],
         cpus[cpus.len() / 2]
     );
-    let _ = hub.kill();
-    let _ = hub.wait();
+    hub.stop();
 }

@@ -2,57 +2,18 @@
 //! the same store. Every acknowledged report is there, none twice; devices re-send what was not
 //! acknowledged (as their outbox does) and a SIGTERM then stops the hub cleanly.
 
-use heartline_e2e::{Device, DeviceCreds, Fleet, Protocol, ids};
+use heartline_e2e::{Device, DeviceCreds, Fleet, HubProcess, Protocol, free_port, ids};
 use heartline_hub::store::{Scope, Store};
-use std::io::{BufRead, BufReader};
-use std::net::{SocketAddr, TcpListener};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::sync::Notify;
 
 const HUB: &str = env!("CARGO_BIN_EXE_hub");
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-struct HubProcess {
-    child: Child,
-    v4: SocketAddr,
-    v5: SocketAddr,
-}
-
-/// Starts the real `heartline-hub run` on fresh ports and waits for its "hub running" line.
+/// Starts the real `heartline-hub run` on fresh ports.
 fn spawn_hub(dir: &Path) -> HubProcess {
-    let (v4, v5, http) = (free_port(), free_port(), free_port());
-    let config = format!(
-        "inventory = \"inventory.toml\"\n\
-         [mqtt]\nv4_listen = \"127.0.0.1:{v4}\"\nv5_listen = \"127.0.0.1:{v5}\"\n\
-         [store]\npath = \"store.redb\"\nhistory_len = 1000000\n\
-         [http]\nlisten = \"127.0.0.1:{http}\"\n"
-    );
-    std::fs::write(dir.join("hub.toml"), config).unwrap();
-    let mut child = Command::new(HUB)
-        .args(["run", "--config"])
-        .arg(dir.join("hub.toml"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let first = lines.next().expect("hub printed nothing").unwrap();
-    assert!(first.starts_with("hub running"), "unexpected: {first}");
-    HubProcess {
-        child,
-        v4: ([127, 0, 0, 1], v4).into(),
-        v5: ([127, 0, 0, 1], v5).into(),
-    }
+    HubProcess::spawn(HUB, dir, [free_port(), free_port(), free_port()], "")
 }
 
 /// Streams reports `from..` with at most `window` unacknowledged, until the connection dies or
@@ -141,7 +102,7 @@ async fn sigkill_mid_stream_loses_no_acknowledged_report_and_duplicates_none() {
 
     // Phase 2: restart on the same store. Every device re-sends from a little before its last ack
     // (its ack may have been lost) up to past what it had sent, then the hub gets SIGTERM.
-    let mut hub = spawn_hub(dir.path());
+    let hub = spawn_hub(dir.path());
     let mut tasks = Vec::new();
     let mut finals = Vec::new();
     for (i, creds) in fleet.devices.iter().enumerate() {
@@ -162,16 +123,7 @@ async fn sigkill_mid_stream_loses_no_acknowledged_report_and_duplicates_none() {
     for (t, until) in tasks.into_iter().zip(&finals) {
         assert_eq!(t.await.unwrap(), *until);
     }
-    let status = Command::new("kill")
-        .arg("-TERM")
-        .arg(hub.child.id().to_string())
-        .status()
-        .unwrap();
-    assert!(status.success());
-    assert!(
-        hub.child.wait().unwrap().success(),
-        "hub did not stop cleanly on SIGTERM"
-    );
+    hub.stop();
 
     // The store, opened by the test itself: exactly 1..=final for every device, each once.
     let store = Store::open(&dir.path().join("store.redb"), 1_000_000).unwrap();
