@@ -254,3 +254,61 @@ async fn a_hung_check_is_cut_off_and_does_not_block_the_others() {
     agent.stop().await;
     th.hub.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_agent_applies_the_hubs_signed_config_and_ignores_a_forged_one() {
+    use heartline_e2e::{Device, Protocol};
+    use heartline_proto::envelope::seal;
+    use heartline_proto::{Channel, DeviceKey, wire};
+    let fleet = Fleet::new(&[("acme", ids("cam", 2))]);
+    let th = TestHub::start(&fleet).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let d = &fleet.devices[0];
+    // An hour between reports until the hub says otherwise.
+    let agent = start_agent(
+        &agent_toml(th.hub.mqtt_v4, d, dir.path(), "1h", ""),
+        dir.path(),
+    );
+    let store = th.hub.store();
+    eventually("first report", || history(store, "cam-0").len() == 1)
+        .await
+        .unwrap();
+    // Another connection publishes configs on the device's topic: the signature decides whether
+    // the agent takes one, not the connection it came from.
+    let publisher = Device::connect(th.hub.mqtt_v4, &fleet.devices[1], Protocol::V4)
+        .await
+        .unwrap();
+    let config = |version, interval| wire::DeviceConfig {
+        device_id: d.id.clone(),
+        version,
+        report_interval_s: interval,
+        checks: vec![],
+    };
+    let topic = d.topic(Channel::Config);
+    // Forged (wrong key): had it been taken, its high version would shadow the real one.
+    publisher
+        .publish(&topic, seal(&DeviceKey([7; 32]), &config(99, 1)))
+        .await
+        .unwrap();
+    publisher
+        .publish(&topic, seal(&d.key, &config(2, 2)))
+        .await
+        .unwrap();
+    eventually("reports every two seconds", || {
+        history(store, "cam-0").len() >= 3
+    })
+    .await
+    .unwrap();
+    let intervals: Vec<u32> = history(store, "cam-0")
+        .iter()
+        .skip(1)
+        .map(|r| r.next_checkin_s)
+        .collect();
+    assert!(
+        intervals.iter().all(|&s| s == 2),
+        "declares the hub's interval, not the forged one: {intervals:?}"
+    );
+    drop(publisher);
+    agent.stop().await;
+    th.hub.shutdown().await.unwrap();
+}
