@@ -512,19 +512,33 @@ impl Engine {
                 }
             }
             // Declined while the fault is back (a new occurrence, not yet linked): it is this
-            // ticket's again.
+            // ticket's again, unless the device's uplink explains it now.
             TicketAction::Decline { .. } if self.root_active(t) => {
                 if let Some(d) = self.device_index(&device) {
                     let key = root.root();
-                    if let Some(f) = self.slots[d as usize]
-                        .mem
-                        .faults
-                        .iter_mut()
+                    let faults = &mut self.slots[d as usize].mem.faults;
+                    let covering = faults
+                        .iter()
                         .find(|f| f.active && f.kind.root() == key)
-                    {
-                        f.ticket.get_or_insert(t);
-                        f.suppressed = false;
-                        f.topology_wait_until = None;
+                        .and_then(|f| f.affected_by);
+                    match covering {
+                        Some(up) => {
+                            self.finish(
+                                now,
+                                t,
+                                TicketState::Cancelled,
+                                &format!("merged into #{up}: the uplink is down"),
+                            );
+                        }
+                        None => {
+                            if let Some(f) =
+                                faults.iter_mut().find(|f| f.active && f.kind.root() == key)
+                            {
+                                f.ticket.get_or_insert(t);
+                                f.suppressed = false;
+                                f.topology_wait_until = None;
+                            }
+                        }
                     }
                     self.dirty_device(d);
                 }
