@@ -58,6 +58,19 @@ fn history(store: &Store, device: &str) -> Vec<heartline_hub::report::Report> {
     store.history(&Scope::Operator, device, usize::MAX).unwrap()
 }
 
+/// Waits until the last stored report of `nvr-0` shows the `recorder` check in `state`.
+async fn last_check_is(store: &Store, what: &str, state: CheckState) {
+    eventually(what, || {
+        history(store, "nvr-0").last().is_some_and(|r| {
+            r.checks
+                .iter()
+                .any(|c| c.name == "recorder" && c.state == state)
+        })
+    })
+    .await
+    .unwrap();
+}
+
 fn sh(name: &str, script: &str, extra: &str) -> String {
     format!("[[check]]\nname = \"{name}\"\ncommand = [\"sh\", \"-c\", {script:?}]\n{extra}\n")
 }
@@ -143,25 +156,9 @@ async fn a_check_turning_critical_is_reported_at_once_with_perfdata_as_metrics()
         .unwrap();
     // A first result that is OK waits for the next periodic report; a change does not.
     std::fs::write(&flag, b"").unwrap();
-    eventually("critical reported", || {
-        history(store, "nvr-0").last().is_some_and(|r| {
-            r.checks
-                .iter()
-                .any(|c| c.name == "recorder" && c.state == CheckState::Crit)
-        })
-    })
-    .await
-    .unwrap();
+    last_check_is(store, "critical reported", CheckState::Crit).await;
     std::fs::remove_file(&flag).unwrap();
-    eventually("ok reported", || {
-        history(store, "nvr-0").last().is_some_and(|r| {
-            r.checks
-                .iter()
-                .any(|c| c.name == "recorder" && c.state == CheckState::Ok)
-        })
-    })
-    .await
-    .unwrap();
+    last_check_is(store, "ok reported", CheckState::Ok).await;
     let ok = history(store, "nvr-0").pop().unwrap();
     let fps = ok
         .metrics
@@ -181,15 +178,7 @@ async fn a_check_turning_critical_is_reported_at_once_with_perfdata_as_metrics()
         let before = history(store, "nvr-0").len();
         let t0 = Instant::now();
         std::fs::write(&flag, b"").unwrap();
-        eventually("critical reported", || {
-            history(store, "nvr-0").last().is_some_and(|r| {
-                r.checks
-                    .iter()
-                    .any(|c| c.name == "recorder" && c.state == CheckState::Crit)
-            })
-        })
-        .await
-        .unwrap();
+        last_check_is(store, "critical reported", CheckState::Crit).await;
         latencies.push(t0.elapsed());
         assert_eq!(
             history(store, "nvr-0").len(),
@@ -197,15 +186,7 @@ async fn a_check_turning_critical_is_reported_at_once_with_perfdata_as_metrics()
             "round {round}: exactly one change report"
         );
         std::fs::remove_file(&flag).unwrap();
-        eventually("ok again", || {
-            history(store, "nvr-0").last().is_some_and(|r| {
-                r.checks
-                    .iter()
-                    .any(|c| c.name == "recorder" && c.state == CheckState::Ok)
-            })
-        })
-        .await
-        .unwrap();
+        last_check_is(store, "ok again", CheckState::Ok).await;
     }
     println!("check flip → report committed at the hub: {latencies:?}");
     agent.stop().await;
