@@ -9,6 +9,7 @@
 //! - [`broker`]: the embedded rumqttd and the hub's in-process link to it.
 //! - [`ingest`]: decode → verify → dedupe → commit → ack, on its own thread.
 //! - [`engine`]: the sans-IO detection engine and ticket lifecycle.
+//! - [`dispatch`]: the sans-IO dispatch policy and SLA escalation ladder (not wired in yet).
 //! - [`report`]: the domain form of a report, what everything after ingest works on.
 //! - [`metrics`], [`http`]: Prometheus counters and the HTTP endpoint that serves them.
 //! - [`cli`]: the `heartline-hub` command (`run`, `init`, `check-config`, `inventory apply`).
@@ -19,6 +20,7 @@ pub mod config;
 pub mod detection_config;
 pub mod diagnostic;
 pub mod directory;
+pub mod dispatch;
 pub mod engine;
 pub mod http;
 pub mod ingest;
