@@ -137,23 +137,30 @@ pub fn compile(
     }
     c.down_severity_by_kind = engine.down_severity_by_kind.clone().into_iter().collect();
 
+    // Rule and trend names share one namespace; each needs exactly one direction.
     let mut names = HashSet::new();
-    for r in rules {
-        if !names.insert(r.name.get_ref().clone()) {
+    let mut header = |what: &str,
+                      name: &Spanned<String>,
+                      above: &Option<Spanned<f64>>,
+                      below: &Option<Spanned<f64>>| {
+        if !names.insert(name.get_ref().clone()) {
             return Err(err(
-                r.name.span(),
-                format!("rule {:?} is declared twice", r.name.get_ref()),
+                name.span(),
+                format!("rule {:?} is declared twice", name.get_ref()),
             ));
         }
-        let (direction, threshold) = direction(&r.above, &r.below).ok_or_else(|| {
+        direction(above, below).ok_or_else(|| {
             err(
-                r.name.span(),
+                name.span(),
                 format!(
-                    "rule {:?} needs exactly one of `above` or `below`",
-                    r.name.get_ref()
+                    "{what} {:?} needs exactly one of `above` or `below`",
+                    name.get_ref()
                 ),
             )
-        })?;
+        })
+    };
+    for r in rules {
+        let (direction, threshold) = header("rule", &r.name, &r.above, &r.below)?;
         let clear = r
             .clear
             .as_ref()
@@ -186,21 +193,7 @@ pub fn compile(
         });
     }
     for t in trends {
-        if !names.insert(t.name.get_ref().clone()) {
-            return Err(err(
-                t.name.span(),
-                format!("rule {:?} is declared twice", t.name.get_ref()),
-            ));
-        }
-        let (direction, limit) = direction(&t.above, &t.below).ok_or_else(|| {
-            err(
-                t.name.span(),
-                format!(
-                    "trend {:?} needs exactly one of `above` or `below`",
-                    t.name.get_ref()
-                ),
-            )
-        })?;
+        let (direction, limit) = header("trend", &t.name, &t.above, &t.below)?;
         c.trends.push(TrendRule {
             name: t.name.get_ref().clone(),
             metric: t.metric.clone(),
