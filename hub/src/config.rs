@@ -18,6 +18,8 @@ pub struct HubConfig {
     pub http: HttpConfig,
     #[serde(default)]
     pub ingest: IngestConfig,
+    #[serde(default)]
+    pub notify: NotifyConfig,
     /// Detection settings; see `detection_config`.
     #[serde(default)]
     pub engine: crate::detection_config::EngineSettings,
@@ -90,6 +92,54 @@ pub struct IngestConfig {
     /// Most messages committed in one store transaction.
     #[serde(default = "default_batch_max")]
     pub batch_max: usize,
+}
+
+/// Notifications of dispatches and escalations.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotifyConfig {
+    /// POST each notice here as signed JSON; none: notices are only logged.
+    pub webhook_url: Option<Spanned<String>>,
+    /// File holding the webhook's HMAC secret (relative paths are taken from the config file's
+    /// folder). Required with `webhook_url`.
+    pub webhook_secret_file: Option<Spanned<PathBuf>>,
+    /// Longest wait between two delivery attempts.
+    #[serde(
+        default = "default_retry_max",
+        with = "humantime_serde_ms",
+        rename = "retry_max"
+    )]
+    pub retry_max_ms: u64,
+}
+
+impl Default for NotifyConfig {
+    fn default() -> Self {
+        NotifyConfig {
+            webhook_url: None,
+            webhook_secret_file: None,
+            retry_max_ms: default_retry_max(),
+        }
+    }
+}
+
+fn default_retry_max() -> u64 {
+    60_000
+}
+
+/// `"30s"`-style durations as milliseconds.
+mod humantime_serde_ms {
+    use serde::{Deserialize, Deserializer};
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+        let text = String::deserialize(d)?;
+        humantime::parse_duration(text.trim())
+            .map(|d| d.as_millis() as u64)
+            .map_err(|e| {
+                serde::de::Error::custom(format!(
+                    "{text:?} is not a duration like \"30s\" or \"5m\": {e}"
+                ))
+            })
+    }
 }
 
 fn default_v4_listen() -> Spanned<SocketAddr> {
@@ -179,6 +229,19 @@ impl HubConfig {
         if let Some(inv) = &config.inventory {
             config.inventory = Some(base.join(inv));
         }
+        if let Some(secret) = &mut config.notify.webhook_secret_file {
+            let span = secret.span();
+            let full = base.join(secret.get_ref());
+            if let Err(e) = std::fs::metadata(&full) {
+                return Err(FileError::at(
+                    path,
+                    &src,
+                    Some(span),
+                    format!("webhook_secret_file {}: {e}", full.display()),
+                ));
+            }
+            *secret = Spanned::new(span, full);
+        }
         Ok(config)
     }
 
@@ -206,6 +269,31 @@ impl HubConfig {
                     m.v5_listen.get_ref()
                 ),
             ));
+        }
+        let n = &config.notify;
+        match (&n.webhook_url, &n.webhook_secret_file) {
+            (Some(url), _)
+                if !(url.get_ref().starts_with("http://")
+                    || url.get_ref().starts_with("https://")) =>
+            {
+                return Err(at(
+                    url.span(),
+                    format!(
+                        "webhook_url {:?} must start with http:// or https://",
+                        url.get_ref()
+                    ),
+                ));
+            }
+            (Some(url), None) => {
+                return Err(at(url.span(), "webhook_url needs webhook_secret_file: the file with the secret that signs each POST".into()));
+            }
+            (None, Some(file)) => {
+                return Err(at(
+                    file.span(),
+                    "webhook_secret_file without webhook_url".into(),
+                ));
+            }
+            _ => {}
         }
         let report = *config.ingest.max_report_bytes.get_ref();
         if report == 0 {
@@ -245,6 +333,7 @@ impl HubConfig {
                 listen: ([127, 0, 0, 1], 0).into(),
             },
             ingest: IngestConfig::default(),
+            notify: NotifyConfig::default(),
             engine: Default::default(),
             rule: Vec::new(),
             trend: Vec::new(),

@@ -1,5 +1,5 @@
-//! The hub's HTTP endpoint: Prometheus `/metrics` and `/healthz`. (The project view joins it in a
-//! later issue.)
+//! The hub's HTTP endpoint: Prometheus `/metrics`, `/healthz`, and the API (gRPC over HTTP/2
+//! and SSE) on the same port.
 
 use crate::metrics::Metrics;
 use axum::Router;
@@ -32,9 +32,10 @@ pub fn router(m: Arc<Metrics>) -> Router {
 pub async fn serve(
     listener: TcpListener,
     m: Arc<Metrics>,
+    api: crate::api::ApiState,
     stop: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(m))
+    axum::serve(listener, router(m).merge(crate::api::router(api)))
         .with_graceful_shutdown(stop)
         .await
 }

@@ -4,10 +4,11 @@
 //! (a typo in a key, a device on an unknown site, a malformed key) is reported with its line.
 
 use crate::diagnostic::FileError;
+use crate::dispatch::{Level, Shift};
 use crate::engine::{SlaPolicy, SlaTimes};
 use crate::store::{
-    DeviceInfo, DeviceRecord, DeviceSecrets, EngineerRecord, ProjectRecord, SiteRecord,
-    TenantRecord,
+    DeviceInfo, DeviceRecord, DeviceSecrets, EngineerRecord, ManagerRecord, ProjectRecord,
+    SiteRecord, TenantRecord,
 };
 use heartline_proto::validate_id;
 use serde::Deserialize;
@@ -24,6 +25,7 @@ pub struct Inventory {
     pub sites: Vec<SiteRecord>,
     pub devices: Vec<DeviceRecord>,
     pub engineers: Vec<EngineerRecord>,
+    pub managers: Vec<ManagerRecord>,
 }
 
 type Id = Spanned<String>;
@@ -41,6 +43,8 @@ struct RawInventory {
     device: Vec<RawDevice>,
     #[serde(default)]
     engineer: Vec<RawEngineer>,
+    #[serde(default)]
+    manager: Vec<RawManager>,
 }
 
 #[derive(Deserialize)]
@@ -72,6 +76,8 @@ struct RawSite {
     region: String,
     #[serde(default)]
     grid_cell: String,
+    /// `[latitude, longitude]` in degrees.
+    location: Option<Spanned<Vec<f64>>>,
 }
 
 #[derive(Deserialize)]
@@ -102,6 +108,30 @@ struct RawEngineer {
     grid_cells: Vec<String>,
     #[serde(default)]
     skills: Vec<String>,
+    /// E.g. `["mon-fri 08:00-18:00"]` (UTC); none: never on duty.
+    #[serde(default)]
+    shifts: Vec<Spanned<String>>,
+    location: Option<Spanned<Vec<f64>>>,
+    grid_manager: Option<Id>,
+    /// The engineer's API token in clear (only its SHA-256 is stored), or its SHA-256.
+    token: Option<Spanned<String>>,
+    token_sha256: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawManager {
+    id: Id,
+    name: String,
+    #[serde(default)]
+    contact: String,
+    /// "grid", "district" or "service_leader".
+    level: Spanned<String>,
+    reports_to: Option<Id>,
+    #[serde(default)]
+    regions: Vec<String>,
+    #[serde(default)]
+    grid_cells: Vec<String>,
 }
 
 /// Shortest device token accepted in clear: shorter ones are guessable.
@@ -199,6 +229,7 @@ impl Checker<'_> {
                 ));
             };
             site_owner.insert(id.clone(), (tenant.clone(), s.project.get_ref().clone()));
+            let location = self.location(s.location.as_ref())?;
             inv.sites.push(SiteRecord {
                 id,
                 tenant: tenant.clone(),
@@ -206,6 +237,7 @@ impl Checker<'_> {
                 name: s.name,
                 region: s.region,
                 grid_cell: s.grid_cell,
+                location,
             });
         }
 
@@ -228,27 +260,11 @@ impl Checker<'_> {
             let key = hex32(d.key.get_ref()).ok_or_else(|| {
                 self.err(&d.key, "key must be 64 hexadecimal digits (32 bytes); `heartline-hub device new` makes one")
             })?;
-            let token_sha256 = match (&d.token, &d.token_sha256) {
-                (Some(token), None) if token.get_ref().len() >= MIN_TOKEN_LEN => {
-                    token_sha256(token.get_ref())
-                }
-                (Some(token), None) => {
-                    return Err(self.err(
-                        token,
-                        format!("token is shorter than {MIN_TOKEN_LEN} characters"),
-                    ));
-                }
-                (None, Some(hash)) => hex32(hash.get_ref())
-                    .ok_or_else(|| self.err(hash, "token_sha256 must be 64 hexadecimal digits"))?,
-                (Some(token), Some(_)) => {
-                    return Err(self.err(token, "give either token or token_sha256, not both"));
-                }
-                (None, None) => {
-                    return Err(self.err(
-                        &d.id,
-                        format!("device {id:?} has neither token nor token_sha256"),
-                    ));
-                }
+            let Some(token_sha256) = self.token(d.token.as_ref(), d.token_sha256.as_ref())? else {
+                return Err(self.err(
+                    &d.id,
+                    format!("device {id:?} has neither token nor token_sha256"),
+                ));
             };
             if let Some(up) = &d.uplink {
                 uplinks.push((id.clone(), up.clone()));
@@ -268,8 +284,94 @@ impl Checker<'_> {
         self.check_uplinks(&inv, &uplinks)?;
 
         let mut seen = HashSet::new();
+        for m in &raw.manager {
+            let id = self.new_id(&mut seen, &m.id, "manager")?;
+            let level = match m.level.get_ref().as_str() {
+                "grid" => Level::GridManager,
+                "district" => Level::DistrictManager,
+                "service_leader" => Level::ServiceLeader,
+                other => {
+                    return Err(self.err(
+                        &m.level,
+                        format!(
+                            "unknown manager level {other:?}: use grid, district or service_leader"
+                        ),
+                    ));
+                }
+            };
+            inv.managers.push(ManagerRecord {
+                id,
+                name: m.name.clone(),
+                contact: m.contact.clone(),
+                level,
+                reports_to: m
+                    .reports_to
+                    .as_ref()
+                    .map(|r| r.get_ref().clone())
+                    .unwrap_or_default(),
+                regions: m.regions.clone(),
+                grid_cells: m.grid_cells.clone(),
+            });
+        }
+        let level_of: HashMap<&str, Level> = inv
+            .managers
+            .iter()
+            .map(|m| (m.id.as_str(), m.level))
+            .collect();
+        for m in &raw.manager {
+            let Some(up) = &m.reports_to else { continue };
+            let (mine, theirs) = (
+                level_of[m.id.get_ref().as_str()],
+                level_of.get(up.get_ref().as_str()),
+            );
+            match theirs {
+                None => {
+                    return Err(self.err(
+                        up,
+                        format!(
+                            "manager {:?} reports to {:?}, which is not a declared manager",
+                            m.id.get_ref(),
+                            up.get_ref()
+                        ),
+                    ));
+                }
+                Some(l) if *l <= mine => {
+                    return Err(self.err(up, format!("manager {:?} must report to someone higher on the ladder (grid → district → service_leader), not to the {} {:?}", m.id.get_ref(), l.as_str(), up.get_ref())));
+                }
+                Some(_) => {}
+            }
+        }
+
+        let mut seen = HashSet::new();
+        let mut tokens = HashSet::new();
         for e in raw.engineer {
             let id = self.new_id(&mut seen, &e.id, "engineer")?;
+            let shifts = e
+                .shifts
+                .iter()
+                .map(|s| Shift::parse(s.get_ref()).map_err(|msg| self.err(s, msg)))
+                .collect::<Result<Vec<_>, _>>()?;
+            let grid_manager = match &e.grid_manager {
+                Some(g) if level_of.get(g.get_ref().as_str()) == Some(&Level::GridManager) => {
+                    g.get_ref().clone()
+                }
+                Some(g) => {
+                    return Err(self.err(g, format!("engineer {id:?} names grid manager {:?}, which is not a declared manager with level = \"grid\"", g.get_ref())));
+                }
+                None => String::new(),
+            };
+            let token_sha256 = self.token(e.token.as_ref(), e.token_sha256.as_ref())?;
+            if let (Some(hash), Some(at)) =
+                (token_sha256, e.token.as_ref().or(e.token_sha256.as_ref()))
+            {
+                if !tokens.insert(hash) {
+                    return Err(self.err(
+                        at,
+                        format!("engineer {id:?} has the same token as another engineer"),
+                    ));
+                }
+            }
+            let location = self.location(e.location.as_ref())?;
             inv.engineers.push(EngineerRecord {
                 id,
                 name: e.name,
@@ -277,9 +379,53 @@ impl Checker<'_> {
                 regions: e.regions,
                 grid_cells: e.grid_cells,
                 skills: e.skills,
+                shifts,
+                location,
+                grid_manager,
+                token_sha256,
             });
         }
         Ok(inv)
+    }
+
+    /// `token` (in clear, long enough) or `token_sha256` (64 hex digits), not both.
+    fn token(
+        &self,
+        token: Option<&Spanned<String>>,
+        hash: Option<&Spanned<String>>,
+    ) -> Result<Option<[u8; 32]>, FileError> {
+        match (token, hash) {
+            (Some(token), None) if token.get_ref().len() >= MIN_TOKEN_LEN => {
+                Ok(Some(token_sha256(token.get_ref())))
+            }
+            (Some(token), None) => Err(self.err(
+                token,
+                format!("token is shorter than {MIN_TOKEN_LEN} characters"),
+            )),
+            (None, Some(hash)) => hex32(hash.get_ref())
+                .map(Some)
+                .ok_or_else(|| self.err(hash, "token_sha256 must be 64 hexadecimal digits")),
+            (Some(token), Some(_)) => {
+                Err(self.err(token, "give either token or token_sha256, not both"))
+            }
+            (None, None) => Ok(None),
+        }
+    }
+
+    /// `[latitude, longitude]` in degrees.
+    fn location(&self, raw: Option<&Spanned<Vec<f64>>>) -> Result<Option<(f64, f64)>, FileError> {
+        let Some(raw) = raw else { return Ok(None) };
+        match raw.get_ref().as_slice() {
+            [lat, lon] if (-90.0..=90.0).contains(lat) && (-180.0..=180.0).contains(lon) => {
+                Ok(Some((*lat, *lon)))
+            }
+            _ => Err(FileError::at(
+                self.path,
+                self.src,
+                Some(raw.span()),
+                "location is [latitude, longitude] in degrees, e.g. [31.23, 121.47]",
+            )),
+        }
     }
 
     /// `{ critical = "15m/4h", ... }` → an SLA policy.

@@ -14,6 +14,7 @@
 //! - [`metrics`], [`http`]: Prometheus counters and the HTTP endpoint that serves them.
 //! - [`cli`]: the `heartline-hub` command (`run`, `init`, `check-config`, `inventory apply`).
 
+pub mod api;
 pub mod broker;
 pub mod cli;
 pub mod config;
@@ -25,7 +26,9 @@ pub mod engine;
 pub mod http;
 pub mod ingest;
 pub mod inventory;
+pub mod live;
 pub mod metrics;
+pub mod notify;
 pub mod report;
 pub mod store;
 
@@ -55,6 +58,8 @@ pub struct Hub {
     stop: Arc<AtomicBool>,
     inventory_gen: Arc<std::sync::atomic::AtomicU64>,
     ingest: std::thread::JoinHandle<()>,
+    notifier: Option<std::thread::JoinHandle<()>>,
+    live: live::Live,
     http_stop: tokio::sync::oneshot::Sender<()>,
     http_task: tokio::task::JoinHandle<std::io::Result<()>>,
 }
@@ -80,6 +85,9 @@ impl Hub {
             batch_max: config.ingest.batch_max.max(1),
         };
         let inventory_gen = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (live, live_ingest) = live::channels();
+        let notifier = start_notifier(&config.notify, &store, &stop)?;
         let ingest = Ingest::new(
             store.clone(),
             directory.clone(),
@@ -88,8 +96,9 @@ impl Hub {
             link.tx,
             config.detection.clone(),
             inventory_gen.clone(),
+            live_ingest,
+            notifier.as_ref().map(|(wake, _)| wake.clone()),
         )?;
-        let stop = Arc::new(AtomicBool::new(false));
         let ingest = {
             let stop = stop.clone();
             let rx = link.rx;
@@ -103,10 +112,14 @@ impl Hub {
             .with_context(|| format!("cannot serve HTTP on {}", config.http.listen))?;
         let http = listener.local_addr()?;
         let (http_stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let http_task = tokio::spawn(http::serve(listener, metrics.clone(), async move {
+        let api = api::ApiState {
+            store: store.clone(),
+            live: live.clone(),
+        };
+        let http_task = tokio::spawn(http::serve(listener, metrics.clone(), api, async move {
             let _ = stopped.await;
         }));
-        tracing::info!(%http, "metrics at http://{http}/metrics");
+        tracing::info!(%http, "metrics at http://{http}/metrics; gRPC API on the same port");
         Ok(Hub {
             mqtt_v4: link.v4,
             mqtt_v5: link.v5,
@@ -117,9 +130,16 @@ impl Hub {
             stop,
             inventory_gen,
             ingest,
+            notifier: notifier.map(|(_, thread)| thread),
+            live,
             http_stop,
             http_task,
         })
+    }
+
+    /// Ticket actions and live ticket changes.
+    pub fn live(&self) -> &live::Live {
+        &self.live
     }
 
     /// The store, for reads (every read takes a scope).
@@ -149,11 +169,54 @@ impl Hub {
             .map_err(|_| anyhow::anyhow!("the ingest thread panicked"))?;
         let _ = self.http_stop.send(());
         self.http_task.await??;
+        if let Some(n) = self.notifier {
+            tokio::task::spawn_blocking(move || n.join())
+                .await?
+                .map_err(|_| anyhow::anyhow!("the notifier thread panicked"))?;
+        }
         // Ingest held the other reference; dropping the last one closes the redb file cleanly.
         drop(self.store);
         tracing::info!("hub stopped");
         Ok(())
     }
+}
+
+/// With a webhook configured: the outbox thread and the channel that wakes it.
+#[allow(clippy::type_complexity)]
+fn start_notifier(
+    cfg: &config::NotifyConfig,
+    store: &Arc<Store>,
+    stop: &Arc<AtomicBool>,
+) -> anyhow::Result<Option<(flume::Sender<()>, std::thread::JoinHandle<()>)>> {
+    let (Some(url), Some(secret_file)) = (&cfg.webhook_url, &cfg.webhook_secret_file) else {
+        return Ok(None);
+    };
+    let secret = std::fs::read(secret_file.get_ref()).with_context(|| {
+        format!(
+            "reading the webhook secret from {}",
+            secret_file.get_ref().display()
+        )
+    })?;
+    let secret = String::from_utf8_lossy(&secret).trim().as_bytes().to_vec();
+    anyhow::ensure!(
+        secret.len() >= 16,
+        "the webhook secret in {} is shorter than 16 characters",
+        secret_file.get_ref().display()
+    );
+    store.keep_notices(true);
+    let webhook = notify::Webhook::new(notify::WebhookSettings {
+        url: url.get_ref().clone(),
+        secret,
+        timeout: std::time::Duration::from_secs(10),
+    });
+    let (wake, woken) = flume::bounded(1);
+    let (store, stop) = (store.clone(), stop.clone());
+    let retry_max = std::time::Duration::from_millis(cfg.retry_max_ms.max(100));
+    tracing::info!(url = %url.get_ref(), "notifications go to the webhook");
+    let thread = std::thread::Builder::new()
+        .name("notify".into())
+        .spawn(move || notify::run_outbox(store, Box::new(webhook), woken, stop, retry_max))?;
+    Ok(Some((wake, thread)))
 }
 
 /// Runs a hub until `shutdown` resolves, then stops it gracefully.

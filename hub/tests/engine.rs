@@ -99,15 +99,25 @@ impl Sim {
         self.engine.handle(self.now, input).unwrap();
     }
 
+    /// The operator dispatches and cancels; everything else is the engineer's own action.
     fn act(&mut self, id: TicketId, action: TicketAction) -> Result<(), TicketError> {
-        self.engine.handle(
-            self.now,
-            Input::Ticket {
-                id,
-                action,
-                actor: Actor::Engineer("e".into()),
-            },
-        )
+        let actor = match action {
+            TicketAction::Dispatch { .. } | TicketAction::Cancel { .. } => {
+                Actor::Operator("ops".into())
+            }
+            _ => Actor::Engineer("e".into()),
+        };
+        self.act_as(id, action, actor)
+    }
+
+    fn act_as(
+        &mut self,
+        id: TicketId,
+        action: TicketAction,
+        actor: Actor,
+    ) -> Result<(), TicketError> {
+        self.engine
+            .handle(self.now, Input::Ticket { id, action, actor })
     }
 
     /// Steps virtual time to `t`, ticking at every deadline the engine asks for.
@@ -769,7 +779,8 @@ fn invalid_transitions_are_refused_with_a_reason() {
         ),
     ];
     for (action, words) in cases {
-        let err = s.act(id, action.clone()).unwrap_err().to_string();
+        let ops = Actor::Operator("ops".into());
+        let err = s.act_as(id, action.clone(), ops).unwrap_err().to_string();
         assert!(err.contains(words), "{action:?}: {err}");
     }
     assert_eq!(

@@ -6,7 +6,9 @@
 
 use crate::engine::Ms;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub enum Level {
     Engineer,
     GridManager,
@@ -15,6 +17,15 @@ pub enum Level {
 }
 
 impl Level {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Level::Engineer => "engineer",
+            Level::GridManager => "grid manager",
+            Level::DistrictManager => "district manager",
+            Level::ServiceLeader => "service leader",
+        }
+    }
+
     fn next(self) -> Option<Level> {
         match self {
             Level::Engineer => Some(Level::GridManager),
@@ -58,7 +69,7 @@ pub enum Action {
 }
 
 /// The SLA clocks of one ticket.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Clocks {
     pub opened_at: Ms,
     pub respond_by: Ms,

@@ -2,10 +2,13 @@
 //! clocks that re-offer an unaccepted dispatch and climb the escalation ladder
 //! (engineer → grid manager → district manager → service leader).
 //!
-//! Pure functions and a state machine over `(now, input)`; the hub wires them to tickets.
+//! Pure functions and a state machine over `(now, input)`; the engine applies them to tickets
+//! (`engine::assign`), and the hub delivers the notices they produce (`notify`).
 
 pub mod choose;
 pub mod ladder;
+pub mod roster;
 
 pub use choose::{Choice, Engineer, Job, Shift, choose};
 pub use ladder::{Action, Clocks, Level, Managers};
+pub use roster::{Manager, Roster, SiteArea};

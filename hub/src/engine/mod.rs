@@ -8,21 +8,26 @@
 //! - [`fault`]: one condition on one device, through hold, flapping and recovery;
 //! - [`detect`]: what a report, a will or a goodbye says about a device's conditions;
 //! - [`place`]: where an active fault goes: a ticket, an uplink's ticket, or a maintenance window;
-//! - [`ticket`]: the lifecycle and timeline; [`rules`]: the settings.
+//! - [`ticket`]: the lifecycle and timeline; [`rules`]: the settings;
+//! - [`assign`]: dispatch to engineers, SLA clocks and escalation, applied to tickets.
 //!
 //! Architecture invariant: the engine knows nothing of tokio, the broker or the store.
 
+pub mod assign;
 pub mod detect;
 pub mod fault;
 pub mod place;
 pub mod rules;
 pub mod ticket;
 
+pub use assign::{Notice, NoticeKind};
 pub use fault::{Fault, FaultKind};
 pub use rules::{
     Direction, EngineConfig, Maintenance, SlaPolicy, SlaTimes, ThresholdRule, TrendRule,
 };
-pub use ticket::{Actor, Ticket, TicketAction, TicketError, TicketId, TicketState, TimelineEntry};
+pub use ticket::{
+    Actor, DispatchState, Ticket, TicketAction, TicketError, TicketId, TicketState, TimelineEntry,
+};
 
 use crate::report::Report;
 use crate::store::DeviceInfo;
@@ -76,6 +81,8 @@ pub enum Output {
     Stalled {
         gap: Ms,
     },
+    /// Someone must be told (a dispatch, an escalation): delivered by the hub's notifiers.
+    Notify(Notice),
 }
 
 /// What the engine remembers of one device; persisted with every change.
@@ -246,6 +253,9 @@ impl Engine {
         }
         if let Some(v) = t.verify_until {
             self.timers.push(Reverse((v, Timer::Ticket(t.id))));
+        }
+        if let Some(at) = assign::next_clock(&t) {
+            self.timers.push(Reverse((at, Timer::Ticket(t.id))));
         }
         self.next_ticket = self.next_ticket.max(t.id + 1);
         self.tickets.insert(t.id, t);

@@ -189,11 +189,9 @@ impl Engine {
                     continue;
                 }
                 if let Some(own) = f.ticket {
-                    if !self
-                        .tickets
-                        .get(&own)
-                        .is_some_and(|tk| tk.state.is_unworked())
-                    {
+                    let unaccepted =
+                        |tk: &Ticket| tk.state.is_unworked() || tk.state == TicketState::Dispatched;
+                    if !self.tickets.get(&own).is_some_and(unaccepted) {
                         continue;
                     }
                     let up = self.slots[d as usize].info.id.clone();
@@ -251,6 +249,7 @@ impl Engine {
         };
         self.open_by_root.insert(key, t);
         self.slots[d as usize].mem.faults[i].ticket = Some(t);
+        self.start_work(now, t);
         t
     }
 
@@ -294,6 +293,7 @@ impl Engine {
             repair_by: now + sla.repair,
             reopened: 0,
             timeline: Vec::new(),
+            dispatch: Default::default(),
         };
         let what = match f.predicted_at {
             Some(p) => format!("opened: {} (predicted to fail at {} ms)", f.detail, p),
@@ -323,6 +323,7 @@ impl Engine {
                 );
             });
             self.emit(Output::TicketChanged(t));
+            self.clocks_resume(t);
         }
     }
 
@@ -345,6 +346,14 @@ impl Engine {
                         t,
                         TicketState::AutoRecovered,
                         "the device recovered before anyone was sent",
+                    );
+                }
+                Some(TicketState::Dispatched) => {
+                    self.finish(
+                        now,
+                        t,
+                        TicketState::AutoRecovered,
+                        "the device recovered before the engineer accepted",
                     );
                 }
                 Some(TicketState::Resolved) => self.verification_may_start(now, t),
@@ -445,6 +454,7 @@ impl Engine {
     }
 
     pub(crate) fn on_ticket_timer(&mut self, now: Ms, t: TicketId) {
+        self.run_clocks(now, t);
         let Some(tk) = self.tickets.get(&t) else {
             return;
         };
@@ -476,6 +486,7 @@ impl Engine {
             .tickets
             .get_mut(&t)
             .ok_or(TicketError::NoSuchTicket(t))?;
+        let before = (tk.state, tk.engineer.clone());
         tk.apply(now, actor, &action)?;
         let (state, device, root) = (tk.state, tk.device.clone(), tk.root.clone());
         self.mark_ticket(t);
@@ -554,11 +565,13 @@ impl Engine {
             }
             _ => {}
         }
+        self.clocks_after_action(now, t, &action, before);
         Ok(())
     }
 
     /// Moves a ticket to a terminal state.
     fn finish(&mut self, now: Ms, t: TicketId, to: TicketState, why: &str) {
+        self.clocks_stop(now, t, why);
         self.with_ticket(t, |tk| tk.set_state(now, Actor::System, to, why));
         self.emit(Output::TicketChanged(t));
         self.finished(t);

@@ -2,6 +2,7 @@
 //! `config`, or directly by tests and the simulator.
 
 use super::Ms;
+use crate::dispatch::Roster;
 use heartline_proto::Severity;
 use std::collections::HashMap;
 
@@ -144,6 +145,10 @@ pub struct EngineConfig {
     /// devices get a fresh grace instead of a flood of heartbeat tickets.
     pub stall_threshold: Ms,
     pub maintenance: Vec<Maintenance>,
+    /// Engineers, managers and site areas (from the inventory); empty: no dispatch.
+    pub roster: Roster,
+    /// How long an unassigned ticket waits before dispatch is tried again.
+    pub unassigned_retry: Ms,
 }
 
 pub const SECOND: Ms = 1_000;
@@ -172,6 +177,8 @@ impl Default for EngineConfig {
             topology_wait_max: 5 * MINUTE,
             stall_threshold: 30 * SECOND,
             maintenance: Vec::new(),
+            roster: Roster::default(),
+            unassigned_retry: 5 * MINUTE,
         }
     }
 }

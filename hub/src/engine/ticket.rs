@@ -7,6 +7,7 @@
 use super::Ms;
 use super::fault::FaultKind;
 use super::rules::SlaTimes;
+use crate::dispatch::Clocks;
 use heartline_proto::Severity;
 use serde::{Deserialize, Serialize};
 
@@ -93,6 +94,10 @@ pub enum TicketAction {
     Cancel {
         reason: String,
     },
+    /// The engineer passes the ticket to a colleague, who must accept it.
+    Handover {
+        to: String,
+    },
 }
 
 impl TicketAction {
@@ -105,6 +110,7 @@ impl TicketAction {
             TicketAction::Note { .. } => "note",
             TicketAction::Resolve { .. } => "resolve",
             TicketAction::Cancel { .. } => "cancel",
+            TicketAction::Handover { .. } => "hand over",
         }
     }
 }
@@ -114,6 +120,8 @@ impl TicketAction {
 pub enum TicketError {
     #[error("ticket {0} does not exist")]
     NoSuchTicket(TicketId),
+    #[error("ticket {id} is not dispatched to {engineer}")]
+    NotYours { id: TicketId, engineer: String },
     #[error("cannot {action} ticket {id}: it is {state}; {hint}")]
     InvalidTransition {
         id: TicketId,
@@ -152,6 +160,24 @@ pub struct Ticket {
     pub repair_by: Ms,
     pub reopened: u32,
     pub timeline: Vec<TimelineEntry>,
+    /// Who it is offered to, the SLA clocks and the escalation level.
+    pub dispatch: DispatchState,
+}
+
+/// Dispatch bookkeeping of one ticket (see `engine::assign`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DispatchState {
+    /// The SLA clocks; `None` while the hub has no engineers to dispatch to.
+    pub clocks: Option<Clocks>,
+    /// Engineers who declined or let the offer lapse: not offered it again before the next retry.
+    pub passed_over: Vec<String>,
+    /// Nobody was eligible: the grid manager has it, and dispatch is tried again at `retry_at`.
+    pub unassigned: bool,
+    pub retry_at: Option<Ms>,
+    /// Offers that lapsed without an accept (respond-by misses).
+    pub offers_missed: u32,
+    /// Why the current engineer was chosen.
+    pub reason: String,
 }
 
 impl Ticket {
@@ -195,6 +221,14 @@ impl Ticket {
             state: self.state.as_str(),
             hint,
         };
+        if let Actor::Engineer(e) = &actor {
+            if self.engineer.as_ref() != Some(e) {
+                return Err(TicketError::NotYours {
+                    id: self.id,
+                    engineer: e.clone(),
+                });
+            }
+        }
         match (action, self.state) {
             (TicketAction::Note { text }, _) => {
                 self.note(at, actor, format!("note: {text}"));
@@ -232,6 +266,23 @@ impl Ticket {
             }
             (TicketAction::Resolve { .. }, _) => return Err(refuse("accept the ticket first")),
             (TicketAction::Cancel { reason }, _) => self.set_state(at, actor, Cancelled, reason),
+            (TicketAction::Handover { to }, _) if self.engineer.as_ref() == Some(to) => {
+                return Err(refuse("it is already theirs"));
+            }
+            (TicketAction::Handover { to }, Dispatched | Accepted | OnSite) => {
+                let from = self.engineer.replace(to.clone()).unwrap_or_default();
+                self.set_state(
+                    at,
+                    actor,
+                    Dispatched,
+                    &format!("handed over by {from} to {to}"),
+                );
+            }
+            (TicketAction::Handover { .. }, _) => {
+                return Err(refuse(
+                    "only a ticket someone is working on can be handed over",
+                ));
+            }
         }
         Ok(())
     }

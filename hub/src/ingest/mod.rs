@@ -16,7 +16,9 @@ pub use dedupe::{Admit, MAX_BOOTS, admit};
 pub use reject::{RejectLog, RejectReason};
 
 use crate::directory::Directory;
-use crate::engine::{Engine, EngineConfig, Input, Output};
+use crate::dispatch::{Engineer, Manager, Roster, SiteArea};
+use crate::engine::{Engine, EngineConfig, Input, Output, Ticket, TicketError, TicketId};
+use crate::live::{CommandError, LiveIngest, TicketCommand};
 use crate::metrics::{Metrics, ReasonLabel};
 use crate::report::{Presence, Report};
 use crate::store::{DeviceRecord, DeviceStateRecord, HistoryEntry, Scope, Store, StoreError};
@@ -29,9 +31,11 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use tokio::sync::oneshot;
 
-/// How often the ingest thread looks at the stop flag while the broker is quiet.
-const STOP_POLL: Duration = Duration::from_millis(50);
+/// How often the ingest thread looks at the stop flag and for ticket actions while the broker is
+/// quiet: the longest an action waits before it is applied.
+const STOP_POLL: Duration = Duration::from_millis(10);
 /// Quiet period of the rejection log.
 const REJECT_LOG_QUIET: Duration = Duration::from_secs(60);
 
@@ -55,6 +59,9 @@ pub struct Ingest {
     /// Bumped by an inventory apply: the engine is rebuilt with the new devices.
     inventory_gen: Arc<AtomicU64>,
     seen_gen: u64,
+    live: LiveIngest,
+    /// Wakes the notifier when notices were committed.
+    notices: Option<flume::Sender<()>>,
 }
 
 /// The messages taken from the broker but not yet committed.
@@ -67,6 +74,8 @@ struct Batch {
     acks: HashMap<(String, u64), u64>,
     state_changes: u64,
     messages: usize,
+    /// Ticket actions applied in this batch, answered once it is committed.
+    replies: Vec<(TicketId, oneshot::Sender<Result<Ticket, CommandError>>)>,
 }
 
 fn now_ms() -> i64 {
@@ -85,6 +94,8 @@ impl Ingest {
         link_tx: LinkTx,
         engine_cfg: EngineConfig,
         inventory_gen: Arc<AtomicU64>,
+        live: LiveIngest,
+        notices: Option<flume::Sender<()>>,
     ) -> Result<Ingest, StoreError> {
         let states = store.device_states()?;
         let engine = build_engine(&store, &engine_cfg)?;
@@ -101,6 +112,8 @@ impl Ingest {
             engine_cfg,
             inventory_gen,
             seen_gen,
+            live,
+            notices,
         })
     }
 
@@ -148,18 +161,40 @@ impl Ingest {
                     _ => break,
                 }
             }
+            while let Ok(cmd) = self.live.commands.try_recv() {
+                self.command(cmd, &mut batch);
+            }
             let now = now_ms();
             if now >= self.engine.next_deadline() {
                 let _ = self.engine.handle(now, Input::Tick);
             }
-            let idle = batch.messages == 0;
+            let idle = batch.messages == 0 && batch.replies.is_empty();
             self.flush(std::mem::take(&mut batch));
             if idle && stop.load(Ordering::Acquire) {
                 break;
             }
         }
+        while let Ok(cmd) = self.live.commands.try_recv() {
+            self.command(cmd, &mut batch);
+        }
         self.flush(batch);
         tracing::info!("ingest drained and stopped");
+    }
+
+    /// Applies a person's ticket action; refused ones are answered at once, the others once the
+    /// batch is committed.
+    fn command(&mut self, cmd: TicketCommand, batch: &mut Batch) {
+        let input = Input::Ticket {
+            id: cmd.id,
+            action: cmd.action,
+            actor: cmd.actor,
+        };
+        match self.engine.handle(now_ms(), input) {
+            Ok(()) => batch.replies.push((cmd.id, cmd.reply)),
+            Err(e) => {
+                let _ = cmd.reply.send(Err(e.into()));
+            }
+        }
     }
 
     fn notification(&mut self, n: Notification, rx: &LinkRx, batch: &mut Batch) {
@@ -322,7 +357,11 @@ impl Ingest {
     /// acknowledged and the in-memory state is rebuilt from the store.
     fn flush(&mut self, batch: Batch) {
         let changes = self.engine.take_changes();
-        if batch.messages == 0 && changes.devices.is_empty() && changes.tickets.is_empty() {
+        if batch.messages == 0
+            && batch.replies.is_empty()
+            && changes.devices.is_empty()
+            && changes.tickets.is_empty()
+        {
             self.report_outputs(&changes.outputs);
             return;
         }
@@ -346,10 +385,28 @@ impl Ingest {
                 "store commit failed; nothing acknowledged, devices will send again"
             );
             drop((states, history));
+            for (_, reply) in batch.replies {
+                let _ = reply.send(Err(CommandError::Store(e.to_string())));
+            }
             self.reload();
             return;
         }
         self.report_outputs(&changes.outputs);
+        for t in &changes.tickets {
+            // Nobody watching is fine.
+            let _ = self.live.tickets.send(Arc::new(t.clone()));
+        }
+        for (id, reply) in batch.replies {
+            let ticket = self.engine.ticket(id).cloned();
+            let _ = reply.send(ticket.ok_or(CommandError::Refused(TicketError::NoSuchTicket(id))));
+        }
+        let noticed = changes
+            .outputs
+            .iter()
+            .any(|o| matches!(o, Output::Notify(_)));
+        if let (true, Some(wake)) = (noticed, &self.notices) {
+            let _ = wake.try_send(());
+        }
         self.metrics
             .commit_seconds
             .observe(started.elapsed().as_secs_f64());
@@ -379,6 +436,13 @@ impl Ingest {
                         tracing::info!(ticket = id, state = t.state.as_str(), "ticket changed");
                     }
                 }
+                Output::Notify(n) => tracing::info!(
+                    ticket = n.ticket,
+                    to = %n.to,
+                    kind = n.kind.as_str(),
+                    text = %n.text,
+                    "notify"
+                ),
                 Output::Stalled { gap } => tracing::warn!(
                     gap_ms = gap,
                     "the hub was not processing for a while; every device gets a fresh grace period instead of a heartbeat ticket"
@@ -412,6 +476,7 @@ fn build_engine(store: &Store, cfg: &EngineConfig) -> Result<Engine, StoreError>
         .into_iter()
         .map(|p| (p.id, p.sla))
         .collect();
+    cfg.roster = roster(store)?;
     let saved = store.engine_state()?;
     Ok(Engine::restore(
         cfg,
@@ -421,6 +486,52 @@ fn build_engine(store: &Store, cfg: &EngineConfig) -> Result<Engine, StoreError>
         saved.next_ticket,
         now_ms(),
     ))
+}
+
+/// Engineers, managers and site areas from the inventory, for the dispatch policy.
+fn roster(store: &Store) -> Result<Roster, StoreError> {
+    let engineers = store.engineers(&Scope::Operator)?;
+    Ok(Roster {
+        grid_manager_of: engineers
+            .iter()
+            .filter(|e| !e.grid_manager.is_empty())
+            .map(|e| (e.id.clone(), e.grid_manager.clone()))
+            .collect(),
+        engineers: engineers
+            .into_iter()
+            .map(|e| Engineer {
+                id: e.id,
+                regions: e.regions,
+                grid_cells: e.grid_cells,
+                skills: e.skills,
+                shifts: e.shifts,
+                location: e.location,
+            })
+            .collect(),
+        managers: store
+            .managers(&Scope::Operator)?
+            .into_iter()
+            .map(|m| Manager {
+                id: m.id,
+                level: m.level,
+                reports_to: m.reports_to,
+                regions: m.regions,
+                grid_cells: m.grid_cells,
+            })
+            .collect(),
+        sites: store
+            .sites(&Scope::Operator)?
+            .into_iter()
+            .map(|s| {
+                let area = SiteArea {
+                    region: s.region,
+                    grid_cell: s.grid_cell,
+                    location: s.location,
+                };
+                (s.id, area)
+            })
+            .collect(),
+    })
 }
 
 fn open<M: prost::Message + Default>(key: &DeviceKey, payload: &[u8]) -> Result<M, RejectReason> {

@@ -13,7 +13,7 @@ mod scope;
 pub use records::*;
 pub use scope::Scope;
 
-use crate::engine::{Changes, DeviceMemory, Ticket, TicketId};
+use crate::engine::{Changes, DeviceMemory, Notice, Output, Ticket, TicketId};
 use crate::inventory::Inventory;
 use crate::report::Report;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
@@ -23,7 +23,7 @@ use std::collections::HashMap;
 use std::path::Path;
 
 /// Bumped whenever a stored record changes shape; a store of another version is refused.
-pub const SCHEMA_VERSION: u64 = 2;
+pub const SCHEMA_VERSION: u64 = 3;
 
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 const TENANTS: TableDefinition<&str, &[u8]> = TableDefinition::new("tenants");
@@ -31,6 +31,7 @@ const PROJECTS: TableDefinition<&str, &[u8]> = TableDefinition::new("projects");
 const SITES: TableDefinition<&str, &[u8]> = TableDefinition::new("sites");
 const DEVICES: TableDefinition<&str, &[u8]> = TableDefinition::new("devices");
 const ENGINEERS: TableDefinition<&str, &[u8]> = TableDefinition::new("engineers");
+const MANAGERS: TableDefinition<&str, &[u8]> = TableDefinition::new("managers");
 const DEVICE_STATE: TableDefinition<&str, &[u8]> = TableDefinition::new("device_state");
 /// (device id, report number) → report; the oldest entries beyond the bound are deleted.
 const HISTORY: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("history");
@@ -38,6 +39,8 @@ const HISTORY: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("histo
 const ENGINE_DEVICES: TableDefinition<&str, &[u8]> = TableDefinition::new("engine_devices");
 /// Ticket id → ticket with its timeline.
 const TICKETS: TableDefinition<u64, &[u8]> = TableDefinition::new("tickets");
+/// Notice id → a notification not yet delivered to the webhook (the notifier's outbox).
+const NOTICES: TableDefinition<u64, &[u8]> = TableDefinition::new("notices");
 
 /// Why the store could not do what was asked.
 #[derive(Debug, thiserror::Error)]
@@ -96,6 +99,8 @@ pub struct HistoryEntry<'a> {
 pub struct Store {
     db: Database,
     history_len: u64,
+    /// Whether notices are kept for a notifier that delivers them (a webhook is configured).
+    outbox: std::sync::atomic::AtomicBool,
 }
 
 fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
@@ -127,18 +132,85 @@ impl Store {
                 }
             }
             // Create every table up front so that readers never meet a missing one.
-            for def in [TENANTS, PROJECTS, SITES, DEVICES, ENGINEERS, DEVICE_STATE] {
+            for def in [
+                TENANTS,
+                PROJECTS,
+                SITES,
+                DEVICES,
+                ENGINEERS,
+                MANAGERS,
+                DEVICE_STATE,
+            ] {
                 tx.open_table(def)?;
             }
             tx.open_table(HISTORY)?;
             tx.open_table(ENGINE_DEVICES)?;
             tx.open_table(TICKETS)?;
+            tx.open_table(NOTICES)?;
         }
         tx.commit()?;
         Ok(Store {
             db,
             history_len: history_len.max(1),
+            outbox: Default::default(),
         })
+    }
+
+    /// Keep every notice the engine produces until [`Store::notice_delivered`].
+    pub fn keep_notices(&self, on: bool) {
+        self.outbox.store(on, std::sync::atomic::Ordering::Release);
+    }
+
+    /// Notices not yet delivered, oldest first.
+    pub fn pending_notices(&self, limit: usize) -> Result<Vec<(u64, Notice)>, StoreError> {
+        let tx = self.db.begin_read()?;
+        let mut out = Vec::new();
+        for row in tx.open_table(NOTICES)?.iter()?.take(limit) {
+            let (k, v) = row?;
+            out.push((k.value(), decode(v.value())?));
+        }
+        Ok(out)
+    }
+
+    pub fn notice_delivered(&self, id: u64) -> Result<(), StoreError> {
+        let tx = self.db.begin_write()?;
+        tx.open_table(NOTICES)?.remove(id)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// The engineer whose API token hashes to `token_sha256`, compared in constant time.
+    pub fn engineer_by_token(
+        &self,
+        token_sha256: &[u8; 32],
+    ) -> Result<Option<EngineerRecord>, StoreError> {
+        use subtle::ConstantTimeEq;
+        Ok(self
+            .all::<EngineerRecord>(ENGINEERS)?
+            .into_iter()
+            .find(|e| {
+                e.token_sha256
+                    .is_some_and(|h| bool::from(h.ct_eq(token_sha256)))
+            }))
+    }
+
+    /// Managers are the operator's staff: only the operator scope lists them.
+    pub fn managers(&self, scope: &Scope) -> Result<Vec<ManagerRecord>, StoreError> {
+        match scope {
+            Scope::Operator => self.all(MANAGERS),
+            Scope::Tenant(_) => Ok(Vec::new()),
+        }
+    }
+
+    /// The unfinished tickets dispatched to one engineer, oldest first.
+    pub fn engineer_queue(&self, engineer: &str) -> Result<Vec<Ticket>, StoreError> {
+        let mut out: Vec<Ticket> = self
+            .tickets(&Scope::Operator)?
+            .into_iter()
+            .filter(|t| !t.state.is_terminal() && t.engineer.as_deref() == Some(engineer))
+            .collect();
+        out.reverse();
+        Ok(out)
     }
 
     /// Writes every object of the inventory, in one transaction. Applying the same file twice
@@ -180,6 +252,9 @@ impl Store {
             }
             for e in &inv.engineers {
                 upsert(ENGINEERS, &e.id, encode(e)?)?;
+            }
+            for m in &inv.managers {
+                upsert(MANAGERS, &m.id, encode(m)?)?;
             }
         }
         tx.commit()?;
@@ -224,6 +299,23 @@ impl Store {
             if !engine.tickets.is_empty() {
                 tx.open_table(META)?
                     .insert("next_ticket", engine.next_ticket)?;
+            }
+            if self.outbox.load(std::sync::atomic::Ordering::Acquire) {
+                // Ids never repeat (a counter, not the table's last key): they are the
+                // receivers' idempotency keys.
+                let mut meta = tx.open_table(META)?;
+                let first = meta.get("next_notice")?.map_or(1, |v| v.value());
+                let mut next = first;
+                let mut notices = tx.open_table(NOTICES)?;
+                for o in &engine.outputs {
+                    if let Output::Notify(n) = o {
+                        notices.insert(next, encode(n)?.as_slice())?;
+                        next += 1;
+                    }
+                }
+                if next != first {
+                    meta.insert("next_notice", next)?;
+                }
             }
             let mut table = tx.open_table(DEVICE_STATE)?;
             for (device, state) in states {

@@ -1,6 +1,7 @@
 //! The records the store keeps, serialized with postcard. Changing a record's shape changes
 //! [`super::SCHEMA_VERSION`].
 
+use crate::dispatch::{Level, Shift};
 use crate::engine::SlaPolicy;
 use crate::report::{CheckResult, Presence};
 use serde::{Deserialize, Serialize};
@@ -19,7 +20,7 @@ pub struct ProjectRecord {
     pub sla: SlaPolicy,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SiteRecord {
     pub id: String,
     pub tenant: String,
@@ -27,6 +28,8 @@ pub struct SiteRecord {
     pub name: String,
     pub region: String,
     pub grid_cell: String,
+    /// Latitude, longitude in degrees, when known.
+    pub location: Option<(f64, f64)>,
 }
 
 /// A device as any reader in scope may see it.
@@ -62,14 +65,33 @@ pub struct DeviceRecord {
     pub secrets: DeviceSecrets,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EngineerRecord {
     pub id: String,
     pub name: String,
     pub contact: String,
     pub regions: Vec<String>,
     pub grid_cells: Vec<String>,
+    /// Device kinds the engineer can repair.
     pub skills: Vec<String>,
+    pub shifts: Vec<Shift>,
+    pub location: Option<(f64, f64)>,
+    /// The engineer's grid manager (first rung of the escalation ladder); may be empty.
+    pub grid_manager: String,
+    /// SHA-256 of the engineer's API token; `None`: the engineer cannot log in.
+    pub token_sha256: Option<[u8; 32]>,
+}
+
+/// A manager on the escalation ladder (grid manager, district manager, service leader).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ManagerRecord {
+    pub id: String,
+    pub name: String,
+    pub contact: String,
+    pub level: Level,
+    pub reports_to: String,
+    pub regions: Vec<String>,
+    pub grid_cells: Vec<String>,
 }
 
 /// Replay protection for one boot of a device: the highest committed sequence.

@@ -1,0 +1,32 @@
+//! The hub's API for people: gRPC services (tonic) and their Server-Sent-Events twins, served on
+//! the HTTP port next to `/metrics`. Callers authenticate with a bearer token, stored hashed.
+//!
+//! - [`auth`]: who is calling; [`convert`]: domain → wire types;
+//! - [`engineer`]: the engineer's live queue (`WatchAssignments`, SSE) and ticket actions.
+
+pub mod auth;
+pub mod convert;
+pub mod engineer;
+
+use crate::live::Live;
+use crate::store::Store;
+use std::sync::Arc;
+
+/// What every API handler needs.
+#[derive(Clone)]
+pub struct ApiState {
+    pub store: Arc<Store>,
+    pub live: Live,
+}
+
+/// The gRPC services and SSE routes, as one router to merge into the HTTP server's.
+pub fn router(state: ApiState) -> axum::Router {
+    let grpc = tonic::service::Routes::new(
+        heartline_proto::wire::engineer_service_server::EngineerServiceServer::new(
+            engineer::EngineerApi::new(state.clone()),
+        ),
+    )
+    .prepare()
+    .into_axum_router();
+    grpc.merge(engineer::sse_router(state))
+}
