@@ -21,6 +21,8 @@ pub mod mqtt;
 pub mod outbox;
 pub mod report;
 pub mod reporter;
+#[cfg(test)]
+mod script;
 pub mod topics;
 
 /// The device protocol as micropb generates it (fixed-capacity `heapless` fields).

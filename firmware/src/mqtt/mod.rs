@@ -9,3 +9,6 @@ pub mod session;
 
 pub use codec::{Connect, Packet, Will};
 pub use session::{Error, Event, Lost, Options, Session};
+
+#[cfg(test)]
+mod tests;

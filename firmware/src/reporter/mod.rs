@@ -120,6 +120,9 @@ pub struct Reporter<'a> {
     phase: Phase,
     sending: Option<Sending>,
     attempt: u16,
+    /// Wall time of the current connection: its will and its `online` carry the same time, as
+    /// the hub takes a will only if it is not older than the `online` it follows.
+    connected_at_ms: i64,
     retry_at: Millis,
     next_report_at: Millis,
     last_publish_at: Millis,
@@ -152,6 +155,7 @@ impl<'a> Reporter<'a> {
             phase: Phase::Subscribe,
             sending: None,
             attempt: 0,
+            connected_at_ms: 0,
             retry_at: 0,
             next_report_at: 0,
             last_publish_at: 0,
@@ -291,8 +295,9 @@ impl<'a> Reporter<'a> {
             }
             self.retry_at = now + self.settings.reconnect_ms;
             self.attempt = self.attempt.wrapping_add(1);
+            self.connected_at_ms = self.wall.unix_ms(now);
             let mut will = [0u8; STATE_CAP];
-            let n = self.state(&mut will, Presence::Offline, self.wall.unix_ms(now));
+            let n = self.state(&mut will, Presence::Offline, self.connected_at_ms);
             let connect = Connect {
                 client_id: self.id.device,
                 username: self.id.device,
@@ -381,7 +386,7 @@ impl<'a> Reporter<'a> {
             Phase::AwaitSubAck => {}
             Phase::Online => {
                 let mut buf = [0u8; STATE_CAP];
-                let n = self.state(&mut buf, Presence::Online, self.wall.unix_ms(now));
+                let n = self.state(&mut buf, Presence::Online, self.connected_at_ms);
                 self.session
                     .publish(now, link, &self.topics.state, &buf[..n], true)?;
                 self.sending = Some(Sending::Online);
@@ -477,3 +482,6 @@ fn on_message(topic: &str, payload: &[u8], s: &mut Shared<'_>) -> Option<Notice>
         None
     }
 }
+
+#[cfg(test)]
+mod tests;
