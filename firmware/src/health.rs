@@ -39,20 +39,8 @@ fn push_milli(s: &mut Message, milli: i64) {
     let _ = s.push((b'0' + (tenths % 10) as u8) as char);
 }
 
-fn push_uint(s: &mut Message, mut v: u64) {
-    let mut digits = [0u8; 20];
-    let mut n = 0;
-    loop {
-        digits[n] = b'0' + (v % 10) as u8;
-        n += 1;
-        v /= 10;
-        if v == 0 {
-            break;
-        }
-    }
-    for d in digits[..n].iter().rev() {
-        let _ = s.push(*d as char);
-    }
+fn push_uint(s: &mut Message, v: u64) {
+    let _ = s.push_str(crate::text::decimal(v, &mut [0; 20]));
 }
 
 /// "{value} {unit}, limit {limit} {unit}" or "{value} {unit}".

@@ -9,6 +9,7 @@
 //! - [`report`], [`health`]: the micropb `HealthReport` filled from sensor readings, with checks.
 //! - [`envelope`], [`topics`], [`outbox`]: signing, the topic scheme, unacknowledged reports.
 //! - [`drivers`]: LM75 temperature (`embedded-hal` I²C), supply voltage (an ADC), reset cause.
+//! - [`text`]: decimal numbers without `core::fmt`.
 //! - [`clock`]: milliseconds from a tick counter; everything else takes `now` as an argument.
 //! - [`pb`]: the types micropb generates from `proto/heartline/v1/device.proto`.
 #![no_std]
@@ -23,6 +24,7 @@ pub mod report;
 pub mod reporter;
 #[cfg(test)]
 mod script;
+pub mod text;
 pub mod topics;
 
 /// The device protocol as micropb generates it (fixed-capacity `heapless` fields).

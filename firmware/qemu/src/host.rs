@@ -2,6 +2,7 @@
 //! test log, and the exit status. Formatting is done by hand: `core::fmt` would cost kilobytes.
 
 use cortex_m_semihosting::{debug, hio, syscall};
+use heartline_firmware::text::decimal;
 
 /// Writes `text` and `n` (if any) as one line on QEMU's standard output.
 pub fn log(text: &str, n: Option<u64>) {
@@ -11,21 +12,11 @@ pub fn log(text: &str, n: Option<u64>) {
         line[at] = b;
         at += 1;
     }
-    if let Some(mut n) = n {
-        let mut digits = [0u8; 20];
-        let mut k = 0;
-        loop {
-            digits[k] = b'0' + (n % 10) as u8;
-            k += 1;
-            n /= 10;
-            if n == 0 {
-                break;
-            }
-        }
+    if let Some(n) = n {
         line[at] = b' ';
         at += 1;
-        for d in digits[..k].iter().rev() {
-            line[at] = *d;
+        for d in decimal(n, &mut [0; 20]).bytes() {
+            line[at] = d;
             at += 1;
         }
     }

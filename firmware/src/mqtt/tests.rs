@@ -40,6 +40,21 @@ fn poll(s: &mut TestSession, now: u64, link: &mut Script) -> Option<Event<'stati
     })
 }
 
+/// Polls at ticks `0..ticks` and collects the messages.
+fn messages(
+    s: &mut TestSession,
+    link: &mut Script,
+    ticks: u64,
+) -> std::vec::Vec<(std::string::String, std::vec::Vec<u8>)> {
+    let mut got = std::vec::Vec::new();
+    for t in 0..ticks {
+        if let Some(Event::Message { topic, payload }) = s.poll(t, link).unwrap() {
+            got.push((std::string::String::from(topic), payload.to_vec()));
+        }
+    }
+    got
+}
+
 fn connected(now: u64) -> (TestSession, Script) {
     let mut s = TestSession::new(OPTS);
     let mut link = Script::new();
@@ -180,12 +195,7 @@ fn messages_arrive_whole_even_byte_by_byte_and_qos1_is_acknowledged() {
     link.chunk = 1;
     link.feed(&script::publish("hl/v1/lab/mcu-0/ack", b"payload", Some(7)));
     link.feed(&script::publish("hl/v1/lab/mcu-0/config", b"cfg", None));
-    let mut got = std::vec::Vec::new();
-    for t in 0..200 {
-        if let Some(Event::Message { topic, payload }) = s.poll(t, &mut link).unwrap() {
-            got.push((std::string::String::from(topic), payload.to_vec()));
-        }
-    }
+    let got = messages(&mut s, &mut link, 200);
     assert_eq!(
         got,
         [
@@ -207,12 +217,7 @@ fn an_oversized_packet_is_skipped_and_the_next_one_read() {
     link.chunk = 16;
     link.feed(&script::publish("big", &[0xAB; 300], None));
     link.feed(&script::publish("small", b"ok", None));
-    let mut got = std::vec::Vec::new();
-    for t in 0..100 {
-        if let Some(Event::Message { topic, payload }) = s.poll(t, &mut link).unwrap() {
-            got.push((std::string::String::from(topic), payload.to_vec()));
-        }
-    }
+    let got = messages(&mut s, &mut link, 100);
     assert_eq!(got, [("small".into(), b"ok".to_vec())]);
     assert_eq!(s.stats.oversized, 1);
     assert!(s.is_up());

@@ -1,0 +1,216 @@
+//! The no_std firmware end to end: the board binary boots in QEMU (lm3s6965evb) with its UART
+//! wired to the real hub's MQTT 3.1.1 listener. A counted run sends its reports, sees them all
+//! acknowledged and says goodbye (QEMU exits 0 only then); an endless run is killed like a
+//! device losing power, and the hub takes the last will and opens a ticket.
+//!
+//! Needs `qemu-system-arm` and the two board binaries, so it is ignored in a plain `cargo test`:
+//! `firmware/qemu/e2e.sh` builds them and runs it with `--ignored`.
+
+use heartline_e2e::{HubProcess, eventually, free_port, scrape};
+use heartline_hub::engine::FaultKind;
+use heartline_hub::inventory::token_sha256;
+use heartline_hub::report::{EventKind, Presence};
+use heartline_hub::store::{Scope, Store};
+use std::io::BufRead;
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+const HUB: &str = env!("CARGO_BIN_EXE_hub");
+/// Backstop for one QEMU run (the firmware's own deadline is shorter).
+const QEMU_LIMIT: &str = "120";
+
+fn var(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| panic!("{name} is set by firmware/qemu/e2e.sh"))
+}
+
+/// The firmware's device, as the board binaries were built for it.
+struct Board {
+    tenant: String,
+    device: String,
+    reports: u64,
+}
+
+fn inventory(b: &Board) -> String {
+    let (t, d) = (&b.tenant, &b.device);
+    format!(
+        "[[tenant]]\nid = \"{t}\"\nname = \"Lab\"\n\n\
+         [[project]]\nid = \"{t}-p\"\ntenant = \"{t}\"\nname = \"Firmware\"\n\n\
+         [[site]]\nid = \"{t}-s\"\nproject = \"{t}-p\"\nname = \"Bench\"\n\n\
+         [[device]]\nid = \"{d}\"\nsite = \"{t}-s\"\nkind = \"sensor\"\nkey = \"{}\"\ntoken_sha256 = \"{}\"\n",
+        var("HEARTLINE_FW_KEY"),
+        hex::encode(token_sha256(&var("HEARTLINE_FW_TOKEN")))
+    )
+}
+
+/// A QEMU run under `timeout`, stopped with it (a SIGTERM that `timeout` passes on to QEMU)
+/// when dropped, so a failing test leaves no emulator behind.
+struct Qemu(Child);
+
+impl Qemu {
+    /// Ends QEMU at once, without warning the firmware: to the broker it is a device whose power
+    /// went off.
+    fn stop(&mut self) -> std::process::ExitStatus {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.0.id().to_string())
+            .status();
+        self.0.wait().unwrap()
+    }
+}
+
+impl Drop for Qemu {
+    fn drop(&mut self) {
+        if self.0.try_wait().ok().flatten().is_none() {
+            self.stop();
+        }
+    }
+}
+
+/// QEMU with the board's UART connected to `mqtt`; its console lines arrive on the receiver.
+fn qemu(elf: &str, mqtt: SocketAddr) -> (Qemu, mpsc::Receiver<String>) {
+    let mut child = Command::new("timeout")
+        .args([
+            "--kill-after=5",
+            QEMU_LIMIT,
+            "qemu-system-arm",
+            "-M",
+            "lm3s6965evb",
+        ])
+        .args(["-nographic", "-monitor", "none"])
+        .args(["-semihosting-config", "enable=on,target=native"])
+        .arg("-serial")
+        .arg(format!("tcp:{mqtt}"))
+        .args(["-kernel", elf])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("qemu-system-arm (through timeout) starts");
+    let (tx, rx) = mpsc::channel();
+    let out = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(out).lines().map_while(Result::ok) {
+            println!("qemu: {line}");
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    (Qemu(child), rx)
+}
+
+/// Waits for a console line starting with `prefix`.
+fn wait_line(rx: &mpsc::Receiver<String>, prefix: &str) -> String {
+    loop {
+        match rx.recv_timeout(Duration::from_secs(60)) {
+            Ok(line) if line.starts_with(prefix) => return line,
+            Ok(_) => {}
+            Err(e) => panic!("no \"{prefix}\" from the firmware: {e}"),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs qemu-system-arm and the board binaries: run by firmware/qemu/e2e.sh"]
+async fn firmware_reports_are_stored_and_acked_and_its_death_opens_a_ticket() {
+    let board = Board {
+        tenant: var("HEARTLINE_FW_TENANT"),
+        device: var("HEARTLINE_FW_DEVICE"),
+        reports: var("HEARTLINE_FW_REPORTS").parse().unwrap(),
+    };
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("inventory.toml"), inventory(&board)).unwrap();
+    // A lost connection becomes a fault after one second instead of ten.
+    let hub = HubProcess::spawn(
+        HUB,
+        dir.path(),
+        [free_port(), free_port(), free_port()],
+        "[engine]\noffline_hold = \"1s\"\n",
+    );
+    let committed = || scrape(hub.http, "heartline_ingest_reports_committed_total") as u64;
+
+    // 1. A counted run: QEMU exits 0 only after the firmware verified the hub's acks for all of
+    //    its reports and its goodbye was taken.
+    let (mut counted, lines) = qemu(&var("HEARTLINE_FW_ELF_COUNTED"), hub.v4);
+    let status = counted.0.wait().unwrap();
+    // The console ends with QEMU.
+    let console: Vec<String> = lines.iter().collect();
+    assert!(
+        status.success(),
+        "counted run failed: {status}\n{console:#?}"
+    );
+    let acked = format!("acked {}", board.reports);
+    assert!(console.contains(&acked), "{console:#?}");
+    assert_eq!(committed(), board.reports);
+    assert_eq!(
+        scrape(hub.http, "heartline_engine_tickets_opened_total"),
+        0.0,
+        "a goodbye is planned"
+    );
+
+    // 2. An endless run, killed once two of its reports are acknowledged: the broker publishes
+    //    the signed will and the hub opens a ticket.
+    let (mut endless, lines) = qemu(&var("HEARTLINE_FW_ELF_FOREVER"), hub.v4);
+    wait_line(&lines, "acked 2");
+    endless.stop();
+    eventually("a ticket for the lost connection", || {
+        scrape(hub.http, "heartline_engine_tickets_opened_total") >= 1.0
+    })
+    .await
+    .unwrap();
+    hub.stop();
+
+    // What the hub stored.
+    let store = Store::open(&dir.path().join("store.redb"), 1_000_000).unwrap();
+    let history = store
+        .history(&Scope::Operator, &board.device, usize::MAX)
+        .unwrap();
+    let boots: Vec<u64> = history
+        .iter()
+        .map(|r| r.boot_id)
+        .fold(Vec::new(), |mut v, b| {
+            if v.last() != Some(&b) {
+                v.push(b);
+            }
+            v
+        });
+    assert_eq!(boots.len(), 2, "two boots, in order: {boots:?}");
+    let first: Vec<u64> = history
+        .iter()
+        .filter(|r| r.boot_id == boots[0])
+        .map(|r| r.sequence)
+        .collect();
+    assert_eq!(first, (1..=board.reports).collect::<Vec<_>>());
+    let second = history.iter().filter(|r| r.boot_id == boots[1]).count();
+    assert!(second >= 2, "{second} reports of the endless run");
+    let r = &history[0];
+    assert!(
+        r.sent_at_ms > 1_700_000_000_000,
+        "the board knows the wall time"
+    );
+    for name in ["temperature_c", "supply_v", "battery_pct", "uptime_s"] {
+        assert!(
+            r.metrics.iter().any(|m| m.name == name),
+            "{name}: {:?}",
+            r.metrics
+        );
+    }
+    assert!(r.checks.iter().any(|c| c.name == "temperature"));
+    assert_eq!(
+        r.events.len(),
+        1,
+        "the reset cause, in the first report of a boot"
+    );
+    assert_eq!(r.events[0].kind, EventKind::Reboot);
+    assert!(history[1].events.is_empty());
+
+    let state = store
+        .device_state(&Scope::Operator, &board.device)
+        .unwrap()
+        .unwrap();
+    assert_eq!(state.presence, Presence::Offline);
+    let tickets = store.tickets(&Scope::Operator).unwrap();
+    assert_eq!(tickets.len(), 1, "{tickets:#?}");
+    assert_eq!(tickets[0].device, board.device);
+    assert_eq!(tickets[0].root, FaultKind::Offline);
+}
