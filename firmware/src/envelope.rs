@@ -42,6 +42,7 @@ fn put_varint(out: &mut [u8], mut v: usize) -> usize {
 }
 
 /// Encodes `msg`, signs it with `key` and writes the envelope into `out`; returns its length.
+#[cfg_attr(feature = "footprint", inline(never))]
 pub fn seal<M: MessageEncode>(
     key: &DeviceKey,
     msg: &M,
@@ -70,6 +71,7 @@ pub fn seal<M: MessageEncode>(
 }
 
 /// Decodes the envelope, verifies its MAC under `key`, and decodes the body as `M`.
+#[cfg_attr(feature = "footprint", inline(never))]
 pub fn open<M: MessageDecode + Default>(
     key: &DeviceKey,
     payload: &[u8],

@@ -57,6 +57,7 @@ fn message(value: i64, limit: Option<i64>, unit: &str) -> Message {
 }
 
 /// `temperature_c` and the `temperature` check; `None` when the sensor did not answer.
+#[cfg_attr(feature = "footprint", inline(never))]
 pub fn temperature(draft: &mut Draft, millicelsius: Option<i32>, limits: &Limits) {
     let Some(mc) = millicelsius else {
         draft.check("temperature", CheckStatus::Unknown, "sensor not responding");
@@ -75,6 +76,7 @@ pub fn temperature(draft: &mut Draft, millicelsius: Option<i32>, limits: &Limits
 }
 
 /// `supply_v`, `battery_pct` and the `supply` check; `None` when the ADC failed.
+#[cfg_attr(feature = "footprint", inline(never))]
 pub fn supply(draft: &mut Draft, reading: Option<Supply>, limits: &Limits) {
     let Some(s) = reading else {
         draft.check("supply", CheckStatus::Unknown, "supply reading failed");

@@ -41,4 +41,4 @@ pub mod pb {
 }
 
 pub use heartline_proto::{DeviceKey, signing};
-pub use reporter::{Identity, Notice, Readings, Reporter, Settings};
+pub use reporter::{Buffers, Identity, Notice, Readings, Reporter, Settings};

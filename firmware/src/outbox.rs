@@ -105,6 +105,12 @@ impl<const SLOTS: usize, const CAP: usize> Outbox<SLOTS, CAP> {
         })
     }
 
+    /// Drops everything (a new boot starts with an empty ring).
+    pub fn clear(&mut self) {
+        self.head = 0;
+        self.len = 0;
+    }
+
     /// The oldest report not yet published in this session.
     pub fn next_unsent(&self) -> Option<(u64, &[u8])> {
         (0..self.len)

@@ -11,6 +11,7 @@
 mod host;
 mod reset_cause;
 mod sensors;
+mod stack;
 mod systick;
 mod uart;
 
@@ -21,13 +22,14 @@ mod config {
 use cortex_m_rt::entry;
 use heartline_firmware::clock::{Ticks, WallClock};
 use heartline_firmware::drivers::{Lm75, SupplyConfig, SupplyMonitor, lm75};
-use heartline_firmware::{DeviceKey, Identity, Notice, Readings, Reporter, Settings};
+use heartline_firmware::{Buffers, DeviceKey, Identity, Notice, Readings, Reporter, Settings};
 
 /// A test run that has not finished this long after its last report was due has failed.
 const RUN_GRACE_MS: u64 = 60_000;
 
 #[entry]
 fn main() -> ! {
+    stack::paint();
     let cp = cortex_m::Peripherals::take().expect("first and only take");
     let (reset, resc) = reset_cause::take();
     systick::start(cp.SYST);
@@ -61,11 +63,13 @@ fn main() -> ! {
         token: config::TOKEN,
         key: DeviceKey(config::KEY),
     };
-    let reporter = Reporter::new(identity, settings, unix_ms as u64, wall, reset)
+    // The reporter's buffers in a zero-initialised static: `size` counts them as RAM, and they
+    // are never built on the stack.
+    static mut BUFFERS: Buffers = Buffers::new();
+    // SAFETY: the only reference to BUFFERS, taken once before the main loop.
+    let buffers = unsafe { &mut *core::ptr::addr_of_mut!(BUFFERS) };
+    let mut reporter = Reporter::new(identity, settings, buffers, unix_ms as u64, wall, reset)
         .expect("the configured ids follow the id rules");
-    // In a static, so that `size` counts the reporter's buffers as RAM.
-    let reporter: &'static mut Reporter<'static> =
-        cortex_m::singleton!(: Reporter<'static> = reporter).expect("created once");
 
     let run_deadline = config::REPORTS.unwrap_or(0) * config::INTERVAL_MS + RUN_GRACE_MS;
     let mut goodbye = false;
@@ -90,6 +94,10 @@ fn main() -> ! {
             Ok(Some(Notice::GoodbyeSent)) => {
                 let _ = reporter.disconnect(now, &mut link);
                 host::log("goodbye sent; reports acknowledged", Some(reporter.acked()));
+                host::log(
+                    "stack high-water mark, bytes",
+                    Some(stack::high_water() as u64),
+                );
                 host::exit(true);
             }
             Ok(None) => {}

@@ -32,6 +32,7 @@ impl<I: I2c> Lm75<I> {
     }
 
     /// The temperature in milli-degrees Celsius.
+    #[cfg_attr(feature = "footprint", inline(never))]
     pub fn read_millicelsius(&mut self) -> Result<i32, I::Error> {
         let mut raw = [0u8; 2];
         self.i2c.write_read(self.address, &[REG_TEMP], &mut raw)?;

@@ -42,6 +42,7 @@ impl<A: Adc> SupplyMonitor<A> {
         SupplyMonitor { adc, cfg }
     }
 
+    #[cfg_attr(feature = "footprint", inline(never))]
     pub fn read(&mut self) -> Result<Supply, A::Error> {
         let raw = u64::from(self.adc.read()?);
         let c = &self.cfg;

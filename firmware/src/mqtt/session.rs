@@ -24,14 +24,18 @@ pub struct Options {
     pub max_retransmits: u8,
 }
 
+impl Options {
+    pub const DEFAULT: Options = Options {
+        keep_alive_s: 30,
+        response_timeout_ms: 5_000,
+        retransmit_ms: 3_000,
+        max_retransmits: 3,
+    };
+}
+
 impl Default for Options {
     fn default() -> Self {
-        Options {
-            keep_alive_s: 30,
-            response_timeout_ms: 5_000,
-            retransmit_ms: 3_000,
-            max_retransmits: 3,
-        }
+        Options::DEFAULT
     }
 }
 
@@ -174,6 +178,15 @@ impl<const RX: usize, const TX: usize> Session<RX, TX> {
         }
     }
 
+    /// Forgets everything and takes new options; the next call is [`Session::connect`].
+    pub fn reset(&mut self, opts: Options) {
+        self.opts = opts;
+        self.end(Lost::Closed);
+        self.rx_len = 0;
+        self.consumed = 0;
+        self.skip = 0;
+    }
+
     /// Connected and CONNACK accepted.
     pub fn is_up(&self) -> bool {
         self.state == State::Up
@@ -211,6 +224,7 @@ impl<const RX: usize, const TX: usize> Session<RX, TX> {
     }
 
     /// Sends CONNECT and starts waiting for CONNACK; whatever was in flight is forgotten.
+    #[cfg_attr(feature = "footprint", inline(never))]
     pub fn connect<L: Write>(
         &mut self,
         now: Millis,
@@ -231,6 +245,7 @@ impl<const RX: usize, const TX: usize> Session<RX, TX> {
     }
 
     /// Publishes at QoS 1; the packet id comes back in [`Event::Published`].
+    #[cfg_attr(feature = "footprint", inline(never))]
     pub fn publish<L: Write>(
         &mut self,
         now: Millis,
@@ -267,6 +282,7 @@ impl<const RX: usize, const TX: usize> Session<RX, TX> {
     }
 
     /// Subscribes to `filters` at QoS 1.
+    #[cfg_attr(feature = "footprint", inline(never))]
     pub fn subscribe<L: Write>(
         &mut self,
         now: Millis,
@@ -284,6 +300,7 @@ impl<const RX: usize, const TX: usize> Session<RX, TX> {
     }
 
     /// Sends DISCONNECT (the broker discards the will) and ends the session.
+    #[cfg_attr(feature = "footprint", inline(never))]
     pub fn disconnect<L: Write>(&mut self, now: Millis, link: &mut L) -> Result<(), L::Error> {
         let len = codec::disconnect(&mut self.tx).expect("two bytes fit any buffer");
         let sent = self.send(now, link, len);
@@ -315,6 +332,7 @@ impl<const RX: usize, const TX: usize> Session<RX, TX> {
     }
 
     /// Reads what the stream has ready, handles at most one packet, and runs the timers.
+    #[cfg_attr(feature = "footprint", inline(never))]
     pub fn poll<L: Read + Write + ReadReady>(
         &mut self,
         now: Millis,
@@ -356,6 +374,7 @@ impl<const RX: usize, const TX: usize> Session<RX, TX> {
     }
 
     /// Decodes the packet at the front of the receive buffer, skipping one too large for it.
+    #[cfg_attr(feature = "footprint", inline(never))]
     fn take_packet(&mut self) -> Result<Option<Incoming>, DecodeError> {
         let buf = &self.rx[..self.rx_len];
         let Some((head, remaining)) = codec::header(buf)? else {
@@ -390,6 +409,7 @@ impl<const RX: usize, const TX: usize> Session<RX, TX> {
         }))
     }
 
+    #[cfg_attr(feature = "footprint", inline(never))]
     fn handle<L: Write>(
         &mut self,
         now: Millis,
@@ -444,6 +464,7 @@ impl<const RX: usize, const TX: usize> Session<RX, TX> {
         }
     }
 
+    #[cfg_attr(feature = "footprint", inline(never))]
     fn timers<L: Write>(
         &mut self,
         now: Millis,

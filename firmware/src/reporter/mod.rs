@@ -27,6 +27,36 @@ pub const TX_CAP: usize = REPORT_CAP + 96;
 /// Largest sealed state message (online, will, goodbye).
 const STATE_CAP: usize = 200;
 
+/// The reporter's large buffers (MQTT receive and send, the outbox), owned by the caller so a
+/// board can put them in a zero-initialised static instead of building them on the stack.
+pub struct Buffers {
+    session: Session<RX_CAP, TX_CAP>,
+    outbox: Outbox<OUTBOX_SLOTS, REPORT_CAP>,
+}
+
+impl Buffers {
+    pub const fn new() -> Buffers {
+        // All zeros, so a static of it lands in .bss, not in flash; `Reporter::new` sets the
+        // real options.
+        const ZERO: mqtt::Options = mqtt::Options {
+            keep_alive_s: 0,
+            response_timeout_ms: 0,
+            retransmit_ms: 0,
+            max_retransmits: 0,
+        };
+        Buffers {
+            session: Session::new(ZERO),
+            outbox: Outbox::new(),
+        }
+    }
+}
+
+impl Default for Buffers {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 /// Who the device is; the token is its MQTT password, the key signs everything.
 pub struct Identity<'a> {
     pub tenant: &'a str,
@@ -115,8 +145,8 @@ pub struct Reporter<'a> {
     wall: WallClock,
     sequence: u64,
     acked: u64,
-    session: Session<RX_CAP, TX_CAP>,
-    outbox: Outbox<OUTBOX_SLOTS, REPORT_CAP>,
+    session: &'a mut Session<RX_CAP, TX_CAP>,
+    outbox: &'a mut Outbox<OUTBOX_SLOTS, REPORT_CAP>,
     phase: Phase,
     sending: Option<Sending>,
     attempt: u16,
@@ -138,10 +168,13 @@ impl<'a> Reporter<'a> {
     pub fn new(
         id: Identity<'a>,
         settings: Settings,
+        buffers: &'a mut Buffers,
         boot_id: u64,
         wall: WallClock,
         reset: ResetCause,
     ) -> Option<Reporter<'a>> {
+        buffers.session.reset(settings.mqtt);
+        buffers.outbox.clear();
         Some(Reporter {
             topics: Topics::new(id.tenant, id.device)?,
             id,
@@ -150,8 +183,8 @@ impl<'a> Reporter<'a> {
             wall,
             sequence: 0,
             acked: 0,
-            session: Session::new(settings.mqtt),
-            outbox: Outbox::new(),
+            session: &mut buffers.session,
+            outbox: &mut buffers.outbox,
             phase: Phase::Subscribe,
             sending: None,
             attempt: 0,
@@ -200,6 +233,7 @@ impl<'a> Reporter<'a> {
     }
 
     /// Builds, signs and queues the next report from `readings`.
+    #[cfg_attr(feature = "footprint", inline(never))]
     pub fn record(&mut self, now: Millis, readings: &Readings) {
         self.sequence += 1;
         self.next_report_at = now + self.settings.interval_ms;
@@ -237,6 +271,7 @@ impl<'a> Reporter<'a> {
     }
 
     /// Seals a state message for this connection into `out`.
+    #[cfg_attr(feature = "footprint", inline(never))]
     fn state(&self, out: &mut [u8], presence: Presence, at_ms: i64) -> usize {
         let mut change = StateChange {
             device_id: heapless::String::new(),
@@ -266,6 +301,7 @@ impl<'a> Reporter<'a> {
 
     /// Moves the session forward: connects when idle, takes what the broker sent, publishes
     /// what is pending. Call it in a loop; it never blocks.
+    #[cfg_attr(feature = "footprint", inline(never))]
     pub fn poll<L: Read + Write + ReadReady>(
         &mut self,
         now: Millis,
@@ -284,6 +320,7 @@ impl<'a> Reporter<'a> {
         }
     }
 
+    #[cfg_attr(feature = "footprint", inline(never))]
     fn step<L: Read + Write + ReadReady>(
         &mut self,
         now: Millis,
@@ -321,7 +358,7 @@ impl<'a> Reporter<'a> {
                         key: &self.id.key,
                         device: self.id.device,
                         boot_id: self.boot_id,
-                        outbox: &mut self.outbox,
+                        outbox: &mut *self.outbox,
                         acked: &mut self.acked,
                         config_version: &mut self.config_version,
                         interval_ms: &mut self.settings.interval_ms,
@@ -338,6 +375,7 @@ impl<'a> Reporter<'a> {
         Ok(None)
     }
 
+    #[cfg_attr(feature = "footprint", inline(never))]
     fn after_event(&mut self, now: Millis, kind: After, notice: Option<Notice>) -> Option<Notice> {
         match kind {
             After::Connected => {
@@ -369,6 +407,7 @@ impl<'a> Reporter<'a> {
         notice
     }
 
+    #[cfg_attr(feature = "footprint", inline(never))]
     fn send_next<L: Write>(
         &mut self,
         now: Millis,
@@ -446,6 +485,7 @@ fn on_event(event: Event<'_>, s: &mut Shared<'_>) -> (After, Option<Notice>) {
     }
 }
 
+#[cfg_attr(feature = "footprint", inline(never))]
 fn on_message(topic: &str, payload: &[u8], s: &mut Shared<'_>) -> Option<Notice> {
     if topic == s.topics.ack.as_str() {
         let ack: Ack = match open(s.key, payload) {

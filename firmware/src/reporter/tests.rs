@@ -36,9 +36,11 @@ fn reporter() -> Reporter<'static> {
         token: "tok",
         key: DeviceKey(KEY),
     };
+    let buffers = std::boxed::Box::leak(std::boxed::Box::new(Buffers::new()));
     Reporter::new(
         id,
         settings(),
+        buffers,
         BOOT,
         WallClock::known(BOOT as i64, 0),
         ResetCause::Watchdog,
