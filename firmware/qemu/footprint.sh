@@ -27,7 +27,7 @@ arm-none-eabi-nm --print-size --size-sort --demangle --radix=d "$elf" |
         else if (name ~ /micropb|::pb::|envelope::/) part = "protobuf: micropb encode/decode + Signed envelope"
         else if (name ~ /sha2|hmac|digest|signing::/) part = "HMAC-SHA256"
         else if (name ~ /reporter::|outbox::|report::|health::|topics::|text::/) part = "reporter: reports, checks, outbox, topics"
-        else if (name ~ /drivers::|sensors::/) part = "drivers (LM75, supply)"
+        else if (name ~ /drivers::|sensors::|qemu::i2c::/) part = "drivers: LM75, supply, board I2C master"
         else if (name ~ /compiler_builtins|__aeabi_[dfil]|__[a-z]*df[0-9]|__udivmoddi/) part = "soft-float (f64 metric values) and 64-bit division"
         sum[part] += size; total += size
     }

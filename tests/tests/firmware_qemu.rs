@@ -1,5 +1,5 @@
 //! The no_std firmware end to end: the board binary boots in QEMU (lm3s6965evb) with its UART
-//! wired to the real hub's MQTT 3.1.1 listener. A counted run sends its reports, sees them all
+//! wired to the real hub's MQTT 3.1.1 listener and a TMP105 on its I²C bus. A counted run sends its reports, sees them all
 //! acknowledged and says goodbye (QEMU exits 0 only then); an endless run is killed like a
 //! device losing power, and the hub takes the last will and opens a ticket.
 //!
@@ -80,6 +80,8 @@ fn qemu(elf: &str, mqtt: SocketAddr) -> (Qemu, mpsc::Receiver<String>) {
         ])
         .args(["-nographic", "-monitor", "none"])
         .args(["-semihosting-config", "enable=on,target=native"])
+        // An LM75-class sensor on the board's I²C bus, read by the firmware's LM75 driver.
+        .args(["-device", "tmp105,address=0x48,temperature=41500"])
         .arg("-serial")
         .arg(format!("tcp:{mqtt}"))
         .args(["-kernel", elf])

@@ -1,6 +1,7 @@
 //! Heartline's health reporter on a TI LM3S6965 (Cortex-M3) as QEMU's `lm3s6965evb` runs it:
-//! UART0 is the link to the hub's MQTT broker, SysTick the clock, semihosting the wall clock and
-//! the exit status of a test run.
+//! UART0 is the link to the hub's MQTT broker, I2C0 the bus of its LM75-class temperature sensor
+//! (QEMU's TMP105), SysTick the clock, semihosting the wall clock and the exit status of a test
+//! run.
 //!
 //! It reports every `HEARTLINE_FW_INTERVAL_MS`; built with `HEARTLINE_FW_REPORTS=N` it stops
 //! after N reports, waits until the hub acknowledged all of them, says goodbye and exits 0 (1 if
@@ -9,6 +10,7 @@
 #![no_main]
 
 mod host;
+mod i2c;
 mod reset_cause;
 mod sensors;
 mod stack;
@@ -41,7 +43,10 @@ fn main() -> ! {
     host::log("heartline firmware: boot id", Some(unix_ms as u64));
     host::log("reset cause register", Some(u64::from(resc)));
 
-    let mut thermometer = Lm75::new(sensors::SimulatedBus::new(36_500), lm75::DEFAULT_ADDRESS);
+    // Run QEMU with `-device tmp105,address=0x48,temperature=MILLICELSIUS`; without it the
+    // temperature check reports UNKNOWN.
+    let mut thermometer = Lm75::new(i2c::I2c0::new(), lm75::DEFAULT_ADDRESS);
+    let _ = thermometer.wake();
     let mut supply = SupplyMonitor::new(
         // 3.9 V behind a 1:1 divider on a 12-bit, 3.3 V ADC.
         sensors::SimulatedAdc(2_420),
