@@ -1,7 +1,8 @@
 //! The no_std firmware end to end: the board binary boots in QEMU (lm3s6965evb) with its UART
-//! wired to the real hub's MQTT 3.1.1 listener and a TMP105 on its I²C bus. A counted run sends its reports, sees them all
-//! acknowledged and says goodbye (QEMU exits 0 only then); an endless run is killed like a
-//! device losing power, and the hub takes the last will and opens a ticket.
+//! wired to the real hub's MQTT 3.1.1 listener and a TMP105 on its I²C bus. A counted run sends
+//! its reports, sees them all acknowledged and says goodbye (QEMU exits 0 only then); an endless
+//! run overheats (a CRIT check, a ticket), then is killed like a device losing power, and the hub
+//! takes the last will and opens a ticket.
 //!
 //! Needs `qemu-system-arm` and the two board binaries, so it is ignored in a plain `cargo test`:
 //! `firmware/qemu/e2e.sh` builds them and runs it with `--ignored`.
@@ -48,9 +49,16 @@ fn inventory(b: &Board) -> String {
 
 /// A QEMU run under `timeout`, stopped with it (a SIGTERM that `timeout` passes on to QEMU)
 /// when dropped, so a failing test leaves no emulator behind.
-struct Qemu(Child);
+struct Qemu(Child, Monitor);
 
 impl Qemu {
+    /// Sets the TMP105's temperature.
+    fn temperature(&mut self, millicelsius: i32) {
+        self.1.run(&format!(
+            "qom-set /machine/peripheral/thermometer temperature {millicelsius}"
+        ));
+    }
+
     /// Ends QEMU at once, without warning the firmware: to the broker it is a device whose power
     /// went off.
     fn stop(&mut self) -> std::process::ExitStatus {
@@ -106,47 +114,57 @@ fn qemu(
             }
         }
     });
-    let qemu = Qemu(child);
-    monitor_commands(
-        listener,
-        &[
-            &format!("qom-set /machine/peripheral/thermometer temperature {millicelsius}"),
-            "cont",
-        ],
-    );
+    let monitor = Monitor::accept(listener);
+    let mut qemu = Qemu(child, monitor);
+    qemu.temperature(millicelsius);
+    qemu.1.run("cont");
     (qemu, rx)
 }
 
-/// Takes QEMU's monitor connection and runs human-monitor commands one after the other, each
-/// once the previous one answered.
-fn monitor_commands(listener: UnixListener, commands: &[&str]) {
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(listener.accept().map(|(s, _)| s));
-    });
-    let stream = rx
-        .recv_timeout(Duration::from_secs(30))
-        .expect("QEMU connects its monitor")
-        .unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(30)))
-        .unwrap();
-    let mut reader = std::io::BufReader::new(stream.try_clone().unwrap());
-    let mut writer = stream;
-    let prompt = |reader: &mut std::io::BufReader<UnixStream>| {
-        // Answers end with the next "(qemu) " prompt, which has no newline after it.
+/// QEMU's human monitor, on a socket QEMU connected to.
+struct Monitor {
+    reader: std::io::BufReader<UnixStream>,
+    writer: UnixStream,
+}
+
+impl Monitor {
+    fn accept(listener: UnixListener) -> Monitor {
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(listener.accept().map(|(s, _)| s));
+        });
+        let stream = rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("QEMU connects its monitor")
+            .unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .unwrap();
+        let mut m = Monitor {
+            reader: std::io::BufReader::new(stream.try_clone().unwrap()),
+            writer: stream,
+        };
+        m.prompt();
+        m
+    }
+
+    /// Reads up to the next "(qemu) " prompt (no newline follows it).
+    fn prompt(&mut self) -> String {
         let mut seen = Vec::new();
         while !seen.ends_with(b"(qemu) ") {
             let mut byte = [0u8; 1];
-            reader.read_exact(&mut byte).expect("QEMU monitor answers");
+            self.reader
+                .read_exact(&mut byte)
+                .expect("QEMU monitor answers");
             seen.push(byte[0]);
         }
         String::from_utf8_lossy(&seen).into_owned()
-    };
-    prompt(&mut reader);
-    for command in commands {
-        writeln!(writer, "{command}").unwrap();
-        let answer = prompt(&mut reader);
+    }
+
+    /// Runs one command and waits until it answered.
+    fn run(&mut self, command: &str) {
+        writeln!(self.writer, "{command}").unwrap();
+        let answer = self.prompt();
         assert!(!answer.contains("rror"), "{command}: {answer}");
     }
 }
@@ -200,13 +218,21 @@ async fn firmware_reports_are_stored_and_acked_and_its_death_opens_a_ticket() {
         "a goodbye is planned"
     );
 
-    // 2. An endless run, killed once two of its reports are acknowledged: the broker publishes
-    //    the signed will and the hub opens a ticket.
+    // 2. An endless run. Once two of its reports are acknowledged the board overheats: the next
+    //    report carries a CRIT check and the hub opens a ticket for it. Then QEMU is killed: the
+    //    broker publishes the signed will and the hub opens a ticket for the lost connection.
+    let tickets_opened = || scrape(hub.http, "heartline_engine_tickets_opened_total");
     let (mut endless, lines) = qemu(&var("HEARTLINE_FW_ELF_FOREVER"), hub.v4, dir.path(), 41_500);
     wait_line(&lines, "acked 2");
+    endless.temperature(75_000);
+    eventually("a ticket for the over-temperature", || {
+        tickets_opened() >= 1.0
+    })
+    .await
+    .unwrap();
     endless.stop();
     eventually("a ticket for the lost connection", || {
-        scrape(hub.http, "heartline_engine_tickets_opened_total") >= 1.0
+        tickets_opened() >= 2.0
     })
     .await
     .unwrap();
@@ -268,7 +294,23 @@ async fn firmware_reports_are_stored_and_acked_and_its_death_opens_a_ticket() {
         .unwrap();
     assert_eq!(state.presence, Presence::Offline);
     let tickets = store.tickets(&Scope::Operator).unwrap();
-    assert_eq!(tickets.len(), 1, "{tickets:#?}");
-    assert_eq!(tickets[0].device, board.device);
-    assert_eq!(tickets[0].root, FaultKind::Offline);
+    assert_eq!(tickets.len(), 2, "{tickets:#?}");
+    assert!(tickets.iter().all(|t| t.device == board.device));
+    assert!(
+        tickets
+            .iter()
+            .any(|t| matches!(&t.root, FaultKind::Check { name } if name == "temperature")),
+        "{tickets:#?}"
+    );
+    assert!(
+        tickets.iter().any(|t| t.root == FaultKind::Offline),
+        "{tickets:#?}"
+    );
+    let hot = history
+        .iter()
+        .filter(|r| r.boot_id == boots[1])
+        .flat_map(|r| &r.checks)
+        .find(|c| c.name == "temperature" && c.state == heartline_proto::CheckState::Crit)
+        .expect("a report with the over-temperature");
+    assert_eq!(hot.message, "75.0 C, limit 70.0 C");
 }
