@@ -60,13 +60,22 @@ impl WallClock {
     /// The board learned that Unix time was `unix_ms` when the uptime was `at`.
     pub const fn known(unix_ms: i64, at: Millis) -> WallClock {
         WallClock {
-            boot_unix_ms: Some(unix_ms - at as i64),
+            boot_unix_ms: Some(unix_ms.saturating_sub(millis_i64(at))),
         }
     }
 
     /// Unix milliseconds at uptime `now`, or 0.
     pub fn unix_ms(&self, now: Millis) -> i64 {
-        self.boot_unix_ms.map_or(0, |b| b + now as i64)
+        self.boot_unix_ms
+            .map_or(0, |b| b.saturating_add(millis_i64(now)))
+    }
+}
+
+const fn millis_i64(ms: Millis) -> i64 {
+    if ms > i64::MAX as u64 {
+        i64::MAX
+    } else {
+        ms as i64
     }
 }
 
@@ -98,5 +107,7 @@ mod tests {
         let w = WallClock::known(1_700_000_000_000, 2_000);
         assert_eq!(w.unix_ms(2_000), 1_700_000_000_000);
         assert_eq!(w.unix_ms(3_500), 1_700_000_001_500);
+        // Absurd uptimes saturate instead of wrapping.
+        assert_eq!(w.unix_ms(u64::MAX), i64::MAX);
     }
 }

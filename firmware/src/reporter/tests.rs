@@ -335,3 +335,51 @@ fn a_signed_config_changes_the_interval_and_goodbye_is_said() {
     r.disconnect(40, &mut link).unwrap();
     assert_eq!(link.take_packets()[0].kind(), kind::DISCONNECT);
 }
+
+#[test]
+fn the_largest_report_fits_its_slot_and_its_publish_the_send_buffer() {
+    let long = "x".repeat(64);
+    let id = Identity {
+        tenant: &long,
+        device: &long,
+        token: "tok",
+        key: DeviceKey(KEY),
+    };
+    let buffers = std::boxed::Box::leak(std::boxed::Box::new(Buffers::new()));
+    let mut r = Reporter::new(
+        id,
+        settings(),
+        buffers,
+        u64::MAX,
+        WallClock::known(i64::MAX / 2, 0),
+        ResetCause::Unknown,
+    )
+    .unwrap();
+    // The longest messages: a supply under its limit, a temperature far over it.
+    let worst = Readings {
+        temperature_mc: Some(-100_000),
+        supply: Some(Supply {
+            millivolts: 3_299,
+            battery_pct: 100,
+        }),
+    };
+    r.record(u64::MAX / 2, &worst);
+    r.record(u64::MAX / 2, &readings(127_000));
+    assert_eq!((r.unacked(), r.stats.too_large), (2, 0));
+    let mut link = Script::new();
+    run(&mut r, 0, &mut link);
+    assert_eq!(link.take_packets()[0].kind(), kind::CONNECT);
+    link.feed(&script::connack(0));
+    run(&mut r, 0, &mut link);
+    let (id, _) = link.take_packets().remove(0).subscribe();
+    link.feed(&script::suback(id, &[1, 1]));
+    run(&mut r, 0, &mut link);
+    let (_, id, _) = link.take_packets().remove(0).publish();
+    link.feed(&script::puback(id));
+    run(&mut r, 0, &mut link);
+    let sent = link.take_packets();
+    let (_, _, payload) = sent[0].publish();
+    let report: wire::HealthReport = hub_envelope::open(&DeviceKey(KEY), payload).unwrap();
+    assert_eq!(report.device_id, long);
+    assert!(payload.len() <= REPORT_CAP, "{}", payload.len());
+}
