@@ -307,7 +307,9 @@ impl<'a> Reporter<'a> {
     }
 
     /// Moves the session forward: connects when idle, takes what the broker sent, publishes
-    /// what is pending. Call it in a loop; it never blocks.
+    /// what is pending. Call it in a loop; it never blocks. A stream error ends the session and
+    /// is returned; on a stream that can close (a TCP socket), open a new one after an error or
+    /// [`Notice::Lost`]`(`[`Lost::Closed`]`)`: the next connect goes out on whatever `link` is.
     #[cfg_attr(feature = "footprint", inline(never))]
     pub fn poll<L: Read + Write + ReadReady>(
         &mut self,
