@@ -71,8 +71,11 @@ pub struct Identity<'a> {
 #[derive(Debug, Clone, Copy)]
 pub struct Settings {
     pub interval_ms: Millis,
-    /// Pause before connecting again after a session ended.
+    /// Pause before connecting again after a session ended; it doubles with every further
+    /// failure up to `reconnect_max_ms`, plus up to a quarter of random jitter, so a fleet that
+    /// lost its broker does not come back all in the same second.
     pub reconnect_ms: Millis,
+    pub reconnect_max_ms: Millis,
     /// Reports published but not acknowledged this long are published again.
     pub ack_timeout_ms: Millis,
     pub mqtt: mqtt::Options,
@@ -84,6 +87,7 @@ impl Default for Settings {
         Settings {
             interval_ms: 60_000,
             reconnect_ms: 2_000,
+            reconnect_max_ms: 120_000,
             ack_timeout_ms: 10_000,
             mqtt: mqtt::Options::default(),
             limits: Limits::default(),
@@ -158,6 +162,10 @@ pub struct Reporter<'a> {
     /// the hub takes a will only if it is not older than the `online` it follows.
     connected_at_ms: i64,
     retry_at: Millis,
+    /// Sessions ended since the last accepted CONNACK.
+    failures: u32,
+    /// xorshift state for the reconnect jitter.
+    jitter: u64,
     next_report_at: Millis,
     last_publish_at: Millis,
     reset: Option<ResetCause>,
@@ -194,6 +202,8 @@ impl<'a> Reporter<'a> {
             attempt: 0,
             connected_at_ms: 0,
             retry_at: 0,
+            failures: 0,
+            jitter: boot_id | 1,
             next_report_at: 0,
             last_publish_at: 0,
             reset: Some(reset),
@@ -300,6 +310,21 @@ impl<'a> Reporter<'a> {
         seal(&self.id.key, &change, out).expect("STATE_CAP holds any state message")
     }
 
+    /// The pause before the next connection attempt: doubling per failure, capped, jittered.
+    fn backoff(&mut self) -> Millis {
+        let base = self.settings.reconnect_ms;
+        let pause = base
+            .saturating_mul(1 << self.failures.min(20))
+            .min(self.settings.reconnect_max_ms.max(base));
+        self.failures = self.failures.saturating_add(1);
+        let mut x = self.jitter;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.jitter = x;
+        pause + x % (pause / 4 + 1)
+    }
+
     /// Differs for every connection of every boot: the hub honours only the will of the
     /// connection that announced itself online.
     fn session_id(&self) -> u64 {
@@ -321,7 +346,7 @@ impl<'a> Reporter<'a> {
             Err(mqtt::Error::Link(e)) => {
                 // The stream broke: start over after the pause.
                 self.session.disconnect(now, link).ok();
-                self.retry_at = now + self.settings.reconnect_ms;
+                self.retry_at = now + self.backoff();
                 Err(e)
             }
             // Capacity bugs or calls in the wrong state: the session goes on.
@@ -389,6 +414,7 @@ impl<'a> Reporter<'a> {
         match kind {
             After::Connected => {
                 self.stats.connects += 1;
+                self.failures = 0;
                 self.phase = Phase::Subscribe;
                 self.sending = None;
                 // A new session: the broker kept nothing, so everything unacknowledged goes again.
@@ -399,7 +425,7 @@ impl<'a> Reporter<'a> {
                     self.stats.refused += 1;
                 }
                 self.sending = None;
-                self.retry_at = now + self.settings.reconnect_ms;
+                self.retry_at = now + self.backoff();
             }
             After::Subscribed => self.phase = Phase::Online,
             After::Published => match self.sending.take() {

@@ -18,6 +18,7 @@ fn settings() -> Settings {
     Settings {
         interval_ms: 1_000,
         reconnect_ms: 500,
+        reconnect_max_ms: 3_000,
         ack_timeout_ms: 5_000,
         mqtt: mqtt::Options {
             keep_alive_s: 30,
@@ -250,30 +251,73 @@ fn unacknowledged_reports_are_sent_again_after_a_reconnect() {
     // After the pause it connects again, as a new session with a new will, and re-sends 2.
     assert!(run(&mut r, 9_499, &mut link).is_empty());
     assert!(link.take_packets().is_empty());
-    let (will, online) = bring_up(&mut r, 9_500, &mut link);
+    // The first pause is 500 ms plus up to 125 ms of jitter.
+    let (will, online) = bring_up(&mut r, 9_625, &mut link);
     assert_ne!(online.session, first_online.session);
     assert_eq!(will.session, online.session);
     let again: Vec<u64> = take_reports(&mut link).iter().map(|x| x.sequence).collect();
     assert_eq!(again, [2]);
-    run(&mut r, 9_600, &mut link);
+    run(&mut r, 9_700, &mut link);
     link.feed(&hub_ack(2, BOOT, KEY));
-    assert_eq!(run(&mut r, 9_700, &mut link), [Notice::Acked(2)]);
+    assert_eq!(run(&mut r, 9_800, &mut link), [Notice::Acked(2)]);
     assert_eq!(r.unacked(), 0);
     assert_eq!(r.stats.connects, 2);
 }
 
+/// Refuses connections until `until`; returns the times of the CONNECTs seen.
+fn refuse_connects(r: &mut Reporter<'_>, link: &mut Script, until: Millis) -> Vec<Millis> {
+    let mut at = Vec::new();
+    for now in (0..until).step_by(5) {
+        run(r, now, link);
+        for p in link.take_packets() {
+            assert_eq!(p.kind(), kind::CONNECT);
+            at.push(now);
+            link.feed(&script::connack(4));
+        }
+    }
+    at
+}
+
 #[test]
-fn refused_credentials_are_retried_after_the_pause() {
+fn refused_connections_back_off_with_jitter_up_to_the_cap() {
     let mut r = reporter();
     let mut link = Script::new();
-    run(&mut r, 0, &mut link);
-    assert_eq!(link.take_packets()[0].kind(), kind::CONNECT);
-    link.feed(&script::connack(4));
-    assert_eq!(run(&mut r, 10, &mut link), [Notice::Lost(Lost::Refused(4))]);
-    assert_eq!(r.stats.refused, 1);
-    run(&mut r, 509, &mut link);
-    assert!(link.take_packets().is_empty(), "no retry before the pause");
-    run(&mut r, 510, &mut link);
+    let at = refuse_connects(&mut r, &mut link, 20_000);
+    let pauses: Vec<Millis> = at.windows(2).map(|w| w[1] - w[0]).collect();
+    // 500, 1000, 2000 ms, then the 3000 ms cap, each plus up to a quarter of jitter (and the
+    // 5 ms polling step).
+    for (i, p) in pauses.iter().enumerate() {
+        let base = (500u64 << i.min(3)).min(3_000);
+        assert!(
+            *p >= base && *p <= base + base / 4 + 10,
+            "pause {i}: {p} ms ({pauses:?})"
+        );
+    }
+    assert!(pauses.len() >= 6, "{pauses:?}");
+    assert!(
+        pauses.windows(2).any(|w| w[0] != w[1]),
+        "jittered: {pauses:?}"
+    );
+    assert_eq!(r.stats.refused as usize, at.len());
+}
+
+#[test]
+fn an_accepted_connection_resets_the_back_off() {
+    let mut r = reporter();
+    let mut link = Script::new();
+    refuse_connects(&mut r, &mut link, 5_000);
+    // The next attempt is accepted; once it is lost, the pause is the first one again.
+    let start = 10_000;
+    let (_, _) = bring_up(&mut r, start, &mut link);
+    link.closed = true;
+    assert_eq!(
+        run(&mut r, start + 10, &mut link),
+        [Notice::Lost(Lost::Closed)]
+    );
+    link.closed = false;
+    run(&mut r, start + 10 + 499, &mut link);
+    assert!(link.take_packets().is_empty());
+    run(&mut r, start + 10 + 625, &mut link);
     assert_eq!(link.take_packets()[0].kind(), kind::CONNECT);
 }
 
