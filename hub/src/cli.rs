@@ -49,6 +49,8 @@ enum Command {
         #[command(subcommand)]
         command: DeviceCommand,
     },
+    /// A field engineer's queue and ticket actions, through the hub's API.
+    Engineer(crate::engineer_cli::EngineerArgs),
     /// The one-command tour: writes ./heartline-demo/ on first use and runs the hub on it.
     Demo {
         #[arg(long, default_value = "heartline-demo")]
@@ -101,6 +103,10 @@ fn dispatch() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Run { config } => serve(&config),
+        Command::Engineer(args) => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?
+            .block_on(crate::engineer_cli::run(args)),
         Command::Init { dir, force } => {
             for path in write_examples(&dir, force)? {
                 println!("wrote {}", path.display());
@@ -220,7 +226,8 @@ pub fn write_examples(dir: &Path, force: bool) -> anyhow::Result<Vec<PathBuf>> {
         .replace("{{GW_KEY}}", &secret_hex(32))
         .replace("{{GW_TOKEN}}", &secret_hex(24))
         .replace("{{CAM_KEY}}", &secret_hex(32))
-        .replace("{{CAM_TOKEN}}", &secret_hex(24));
+        .replace("{{CAM_TOKEN}}", &secret_hex(24))
+        .replace("{{ENG_TOKEN}}", &secret_hex(24));
     let files = [
         (
             dir.join("hub.toml"),

@@ -23,6 +23,7 @@ pub mod diagnostic;
 pub mod directory;
 pub mod dispatch;
 pub mod engine;
+pub mod engineer_cli;
 pub mod http;
 pub mod ingest;
 pub mod inventory;
@@ -60,6 +61,7 @@ pub struct Hub {
     ingest: std::thread::JoinHandle<()>,
     notifier: Option<std::thread::JoinHandle<()>>,
     live: live::Live,
+    closing: tokio::sync::watch::Sender<bool>,
     http_stop: tokio::sync::oneshot::Sender<()>,
     http_task: tokio::task::JoinHandle<std::io::Result<()>>,
 }
@@ -112,9 +114,11 @@ impl Hub {
             .with_context(|| format!("cannot serve HTTP on {}", config.http.listen))?;
         let http = listener.local_addr()?;
         let (http_stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let (closing, closing_rx) = tokio::sync::watch::channel(false);
         let api = api::ApiState {
             store: store.clone(),
             live: live.clone(),
+            closing: closing_rx,
         };
         let http_task = tokio::spawn(http::serve(listener, metrics.clone(), api, async move {
             let _ = stopped.await;
@@ -132,6 +136,7 @@ impl Hub {
             ingest,
             notifier: notifier.map(|(_, thread)| thread),
             live,
+            closing,
             http_stop,
             http_task,
         })
@@ -167,8 +172,14 @@ impl Hub {
         tokio::task::spawn_blocking(move || ingest.join())
             .await?
             .map_err(|_| anyhow::anyhow!("the ingest thread panicked"))?;
+        // Live streams end, then the HTTP server stops once its connections are done (bounded:
+        // a client that never hangs up does not hold the hub).
+        let _ = self.closing.send(true);
         let _ = self.http_stop.send(());
-        self.http_task.await??;
+        match tokio::time::timeout(std::time::Duration::from_secs(5), self.http_task).await {
+            Ok(served) => served??,
+            Err(_) => tracing::warn!("HTTP connections still open after 5 s; closing anyway"),
+        }
         if let Some(n) = self.notifier {
             tokio::task::spawn_blocking(move || n.join())
                 .await?

@@ -25,7 +25,12 @@ pub enum CommandError {
     Store(String),
     #[error("the hub is shutting down")]
     Stopped,
+    #[error("the hub did not apply the action within {0:?}; it may be overloaded, try again")]
+    Timeout(std::time::Duration),
 }
+
+/// Longest an API caller waits for its action to be applied and committed.
+pub const ACT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// The API's side of the channels.
 #[derive(Clone)]
@@ -70,11 +75,16 @@ impl Live {
             actor,
             reply,
         };
-        self.commands
-            .send_async(cmd)
+        let applied = async {
+            self.commands
+                .send_async(cmd)
+                .await
+                .map_err(|_| CommandError::Stopped)?;
+            answer.await.map_err(|_| CommandError::Stopped)?
+        };
+        tokio::time::timeout(ACT_TIMEOUT, applied)
             .await
-            .map_err(|_| CommandError::Stopped)?;
-        answer.await.map_err(|_| CommandError::Stopped)?
+            .map_err(|_| CommandError::Timeout(ACT_TIMEOUT))?
     }
 
     /// Every ticket change from now on, as committed.

@@ -241,3 +241,20 @@ fn resolving_stops_the_clocks() {
     assert_eq!(c.next_deadline(), None);
     assert!(c.tick(MON_10 + 100 * HOUR, &managers()).is_empty());
 }
+
+#[test]
+fn shifts_parse_from_the_inventory_form() {
+    assert_eq!(Shift::parse("mon-fri 08:00-18:00"), Ok(DAYS));
+    assert_eq!(Shift::parse("daily 22:00-06:00"), Ok(NIGHTS));
+    assert_eq!(Shift::parse("always"), Ok(Shift::ALWAYS));
+    let weekend = Shift::parse("sat,sun 09:00-13:00").unwrap();
+    assert_eq!(weekend.weekdays, 0b110_0000);
+    // A day range may wrap over the week's end.
+    assert_eq!(
+        Shift::parse("fri-mon 00:00-24:00").unwrap().weekdays,
+        0b111_0001
+    );
+    for bad in ["", "mon", "mon 8-18", "mon 08:00-08:00", "xyz 08:00-09:00"] {
+        assert!(Shift::parse(bad).is_err(), "{bad:?} accepted");
+    }
+}

@@ -28,6 +28,10 @@ fn device(id: &str, extra: &str) -> String {
 
 const TOKEN: &str = "token = \"a-long-enough-token\"\n";
 
+fn engineer(extra: &str) -> String {
+    format!("[[engineer]]\nid = \"e1\"\nname = \"E\"\n{extra}\n")
+}
+
 #[test]
 fn init_writes_files_that_validate() {
     let dir = tempfile::tempdir().unwrap();
@@ -111,6 +115,51 @@ fn inventory_mistakes_point_at_their_line() {
             base_lines + 2,
             "invalid type",
         ),
+        (
+            inventory(&engineer(
+                "shifts = [\"mon-fri 08:00-18:00\", \"weekends 9-5\"]\n",
+            )),
+            base_lines + 4,
+            "unknown day \"weekends\"",
+        ),
+        (
+            inventory(&engineer("shifts = [\"mon-fry 08:00-18:00\"]\n")),
+            base_lines + 4,
+            "unknown day",
+        ),
+        (
+            inventory(&engineer("shifts = [\"daily 08:00-25:00\"]\n")),
+            base_lines + 4,
+            "not a time of day",
+        ),
+        (
+            inventory(&engineer("grid_manager = \"nobody\"\n")),
+            base_lines + 4,
+            "not a declared manager",
+        ),
+        (
+            inventory(&engineer("location = [95.0, 10.0]\n")),
+            base_lines + 4,
+            "latitude, longitude",
+        ),
+        (
+            inventory(&(engineer(TOKEN) + &engineer(TOKEN).replace("\"e1\"", "\"e2\""))),
+            base_lines + 9,
+            "same token",
+        ),
+        (
+            inventory("[[manager]]\nid = \"m\"\nname = \"M\"\nlevel = \"boss\"\n"),
+            base_lines + 4,
+            "grid, district or service_leader",
+        ),
+        (
+            inventory(
+                "[[manager]]\nid = \"d\"\nname = \"D\"\nlevel = \"district\"\nreports_to = \"g\"\n\n\
+                 [[manager]]\nid = \"g\"\nname = \"G\"\nlevel = \"grid\"\n",
+            ),
+            base_lines + 5,
+            "higher on the ladder (grid → district → service_leader), not to the grid manager",
+        ),
     ];
     for (i, (text, line, words)) in cases.iter().enumerate() {
         let err =
@@ -153,6 +202,17 @@ fn config_mistakes_point_at_their_line() {
         ("[mqtt]\nmax_packet_bytes = 10\n", 2, "must exceed"),
         ("[store]\npaht = \"x\"\n", 2, "unknown field"),
         ("[ingest]\nmax_report_bytes = 0\n", 2, "above 0"),
+        (
+            "[notify]\nwebhook_url = \"ftp://x\"\nwebhook_secret_file = \"s\"\n",
+            2,
+            "http:// or https://",
+        ),
+        (
+            "[notify]\nwebhook_url = \"https://x/hook\"\n",
+            2,
+            "needs webhook_secret_file",
+        ),
+        ("[notify]\nretry_max = \"soon\"\n", 2, "not a duration"),
         ("[engine]\nverify = \"ten minutes\"\n", 2, "not a duration"),
         (
             "[[rule]]\nname = \"c\"\nmetric = \"cpu_pct\"\nabove = 95\nclear = 99\nseverity = \"major\"\n",

@@ -57,7 +57,8 @@ impl Fleet {
                 inventory,
                 "[[tenant]]\nid = \"{tenant}\"\nname = \"Tenant {tenant}\"\n\n\
                  [[project]]\nid = \"{tenant}-p\"\ntenant = \"{tenant}\"\nname = \"Project\"\n\n\
-                 [[site]]\nid = \"{tenant}-s\"\nproject = \"{tenant}-p\"\nname = \"Site\"\n\n"
+                 [[site]]\nid = \"{tenant}-s\"\nproject = \"{tenant}-p\"\nname = \"Site\"\n\
+                 region = \"{tenant}-r\"\n\n"
             );
             for id in ids {
                 let c = DeviceCreds::derived(tenant, id);
@@ -72,6 +73,32 @@ impl Fleet {
             }
         }
         Fleet { devices, inventory }
+    }
+
+    /// Adds `n` engineers `eng-0 ..` covering `tenant`'s region for the harness's device kind
+    /// ("sensor"), always on duty, under one grid manager → district manager → service leader;
+    /// returns their (id, API token).
+    pub fn with_engineers(&mut self, tenant: &str, n: usize) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        let _ = write!(
+            self.inventory,
+            "[[manager]]\nid = \"gm\"\nname = \"Grid\"\nlevel = \"grid\"\nregions = [\"{tenant}-r\"]\nreports_to = \"dm\"\n\n\
+             [[manager]]\nid = \"dm\"\nname = \"District\"\nlevel = \"district\"\nreports_to = \"sl\"\n\n\
+             [[manager]]\nid = \"sl\"\nname = \"Leader\"\nlevel = \"service_leader\"\n\n"
+        );
+        for i in 0..n {
+            let id = format!("eng-{i}");
+            let token = format!("engineer-token-{tenant}-{i}-0123456789");
+            let _ = write!(
+                self.inventory,
+                "[[engineer]]\nid = \"{id}\"\nname = \"Engineer {i}\"\nregions = [\"{tenant}-r\"]\n\
+                 skills = [\"sensor\"]\nshifts = [\"always\"]\ngrid_manager = \"gm\"\n\
+                 token_sha256 = \"{}\"\n\n",
+                hex::encode(token_sha256(&token))
+            );
+            out.push((id, token));
+        }
+        out
     }
 
     pub fn device(&self, id: &str) -> &DeviceCreds {
@@ -504,4 +531,119 @@ pub fn scrape(http: SocketAddr, name: &str) -> f64 {
     body.lines()
         .find_map(|l| l.strip_prefix(name).and_then(|v| v.trim().parse().ok()))
         .unwrap_or(0.0)
+}
+
+/// Adds `Authorization: Bearer <token>` to every gRPC call.
+#[derive(Clone)]
+pub struct Bearer(tonic::metadata::MetadataValue<tonic::metadata::Ascii>);
+
+impl tonic::service::Interceptor for Bearer {
+    fn call(&mut self, mut req: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
+        req.metadata_mut().insert("authorization", self.0.clone());
+        Ok(req)
+    }
+}
+
+pub type EngineerClient = wire::engineer_service_client::EngineerServiceClient<
+    tonic::service::interceptor::InterceptedService<tonic::transport::Channel, Bearer>,
+>;
+
+/// A gRPC client of the hub's engineer API (on its HTTP port), calling as the token's owner.
+pub async fn engineer_client(http: SocketAddr, token: &str) -> anyhow::Result<EngineerClient> {
+    let channel = tonic::transport::Channel::from_shared(format!("http://{http}"))?
+        .connect()
+        .await?;
+    let bearer = Bearer(format!("Bearer {token}").parse()?);
+    Ok(wire::engineer_service_client::EngineerServiceClient::with_interceptor(channel, bearer))
+}
+
+/// Milliseconds since the Unix epoch, the hub's clock.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// One POST the webhook receiver saw.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub key: String,
+    pub body: serde_json::Value,
+    /// The `X-Heartline-Signature` header matched the HMAC of the body.
+    pub signed_ok: bool,
+}
+
+/// A webhook receiver as an operator would write one: it checks the signature and processes each
+/// idempotency key once. With `fail_first`, the first attempt of every key is answered 500 after
+/// it was seen (a lost answer), so the hub must retry and the receiver must drop the repeat.
+#[derive(Clone, Default)]
+pub struct WebhookReceiver {
+    /// Every request, in order.
+    pub requests: std::sync::Arc<std::sync::Mutex<Vec<Received>>>,
+    /// Processed notices by key: what the receiver acted on, once each.
+    pub processed:
+        std::sync::Arc<std::sync::Mutex<std::collections::BTreeMap<String, serde_json::Value>>>,
+}
+
+impl WebhookReceiver {
+    /// Serves `POST /hook` on `listener` until the runtime ends.
+    pub fn serve(
+        listener: tokio::net::TcpListener,
+        secret: Vec<u8>,
+        fail_first: bool,
+    ) -> WebhookReceiver {
+        use axum::http::{HeaderMap, StatusCode};
+        let receiver = WebhookReceiver::default();
+        let state = receiver.clone();
+        let handler = move |headers: HeaderMap, body: axum::body::Bytes| {
+            let state = state.clone();
+            let secret = secret.clone();
+            async move {
+                let header = |name: &str| {
+                    headers
+                        .get(name)
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or_default()
+                        .to_string()
+                };
+                let key = header("Idempotency-Key");
+                let signed_ok = header(heartline_hub::notify::SIGNATURE_HEADER)
+                    == heartline_hub::notify::signature(&secret, &body);
+                let Ok(json) = serde_json::from_slice::<serde_json::Value>(&body) else {
+                    return StatusCode::BAD_REQUEST;
+                };
+                let first = {
+                    let mut requests = state.requests.lock().unwrap();
+                    let first = !requests.iter().any(|r| r.key == key);
+                    requests.push(Received {
+                        key: key.clone(),
+                        body: json.clone(),
+                        signed_ok,
+                    });
+                    first
+                };
+                if !signed_ok || key.is_empty() {
+                    return StatusCode::UNAUTHORIZED;
+                }
+                if fail_first && first {
+                    return StatusCode::INTERNAL_SERVER_ERROR;
+                }
+                state.processed.lock().unwrap().entry(key).or_insert(json);
+                StatusCode::OK
+            }
+        };
+        let app = axum::Router::new().route("/hook", axum::routing::post(handler));
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        receiver
+    }
+
+    pub fn processed(&self) -> Vec<serde_json::Value> {
+        self.processed.lock().unwrap().values().cloned().collect()
+    }
+
+    pub fn requests(&self) -> Vec<Received> {
+        self.requests.lock().unwrap().clone()
+    }
 }

@@ -29,6 +29,7 @@ pub fn queue_stream(state: &ApiState, engineer: String) -> mpsc::Receiver<Arc<Ti
     // Subscribe before reading the queue, so that nothing committed in between is missed.
     let mut changes = state.live.watch();
     let store = state.store.clone();
+    let mut closing = state.closing.clone();
     tokio::spawn(async move {
         let mut mine: HashSet<u64> = HashSet::new();
         let mut reload = true;
@@ -49,7 +50,11 @@ pub fn queue_stream(state: &ApiState, engineer: String) -> mpsc::Receiver<Arc<Ti
                     }
                 }
             }
-            match changes.recv().await {
+            let change = tokio::select! {
+                c = changes.recv() => c,
+                _ = closing.wait_for(|c| *c) => return,
+            };
+            match change {
                 Ok(t) => {
                     let is_mine =
                         t.engineer.as_deref() == Some(engineer.as_str()) && !t.state.is_terminal();
@@ -121,7 +126,9 @@ fn status(e: CommandError) -> Status {
         CommandError::Refused(e @ TicketError::InvalidTransition { .. }) => {
             Status::failed_precondition(e.to_string())
         }
-        CommandError::Store(_) | CommandError::Stopped => Status::unavailable(e.to_string()),
+        CommandError::Store(_) | CommandError::Stopped | CommandError::Timeout(_) => {
+            Status::unavailable(e.to_string())
+        }
     }
 }
 

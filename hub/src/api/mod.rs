@@ -17,6 +17,8 @@ use std::sync::Arc;
 pub struct ApiState {
     pub store: Arc<Store>,
     pub live: Live,
+    /// Turns true when the hub shuts down: live streams end so connections can close.
+    pub closing: tokio::sync::watch::Receiver<bool>,
 }
 
 /// The gRPC services and SSE routes, as one router to merge into the HTTP server's.

@@ -132,6 +132,14 @@ impl Engine {
                 self.notify(now, t, id, NoticeKind::Dispatched, title);
             }
             Choice::Nobody { reason } => {
+                let reason = if tk.dispatch.passed_over.is_empty() {
+                    reason
+                } else {
+                    format!(
+                        "unassigned: every eligible engineer declined or let the offer lapse ({})",
+                        tk.dispatch.passed_over.join(", ")
+                    )
+                };
                 let first = !tk.dispatch.unassigned;
                 let grid = self.cfg.roster.chain(None, &job).grid_manager;
                 let retry = now + self.cfg.unassigned_retry;
