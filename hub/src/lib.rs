@@ -9,7 +9,10 @@
 //! - [`broker`]: the embedded rumqttd and the hub's in-process link to it.
 //! - [`ingest`]: decode → verify → dedupe → commit → ack, on its own thread.
 //! - [`engine`]: the sans-IO detection engine and ticket lifecycle.
-//! - [`dispatch`]: the sans-IO dispatch policy and SLA escalation ladder (not wired in yet).
+//! - [`dispatch`]: the sans-IO dispatch policy and SLA escalation ladder (applied by `engine::assign`).
+//! - [`live`], [`api`]: ticket actions into ingest, committed changes out; gRPC and SSE for people.
+//! - [`notify`]: notices to people (log, signed webhook from a durable outbox).
+//! - [`engineer_cli`]: `heartline-hub engineer ...`, the engineer's command line.
 //! - [`report`]: the domain form of a report, what everything after ingest works on.
 //! - [`metrics`], [`http`]: Prometheus counters and the HTTP endpoint that serves them.
 //! - [`cli`]: the `heartline-hub` command (`run`, `init`, `check-config`, `inventory apply`).

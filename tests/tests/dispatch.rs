@@ -221,3 +221,77 @@ async fn a_fault_is_dispatched_worked_verified_and_closed_with_every_step_on_the
     });
     th.hub.shutdown().await.unwrap();
 }
+
+/// Runs `heartline-hub engineer ...` (the real CLI) as `token`'s owner.
+fn cli(http: std::net::SocketAddr, token: &str, args: &[&str]) -> (bool, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_hub"))
+        .arg("engineer")
+        .arg("--hub")
+        .arg(format!("http://{http}"))
+        .args(args)
+        .env("HEARTLINE_TOKEN", token)
+        .output()
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    (out.status.success(), text)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_engineer_command_line_shows_the_queue_and_acts() {
+    let mut fleet = Fleet::new(&[("acme", ids("acme", 1))]);
+    let engineers = fleet.with_engineers("acme", 1);
+    let th = TestHub::start(&fleet).await.unwrap();
+    let http = th.hub.http;
+    let token = engineers[0].1.clone();
+    let mut dev = Device::connect(th.hub.mqtt_v4, fleet.device("acme-0"), Protocol::V4)
+        .await
+        .unwrap();
+    let mut r = dev.report(1);
+    r.checks[0].status = wire::CheckStatus::Crit as i32;
+    r.next_checkin_s = 3600;
+    dev.send(&r).await.unwrap();
+    dev.wait_ack(1, 1).await.unwrap();
+    eventually("a dispatched ticket", || {
+        th.hub
+            .store()
+            .engineer_queue("eng-0")
+            .is_ok_and(|q| q.len() == 1)
+    })
+    .await
+    .unwrap();
+
+    let (ok, out) = tokio::task::spawn_blocking(move || cli(http, &token, &["queue"]))
+        .await
+        .unwrap();
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("#1") && out.contains("dispatched") && out.contains("acme-0"),
+        "{out}"
+    );
+
+    let token = engineers[0].1.clone();
+    let (ok, out) = tokio::task::spawn_blocking(move || cli(http, &token, &["accept", "1"]))
+        .await
+        .unwrap();
+    assert!(ok, "{out}");
+    assert!(out.contains("accepted"), "{out}");
+
+    // Mistakes come back as messages a person can act on, with a failing exit code.
+    let token = engineers[0].1.clone();
+    let (ok, out) = tokio::task::spawn_blocking(move || cli(http, &token, &["accept", "1"]))
+        .await
+        .unwrap();
+    assert!(!ok);
+    assert!(
+        out.contains("only a dispatched ticket can be accepted"),
+        "{out}"
+    );
+    let (ok, out) =
+        tokio::task::spawn_blocking(move || cli(http, "wrong-token-wrong-token", &["queue"]))
+            .await
+            .unwrap();
+    assert!(!ok);
+    assert!(out.contains("token is not valid"), "{out}");
+    th.hub.shutdown().await.unwrap();
+}
