@@ -28,6 +28,19 @@ async fn next(stream: &mut tonic::Streaming<wire::Assignment>) -> anyhow::Result
         .ok_or_else(|| anyhow::anyhow!("the stream ended"))
 }
 
+/// Connects acme-0 and has it report a critical check (ticket-worthy), acknowledged.
+async fn failing_device(th: &TestHub, fleet: &Fleet) -> Device {
+    let mut dev = Device::connect(th.hub.mqtt_v4, fleet.device("acme-0"), Protocol::V4)
+        .await
+        .unwrap();
+    let mut r = dev.report(1);
+    r.checks[0].status = wire::CheckStatus::Crit as i32;
+    r.next_checkin_s = 3600;
+    dev.send(&r).await.unwrap();
+    dev.wait_ack(1, 1).await.unwrap();
+    dev
+}
+
 fn state(t: &wire::Ticket) -> wire::TicketState {
     wire::TicketState::try_from(t.state).unwrap()
 }
@@ -101,14 +114,7 @@ async fn a_fault_is_dispatched_worked_verified_and_closed_with_every_step_on_the
     assert!(err.message().contains("not valid"), "{}", err.message());
 
     // The device reports a critical check: a ticket, dispatched to the least busy engineer.
-    let mut dev = Device::connect(th.hub.mqtt_v4, fleet.device("acme-0"), Protocol::V4)
-        .await
-        .unwrap();
-    let mut r = dev.report(1);
-    r.checks[0].status = wire::CheckStatus::Crit as i32;
-    r.next_checkin_s = 3600;
-    dev.send(&r).await.unwrap();
-    dev.wait_ack(1, 1).await.unwrap();
+    let mut dev = failing_device(&th, &fleet).await;
     let a = next(&mut queue).await.unwrap();
     let t = a.ticket.unwrap();
     assert_eq!(state(&t), wire::TicketState::Dispatched);
@@ -244,14 +250,7 @@ async fn the_engineer_command_line_shows_the_queue_and_acts() {
     let th = TestHub::start(&fleet).await.unwrap();
     let http = th.hub.http;
     let token = engineers[0].1.clone();
-    let mut dev = Device::connect(th.hub.mqtt_v4, fleet.device("acme-0"), Protocol::V4)
-        .await
-        .unwrap();
-    let mut r = dev.report(1);
-    r.checks[0].status = wire::CheckStatus::Crit as i32;
-    r.next_checkin_s = 3600;
-    dev.send(&r).await.unwrap();
-    dev.wait_ack(1, 1).await.unwrap();
+    let _dev = failing_device(&th, &fleet).await;
     eventually("a dispatched ticket", || {
         th.hub
             .store()
