@@ -1,0 +1,5 @@
+//! `heartline-sim`: see [`heartline_sim::cli`].
+
+fn main() -> anyhow::Result<()> {
+    heartline_sim::cli::main()
+}

@@ -1,0 +1,701 @@
+//! The virtual-time run: the hub's sans-IO engine (with its dispatch policy) driven directly,
+//! seeded and deterministic. Devices report from a calendar queue, faults and engineers from an
+//! event heap, and the engine is ticked exactly when its `next_deadline` asks; nothing ticks
+//! every device every second, so a week of 100,000 devices takes seconds.
+
+use crate::fleet::Fleet;
+use crate::queue::ReportQueue;
+use crate::scenario::{FaultType, Scenario};
+use crate::schedule::{Plan, Problem, plan};
+use heartline_hub::diagnostic::FileError;
+use heartline_hub::engine::rules::{HOUR, applies};
+use heartline_hub::engine::{
+    Actor, DeviceMemory, Engine, EngineConfig, Input, Maintenance, Ms, NoticeKind, Output, Ticket,
+    TicketAction, TicketId, TicketState,
+};
+use heartline_hub::report::{CheckResult, Report};
+use heartline_proto::CheckState;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap, HashMap};
+use std::time::Instant;
+
+/// How a run is made.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Overrides the scenario's seed.
+    pub seed: Option<u64>,
+    /// A progress line on stderr.
+    pub progress: bool,
+}
+
+/// Counters of one run.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct Stats {
+    /// Every `Engine::handle` call: reports, presence, ticks, maintenance, ticket actions.
+    pub inputs: u64,
+    pub reports: u64,
+    pub ticks: u64,
+    /// Engineer actions the engine refused (the ticket moved on: healed, merged, re-offered).
+    pub actions_refused: u64,
+    /// Inputs that arrived while the hub was down.
+    pub inputs_lost: u64,
+    pub restarts: u64,
+    pub wall_s: f64,
+}
+
+/// Everything a run produced, for scoring.
+pub struct Outcome {
+    pub scenario: String,
+    pub seed: u64,
+    pub devices: usize,
+    pub engineers: usize,
+    pub start: Ms,
+    pub end: Ms,
+    pub problems: Vec<Problem>,
+    /// Device ids by index (problems name devices by index).
+    pub device_ids: Vec<String>,
+    pub tickets: Vec<Ticket>,
+    /// When each ticket was first offered to an engineer.
+    pub dispatched_at: HashMap<TicketId, Ms>,
+    pub stats: Stats,
+}
+
+/// Device flags: any set means the device does not report.
+const DEAD: u8 = 1;
+const BEHIND: u8 = 2;
+const OFF: u8 = 4;
+const FLAP: u8 = 8;
+const NONE: u32 = u32::MAX;
+/// Planned work is booked with this margin after the work itself.
+pub const MAINTENANCE_MARGIN: Ms = 10 * 60_000;
+/// A device back on the network reports within this.
+const RECONNECT: Ms = 30_000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Step {
+    Accept,
+    OnSite,
+    Repair,
+}
+
+/// What the simulator itself schedules (device reports live in the [`ReportQueue`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Event {
+    Start(u32),
+    /// A problem that ends by itself (overheat over, flapping over, maintenance done).
+    End(u32),
+    /// A flapping link goes down (`true`) or comes back.
+    Flap(u32, bool),
+    Engineer(TicketId, u16, Step),
+    HubDown(usize),
+    HubUp(usize),
+}
+
+/// What the hub had committed: what `Engine::restore` gets back after a restart.
+#[derive(Default)]
+struct Persisted {
+    memory: HashMap<String, DeviceMemory>,
+    tickets: BTreeMap<TicketId, Ticket>,
+    next_ticket: TicketId,
+}
+
+struct World<'a> {
+    s: &'a Scenario,
+    fleet: Fleet,
+    cfg: EngineConfig,
+    engine: Engine,
+    rng: ChaCha8Rng,
+    now: Ms,
+    end: Ms,
+    reports: ReportQueue,
+    events: BinaryHeap<Reverse<(Ms, u64, Event)>>,
+    seq: u64,
+    flags: Vec<u8>,
+    scheduled: Vec<bool>,
+    last_report: Vec<Ms>,
+    fault_of: Vec<u32>,
+    problems: Vec<Problem>,
+    /// The unfinished problem rooted at a device.
+    active_at: HashMap<u32, u32>,
+    restarts: Vec<crate::schedule::Restart>,
+    busy: Vec<Ms>,
+    hub_up: bool,
+    persist: Option<Persisted>,
+    dispatched_at: HashMap<TicketId, Ms>,
+    stats: Stats,
+}
+
+/// Runs a scenario in virtual time.
+pub fn run(s: &Scenario, opts: &Options) -> Result<Outcome, FileError> {
+    let seed = opts.seed.unwrap_or(s.seed);
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let fleet = Fleet::build(s);
+    let Plan { problems, restarts } = plan(s, &fleet, &mut rng)?;
+    let cfg = EngineConfig {
+        roster: fleet.roster.clone(),
+        ..s.detection.clone()
+    };
+    let engine = Engine::new(cfg.clone(), fleet.infos.clone());
+    let horizon = fleet
+        .templates
+        .iter()
+        .map(|t| t.every)
+        .max()
+        .unwrap_or(1_000)
+        + RECONNECT;
+    let n = fleet.len();
+    let mut w = World {
+        s,
+        cfg,
+        engine,
+        rng,
+        now: s.start,
+        end: s.start + s.duration,
+        reports: ReportQueue::new(s.start, horizon),
+        events: BinaryHeap::new(),
+        seq: 0,
+        flags: vec![0; n],
+        scheduled: vec![true; n],
+        last_report: vec![Ms::MIN; n],
+        fault_of: vec![NONE; n],
+        problems,
+        active_at: HashMap::new(),
+        busy: vec![s.start; fleet.engineers.len()],
+        hub_up: true,
+        persist: (!restarts.is_empty()).then(Persisted::default),
+        restarts,
+        dispatched_at: HashMap::new(),
+        stats: Stats::default(),
+        fleet,
+    };
+    // Every device reports first at a random phase of its interval.
+    for d in 0..n as u32 {
+        let phase = w.rng.random_range(0..w.fleet.every(d));
+        w.reports.push(s.start + phase, d);
+    }
+    for p in 0..w.problems.len() {
+        let at = w.problems[p].start;
+        w.schedule(at, Event::Start(p as u32));
+    }
+    for i in 0..w.restarts.len() {
+        let r = w.restarts[i];
+        w.schedule(r.at, Event::HubDown(i));
+        w.schedule(r.at + r.down, Event::HubUp(i));
+    }
+    let wall = Instant::now();
+    w.main_loop(opts.progress);
+    w.stats.wall_s = wall.elapsed().as_secs_f64();
+    let World {
+        engine,
+        problems,
+        dispatched_at,
+        stats,
+        fleet,
+        ..
+    } = w;
+    Ok(Outcome {
+        scenario: s.name.clone(),
+        seed,
+        devices: fleet.len(),
+        engineers: fleet.engineers.len(),
+        start: s.start,
+        end: s.start + s.duration,
+        problems,
+        device_ids: fleet.infos.into_iter().map(|i| i.id).collect(),
+        tickets: engine.tickets().cloned().collect(),
+        dispatched_at,
+        stats,
+    })
+}
+
+impl World<'_> {
+    fn schedule(&mut self, at: Ms, e: Event) {
+        self.seq += 1;
+        self.events.push(Reverse((at, self.seq, e)));
+    }
+
+    fn main_loop(&mut self, progress: bool) {
+        let mut bar = crate::progress::Bar::new(progress, self.s.start, self.end);
+        loop {
+            let report = self.reports.peek().map(|(t, _)| t);
+            let event = self.events.peek().map(|Reverse((t, _, _))| *t);
+            let next = match (report, event) {
+                (Some(r), Some(e)) => r.min(e),
+                (r, e) => r.or(e).unwrap_or(Ms::MAX),
+            };
+            if next > self.end {
+                break;
+            }
+            self.advance(next);
+            if event == Some(next) {
+                let Some(Reverse((_, _, e))) = self.events.pop() else {
+                    unreachable!("peeked")
+                };
+                self.event(e);
+            } else if let Some((t, d)) = self.reports.pop() {
+                self.report(t, d);
+            }
+            bar.at(self.now);
+        }
+        self.advance(self.end);
+        bar.done();
+    }
+
+    /// Ticks the engine at every deadline it asks for up to `t`, then sets the clock to `t`.
+    fn advance(&mut self, t: Ms) {
+        if self.hub_up {
+            while self.engine.next_deadline() <= t {
+                let at = self.engine.next_deadline().max(self.now);
+                self.now = at;
+                self.handle(Input::Tick);
+                self.stats.ticks += 1;
+                self.collect();
+            }
+        }
+        self.now = self.now.max(t);
+    }
+
+    fn handle(&mut self, input: Input<'_>) -> bool {
+        if !self.hub_up {
+            self.stats.inputs_lost += 1;
+            return false;
+        }
+        self.stats.inputs += 1;
+        match self.engine.handle(self.now, input) {
+            Ok(()) => true,
+            Err(_) => {
+                self.stats.actions_refused += 1;
+                false
+            }
+        }
+    }
+
+    /// Takes the engine's changes as ingest would: notices go to the simulated engineers, and
+    /// with a restart in the scenario, the rest is kept as the store would keep it.
+    fn collect(&mut self) {
+        let changes = self.engine.take_changes();
+        for o in &changes.outputs {
+            if let Output::Notify(n) = o {
+                if n.kind != NoticeKind::Dispatched {
+                    continue;
+                }
+                self.dispatched_at.entry(n.ticket).or_insert(n.at);
+                if let Some(&e) = self.fleet.engineer_index.get(&n.to) {
+                    let think = self.draw(self.fleet.engineers[e as usize].accept);
+                    let at = (n.at + think).max(self.now);
+                    self.schedule(at, Event::Engineer(n.ticket, e, Step::Accept));
+                }
+            }
+        }
+        if let Some(p) = self.persist.as_mut() {
+            p.memory.extend(changes.devices);
+            p.tickets
+                .extend(changes.tickets.into_iter().map(|t| (t.id, t)));
+            p.next_ticket = changes.next_ticket;
+        }
+    }
+
+    fn draw(&mut self, (lo, hi): (Ms, Ms)) -> Ms {
+        if hi > lo {
+            self.rng.random_range(lo..=hi)
+        } else {
+            lo
+        }
+    }
+
+    fn grace(&self, d: u32) -> Ms {
+        let project = &self.fleet.infos[d as usize].project;
+        self.cfg
+            .project_grace
+            .get(project)
+            .copied()
+            .unwrap_or(self.cfg.heartbeat_grace)
+    }
+
+    /// Schedules a report from a device that had stopped, unless one is pending.
+    fn wake(&mut self, d: u32, at: Ms) {
+        if !self.scheduled[d as usize] {
+            self.scheduled[d as usize] = true;
+            self.reports.push(at, d);
+        }
+    }
+
+    fn report(&mut self, t: Ms, d: u32) {
+        let i = d as usize;
+        if self.flags[i] != 0 {
+            self.scheduled[i] = false;
+            return;
+        }
+        self.reports.push(t + self.fleet.every(d), d);
+        self.stats.reports += 1;
+        if !self.hub_up {
+            self.stats.inputs_lost += 1;
+            return;
+        }
+        self.last_report[i] = t;
+        let device = self.fleet.infos[i].id.as_str();
+        let p = self.fault_of[i];
+        if p == NONE {
+            let template = &self.fleet.templates[self.fleet.template[i] as usize];
+            self.stats.inputs += 1;
+            let _ = self.engine.handle(
+                self.now,
+                Input::Report {
+                    device,
+                    report: &template.report,
+                },
+            );
+            return;
+        }
+        let (report, bad) = self.faulty_report(d, p as usize);
+        let device = self.fleet.infos[i].id.clone();
+        self.handle(Input::Report {
+            device: &device,
+            report: &report,
+        });
+        let hold = bad.then(|| self.hold(d, p as usize)).flatten();
+        let problem = &mut self.problems[p as usize];
+        if let (None, Some(hold)) = (problem.first_bad, hold) {
+            problem.first_bad = Some(t);
+            problem.due = Some(t + hold);
+        }
+    }
+
+    /// What a device with problem `p` says now, and whether it shows the problem.
+    fn faulty_report(&self, d: u32, p: usize) -> (Report, bool) {
+        let template = &self.fleet.templates[self.fleet.template[d as usize] as usize];
+        let mut r = template.report.clone();
+        let problem = &self.problems[p];
+        let hours = (self.now - problem.start) as f64 / HOUR as f64;
+        let set = |r: &mut Report, metric: &str, f: &dyn Fn(f64) -> f64| {
+            for m in r.metrics.iter_mut().filter(|m| m.name == metric) {
+                m.value = f(m.value);
+            }
+        };
+        match &problem.fault {
+            FaultType::DiskFills { metric, rate } => {
+                set(&mut r, metric, &|v| (v + rate * hours).min(100.0));
+            }
+            FaultType::BatteryDrains { metric, rate } => {
+                set(&mut r, metric, &|v| (v - rate * hours).max(0.0));
+            }
+            FaultType::Overheats { metric, value, .. } => set(&mut r, metric, &|_| *value),
+            FaultType::CheckFails { check } => {
+                r.checks.retain(|c| &c.name != check);
+                r.checks.push(CheckResult {
+                    name: check.clone(),
+                    state: CheckState::Crit,
+                    message: "failing (simulated)".into(),
+                });
+            }
+            _ => return (r, false),
+        }
+        (r, true)
+    }
+
+    /// The hold of the rule a threshold or check problem trips (0 for checks).
+    fn hold(&self, d: u32, p: usize) -> Option<Ms> {
+        let info = &self.fleet.infos[d as usize];
+        match &self.problems[p].fault {
+            FaultType::Overheats { metric, value, .. } => self
+                .cfg
+                .thresholds
+                .iter()
+                .find(|r| {
+                    &r.metric == metric
+                        && r.direction.past(*value, r.threshold)
+                        && applies(&r.kinds, &r.projects, &info.kind, &info.project)
+                })
+                .map(|r| r.hold),
+            FaultType::CheckFails { .. } => Some(0),
+            _ => None,
+        }
+    }
+
+    fn event(&mut self, e: Event) {
+        match e {
+            Event::Start(p) => self.start(p as usize),
+            Event::End(p) => self.finish(p as usize, false),
+            Event::Flap(p, down) => self.flap(p as usize, down),
+            Event::Engineer(t, e, step) => self.engineer(t, e, step),
+            Event::HubDown(_) => {
+                self.collect();
+                self.hub_up = false;
+            }
+            Event::HubUp(i) => self.hub_up(i),
+        }
+    }
+
+    fn device_id(&self, d: u32) -> String {
+        self.fleet.infos[d as usize].id.clone()
+    }
+
+    fn start(&mut self, p: usize) {
+        let d = self.problems[p].device;
+        let i = d as usize;
+        self.active_at.insert(d, p as u32);
+        let last = (self.last_report[i] != Ms::MIN).then_some(self.last_report[i]);
+        let deadline = |w: &Self, d: u32| {
+            let l = w.last_report[d as usize];
+            (l != Ms::MIN).then(|| l + w.fleet.every(d) + w.grace(d))
+        };
+        let fault = self.problems[p].fault.clone();
+        match &fault {
+            FaultType::Dies => {
+                self.flags[i] |= DEAD;
+                self.problems[p].due = last.and(deadline(self, d));
+            }
+            FaultType::Disconnects => {
+                self.flags[i] |= DEAD;
+                let id = self.device_id(d);
+                self.handle(Input::Offline { device: &id });
+                self.collect();
+                self.problems[p].due = Some(self.now + self.cfg.offline_hold);
+            }
+            FaultType::UplinkDown => {
+                self.flags[i] |= DEAD;
+                for &c in &self.problems[p].devices[1..] {
+                    self.flags[c as usize] |= BEHIND;
+                }
+                self.problems[p].due = deadline(self, d);
+            }
+            FaultType::DiskFills { metric, rate } | FaultType::BatteryDrains { metric, rate } => {
+                self.fault_of[i] = p as u32;
+                let info = &self.fleet.infos[i];
+                let limit = self
+                    .cfg
+                    .trends
+                    .iter()
+                    .find(|t| {
+                        &t.metric == metric
+                            && applies(&t.kinds, &t.projects, &info.kind, &info.project)
+                    })
+                    .map(|t| t.limit);
+                let from = self.fleet.healthy(d, metric);
+                if let (Some(limit), Some(from)) = (limit, from) {
+                    let hours = (limit - from).abs() / rate.abs().max(f64::EPSILON);
+                    self.problems[p].fail_at = Some(self.now + (hours * HOUR as f64) as Ms);
+                }
+            }
+            FaultType::Overheats { lasts, .. } => {
+                self.fault_of[i] = p as u32;
+                if let Some(l) = lasts {
+                    self.schedule(self.now + l, Event::End(p as u32));
+                }
+            }
+            FaultType::CheckFails { .. } => self.fault_of[i] = p as u32,
+            FaultType::Flapping { lasts, .. } => {
+                self.schedule(self.now + lasts, Event::End(p as u32));
+                self.flap(p, true);
+            }
+            FaultType::Maintenance { lasts } => {
+                let site = self.fleet.infos[i].site.clone();
+                self.handle(Input::Maintenance(Maintenance {
+                    scope: site,
+                    from: self.now,
+                    until: self.now + lasts + MAINTENANCE_MARGIN,
+                    reason: "planned work (simulated)".into(),
+                }));
+                self.collect();
+                for c in self.problems[p].devices.clone() {
+                    self.flags[c as usize] |= OFF;
+                }
+                self.schedule(self.now + lasts, Event::End(p as u32));
+            }
+            FaultType::HubRestart { .. } => unreachable!("not a problem"),
+        }
+    }
+
+    fn flap(&mut self, p: usize, down: bool) {
+        if self.problems[p].end.is_some() {
+            return;
+        }
+        let FaultType::Flapping { period, .. } = self.problems[p].fault else {
+            return;
+        };
+        let d = self.problems[p].device;
+        let id = self.device_id(d);
+        if down {
+            self.flags[d as usize] |= FLAP;
+            self.handle(Input::Offline { device: &id });
+            if self.problems[p].due.is_none() {
+                self.problems[p].due = Some(self.now + self.cfg.offline_hold);
+            }
+        } else {
+            self.flags[d as usize] &= !FLAP;
+            self.handle(Input::Online { device: &id });
+            self.wake(d, self.now);
+        }
+        self.collect();
+        self.schedule(self.now + period / 2, Event::Flap(p as u32, !down));
+    }
+
+    /// The problem is over: repaired by an engineer, or ended by itself.
+    fn finish(&mut self, p: usize, repaired: bool) {
+        if self.problems[p].end.is_some() {
+            return;
+        }
+        let now = self.now;
+        let problem = &mut self.problems[p];
+        problem.end = Some(now);
+        problem.repaired = repaired;
+        let d = problem.device;
+        let devices = problem.devices.clone();
+        let fault = problem.fault.clone();
+        self.active_at.remove(&d);
+        self.fault_of[d as usize] = NONE;
+        match fault {
+            FaultType::Dies | FaultType::Disconnects | FaultType::Flapping { .. } => {
+                let was_off = self.flags[d as usize] != 0;
+                self.flags[d as usize] &= !(DEAD | FLAP);
+                if was_off {
+                    let id = self.device_id(d);
+                    self.handle(Input::Online { device: &id });
+                    self.collect();
+                    self.wake(d, now);
+                }
+            }
+            FaultType::UplinkDown => {
+                self.flags[d as usize] &= !DEAD;
+                self.wake(d, now);
+                for c in devices[1..].iter().copied() {
+                    self.flags[c as usize] &= !BEHIND;
+                    let back = now + self.rng.random_range(1..RECONNECT);
+                    self.wake(c, back);
+                }
+            }
+            FaultType::Maintenance { .. } => {
+                for c in devices {
+                    self.flags[c as usize] &= !OFF;
+                    let back = now + self.rng.random_range(1..RECONNECT);
+                    self.wake(c, back);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// An engineer's next step on a ticket offered to them.
+    fn engineer(&mut self, t: TicketId, e: u16, step: Step) {
+        if !self.hub_up {
+            // The API is down with the hub: the engineer tries again when it is back.
+            let up = self
+                .restarts
+                .iter()
+                .map(|r| r.at + r.down)
+                .find(|&u| u > self.now);
+            if let Some(up) = up {
+                self.schedule(up, Event::Engineer(t, e, step));
+            }
+            return;
+        }
+        let me = self.fleet.engineers[e as usize].clone();
+        let actor = Actor::Engineer(me.id.clone());
+        let act = |w: &mut Self, action: TicketAction| {
+            let ok = w.handle(Input::Ticket {
+                id: t,
+                action,
+                actor: actor.clone(),
+            });
+            w.collect();
+            ok
+        };
+        match step {
+            Step::Accept => {
+                if act(self, TicketAction::Accept) {
+                    let travel = self.draw(me.travel);
+                    let repair = self.draw(me.repair);
+                    // One job at a time: the engineer sets off once the previous one is done.
+                    let on_site = self.busy[e as usize].max(self.now) + travel;
+                    self.busy[e as usize] = on_site + repair;
+                    self.schedule(on_site, Event::Engineer(t, e, Step::OnSite));
+                    self.schedule(on_site + repair, Event::Engineer(t, e, Step::Repair));
+                }
+            }
+            Step::OnSite => {
+                act(self, TicketAction::OnSite);
+            }
+            Step::Repair => {
+                let Some(tk) = self.engine.ticket(t) else {
+                    return;
+                };
+                let mine = tk.engineer.as_deref() == Some(me.id.as_str())
+                    && matches!(tk.state, TicketState::Accepted | TicketState::OnSite);
+                if !mine {
+                    self.stats.actions_refused += 1;
+                    return;
+                }
+                // The engineer fixes whatever is wrong with the ticket's device, which then
+                // reports as it comes back; the hub verifies from those reports.
+                if let Some(&d) = self.fleet.index.get(&tk.device) {
+                    if let Some(&p) = self.active_at.get(&d) {
+                        self.finish(p as usize, true);
+                    }
+                }
+                act(
+                    self,
+                    TicketAction::Resolve {
+                        note: "repaired (simulated)".into(),
+                    },
+                );
+            }
+        }
+    }
+
+    /// The hub is back: its engine is rebuilt from what it had committed, as `Hub::start` does.
+    fn hub_up(&mut self, i: usize) {
+        let r = self.restarts[i];
+        let Some(p) = self.persist.as_ref() else {
+            return;
+        };
+        self.engine = Engine::restore(
+            self.cfg.clone(),
+            self.fleet.infos.clone(),
+            p.memory.clone(),
+            p.tickets.values().cloned().collect(),
+            p.next_ticket,
+            self.now,
+        );
+        self.hub_up = true;
+        self.stats.restarts += 1;
+        // Silence the hub did not witness proves nothing: devices not yet judged silent get a
+        // fresh grace from now, and so does what is due of them.
+        for pi in 0..self.problems.len() {
+            let pr = &self.problems[pi];
+            let silent_kind = matches!(pr.fault, FaultType::Dies | FaultType::UplinkDown);
+            if let (true, None, Some(due)) = (silent_kind, pr.end, pr.due) {
+                if due >= r.at {
+                    let d = pr.device;
+                    let fresh = self.now + self.fleet.every(d) + self.grace(d);
+                    self.problems[pi].due = Some(due.max(fresh));
+                }
+            }
+        }
+        self.collect();
+    }
+}
+
+/// Seconds of CPU and the peak RSS of this process (Linux `/proc`; zeros elsewhere).
+pub fn process_usage() -> (f64, f64) {
+    let cpu = std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|s| {
+            // Fields after the command name (which may hold spaces) in parentheses.
+            let rest = s.rsplit_once(')')?.1;
+            let f: Vec<&str> = rest.split_whitespace().collect();
+            let ticks = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
+            Some(ticks / 100.0)
+        })
+        .unwrap_or(0.0);
+    let rss = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            let line = s.lines().find(|l| l.starts_with("VmHWM:"))?;
+            let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+            Some(kib / 1024.0)
+        })
+        .unwrap_or(0.0);
+    (cpu, rss)
+}

@@ -1,0 +1,215 @@
+//! The fault schedule made concrete with the seeded RNG: which devices, sites or gateways each
+//! fault hits and when. The result is the run's ground truth, one [`Problem`] per real problem
+//! (an uplink down with fifty devices behind it is one problem). Each device takes part in at
+//! most one problem, so the scoring can attribute every ticket without guessing.
+
+use crate::fleet::Fleet;
+use crate::scenario::{FaultType, Scenario};
+use heartline_hub::diagnostic::FileError;
+use heartline_hub::engine::Ms;
+use heartline_hub::engine::rules::applies;
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
+
+/// Which kind of ticket a problem should produce.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Class {
+    /// The device is unreachable (silent or its connection lost).
+    Down,
+    Threshold,
+    Check,
+    Trend,
+    /// Planned work: no ticket is the right answer.
+    Planned,
+}
+
+/// One real problem and what the hub should make of it.
+#[derive(Debug, Clone)]
+pub struct Problem {
+    pub fault: FaultType,
+    pub class: Class,
+    /// The root device (the gateway of an uplink fault; the first device of a maintained site).
+    pub device: u32,
+    /// Every device the problem touches.
+    pub devices: Vec<u32>,
+    pub start: Ms,
+    /// When it was over: repaired, or ended by itself.
+    pub end: Option<Ms>,
+    pub repaired: bool,
+    /// When the hub should have opened its ticket by its own documented rules (the declared
+    /// deadline: last report + declared check-in + grace; a will + offline hold; the first bad
+    /// report + the rule's hold). `None` where that is not defined (trends, planned work).
+    pub due: Option<Ms>,
+    /// Trends: when the metric reaches the rule's limit.
+    pub fail_at: Option<Ms>,
+    pub customer_at: Option<Ms>,
+    /// The first report that showed the problem (thresholds and checks).
+    pub first_bad: Option<Ms>,
+}
+
+impl Problem {
+    pub fn expects_ticket(&self) -> bool {
+        self.class != Class::Planned
+    }
+    /// Whether a ticket of this root kind answers this problem.
+    pub fn matches(&self, root: &heartline_hub::engine::FaultKind) -> bool {
+        use heartline_hub::engine::FaultKind as K;
+        match self.class {
+            Class::Down | Class::Planned => root.is_down(),
+            Class::Threshold => matches!(root, K::Threshold { .. }),
+            Class::Check => matches!(root, K::Check { .. }),
+            Class::Trend => matches!(root, K::Trend { .. }),
+        }
+    }
+}
+
+/// A hub restart: down at `at` for `down`.
+#[derive(Debug, Clone, Copy)]
+pub struct Restart {
+    pub at: Ms,
+    pub down: Ms,
+}
+
+pub struct Plan {
+    pub problems: Vec<Problem>,
+    pub restarts: Vec<Restart>,
+}
+
+/// Draws the schedule. Errors point at a fault that asks for more devices than fit it.
+pub fn plan(s: &Scenario, fleet: &Fleet, rng: &mut ChaCha8Rng) -> Result<Plan, FileError> {
+    let mut reserved = vec![false; fleet.len()];
+    let mut plan = Plan {
+        problems: Vec::new(),
+        restarts: Vec::new(),
+    };
+    for spec in &s.faults {
+        let draw_start = |rng: &mut ChaCha8Rng| {
+            s.start
+                + spec.at
+                + if spec.spread > 0 {
+                    rng.random_range(0..spec.spread)
+                } else {
+                    0
+                }
+        };
+        if let FaultType::HubRestart { down } = spec.what {
+            for _ in 0..spec.count {
+                plan.restarts.push(Restart {
+                    at: draw_start(rng),
+                    down,
+                });
+            }
+            continue;
+        }
+        let wanted = |d: u32| {
+            let info = &fleet.infos[d as usize];
+            spec.device_kind.as_ref().is_none_or(|k| *k == info.kind)
+                && spec.project.as_ref().is_none_or(|p| *p == info.project)
+        };
+        // Candidate groups of devices: the first is the root.
+        let candidates: Vec<Vec<u32>> = match &spec.what {
+            FaultType::UplinkDown => (0..fleet.len() as u32)
+                .filter(|&d| fleet.is_gateway(d) && wanted(d))
+                .map(|d| {
+                    let mut all = vec![d];
+                    all.extend(&fleet.children[d as usize]);
+                    all
+                })
+                .collect(),
+            FaultType::Maintenance { .. } => fleet
+                .sites
+                .iter()
+                .filter(|site| site.devices.first().is_some_and(|&d| wanted(d)))
+                .map(|site| site.devices.clone())
+                .collect(),
+            what => (0..fleet.len() as u32)
+                .filter(|&d| !fleet.is_gateway(d) && wanted(d) && fits(s, fleet, d, what))
+                .map(|d| vec![d])
+                .collect(),
+        };
+        let mut free: Vec<Vec<u32>> = candidates
+            .into_iter()
+            .filter(|g| g.iter().all(|&d| !reserved[d as usize]))
+            .collect();
+        if free.len() < spec.count {
+            return Err(s.error_at(
+                spec.span.clone(),
+                format!(
+                    "{} {} fault(s) asked for, but only {} free {} fit (each device takes part in one problem)",
+                    spec.count,
+                    spec.what.name(),
+                    free.len(),
+                    if matches!(spec.what, FaultType::Maintenance { .. }) {
+                        "sites"
+                    } else {
+                        "devices"
+                    }
+                ),
+            ));
+        }
+        for _ in 0..spec.count {
+            let group = free.swap_remove(rng.random_range(0..free.len()));
+            for &d in &group {
+                reserved[d as usize] = true;
+            }
+            let start = draw_start(rng);
+            let class = match spec.what {
+                FaultType::Dies
+                | FaultType::Disconnects
+                | FaultType::UplinkDown
+                | FaultType::Flapping { .. } => Class::Down,
+                FaultType::DiskFills { .. } | FaultType::BatteryDrains { .. } => Class::Trend,
+                FaultType::Overheats { .. } => Class::Threshold,
+                FaultType::CheckFails { .. } => Class::Check,
+                FaultType::Maintenance { .. } => Class::Planned,
+                FaultType::HubRestart { .. } => unreachable!("handled above"),
+            };
+            plan.problems.push(Problem {
+                fault: spec.what.clone(),
+                class,
+                device: group[0],
+                devices: group,
+                start,
+                end: None,
+                repaired: false,
+                due: None,
+                fail_at: None,
+                customer_at: spec.customer_after.map(|c| start + c),
+                first_bad: None,
+            });
+        }
+    }
+    plan.problems.sort_by_key(|p| p.start);
+    plan.restarts.sort_by_key(|r| r.at);
+    Ok(plan)
+}
+
+/// Whether a device fault can happen to `d` and be seen: it reports the metric (or check) and a
+/// rule on that metric applies to its kind and project.
+fn fits(s: &Scenario, fleet: &Fleet, d: u32, what: &FaultType) -> bool {
+    let info = &fleet.infos[d as usize];
+    let cfg = &s.detection;
+    match what {
+        FaultType::DiskFills { metric, .. } | FaultType::BatteryDrains { metric, .. } => {
+            fleet.healthy(d, metric).is_some()
+                && cfg.trends.iter().any(|t| {
+                    &t.metric == metric && applies(&t.kinds, &t.projects, &info.kind, &info.project)
+                })
+        }
+        FaultType::Overheats { metric, value, .. } => {
+            fleet.healthy(d, metric).is_some()
+                && cfg.thresholds.iter().any(|r| {
+                    &r.metric == metric
+                        && r.direction.past(*value, r.threshold)
+                        && applies(&r.kinds, &r.projects, &info.kind, &info.project)
+                })
+        }
+        FaultType::CheckFails { check } => fleet.templates[fleet.template[d as usize] as usize]
+            .report
+            .checks
+            .iter()
+            .any(|c| &c.name == check),
+        _ => true,
+    }
+}
