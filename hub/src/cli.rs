@@ -44,6 +44,18 @@ enum Command {
         #[command(subcommand)]
         command: InventoryCommand,
     },
+    /// Take a consistent copy of the store into FILE, also while the hub runs (restore: start a
+    /// hub whose [store] path is the copy).
+    Backup {
+        file: PathBuf,
+        #[arg(long, default_value = "hub.toml")]
+        config: PathBuf,
+    },
+    /// Audit trail commands.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
     /// Device credential commands.
     Device {
         #[command(subcommand)]
@@ -64,6 +76,15 @@ enum InventoryCommand {
     /// running hub re-applies its own inventory on SIGHUP).
     Apply {
         file: PathBuf,
+        #[arg(long, default_value = "hub.toml")]
+        config: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Walk the audit trail's hash chain; exit code 1 names the first broken record.
+    Verify {
         #[arg(long, default_value = "hub.toml")]
         config: PathBuf,
     },
@@ -145,7 +166,11 @@ fn dispatch() -> anyhow::Result<()> {
                     cfg.store.path.display()
                 )
             })?;
-            let s = store.apply_inventory(&inv)?;
+            let who = format!(
+                "operator:{}",
+                std::env::var("USER").unwrap_or_else(|_| "cli".into())
+            );
+            let s = store.apply_inventory_by(&inv, &who)?;
             println!(
                 "applied {}: {} created, {} updated, {} unchanged",
                 file.display(),
@@ -155,6 +180,10 @@ fn dispatch() -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Command::Backup { file, config } => crate::backup::backup_command(&config, &file),
+        Command::Audit {
+            command: AuditCommand::Verify { config },
+        } => crate::backup::verify_command(&config),
         Command::Device {
             command: DeviceCommand::New,
         } => {

@@ -13,11 +13,15 @@
 //! - [`live`], [`api`]: ticket actions into ingest, committed changes out; gRPC and SSE for people.
 //! - [`notify`]: notices to people (log, signed webhook from a durable outbox).
 //! - [`engineer_cli`]: `heartline-hub engineer ...`, the engineer's command line.
+//! - [`audit`]: the hash-chained audit trail of ticket changes and people's actions.
+//! - [`backup`]: the control socket next to the store; `backup` and `audit verify` through it.
 //! - [`report`]: the domain form of a report, what everything after ingest works on.
 //! - [`metrics`], [`http`]: Prometheus counters and the HTTP endpoint that serves them.
 //! - [`cli`]: the `heartline-hub` command (`run`, `init`, `check-config`, `inventory apply`).
 
 pub mod api;
+pub mod audit;
+pub mod backup;
 pub mod broker;
 pub mod cli;
 pub mod config;
@@ -67,6 +71,7 @@ pub struct Hub {
     closing: tokio::sync::watch::Sender<bool>,
     http_stop: tokio::sync::oneshot::Sender<()>,
     http_task: tokio::task::JoinHandle<std::io::Result<()>>,
+    control: tokio::task::JoinHandle<()>,
 }
 
 impl Hub {
@@ -127,6 +132,12 @@ impl Hub {
             let _ = stopped.await;
         }));
         tracing::info!(%http, "metrics at http://{http}/metrics; gRPC API on the same port");
+        let control = tokio::spawn(backup::serve(
+            backup::listen(&config.store.path)?,
+            store.clone(),
+            backup::socket_path(&config.store.path),
+            closing.subscribe(),
+        ));
         Ok(Hub {
             mqtt_v4: link.v4,
             mqtt_v5: link.v5,
@@ -142,6 +153,7 @@ impl Hub {
             closing,
             http_stop,
             http_task,
+            control,
         })
     }
 
@@ -183,6 +195,7 @@ impl Hub {
             Ok(served) => served??,
             Err(_) => tracing::warn!("HTTP connections still open after 5 s; closing anyway"),
         }
+        let _ = self.control.await;
         if let Some(n) = self.notifier {
             tokio::task::spawn_blocking(move || n.join())
                 .await?

@@ -335,6 +335,15 @@ impl Device {
         sample_report(&self.creds.id, self.boot_id, sequence)
     }
 
+    /// A report whose first check is CRIT and whose next check-in is an hour away: a fault that
+    /// opens a ticket, with no heartbeat deadline in the way.
+    pub fn critical_report(&self, sequence: u64) -> wire::HealthReport {
+        let mut r = self.report(sequence);
+        r.checks[0].status = wire::CheckStatus::Crit as i32;
+        r.next_checkin_s = 3600;
+        r
+    }
+
     /// Publishes raw bytes, QoS 1, on any topic.
     pub async fn publish(&self, topic: &str, payload: Vec<u8>) -> anyhow::Result<()> {
         match &self.client {
@@ -452,6 +461,16 @@ pub fn sample_report(device: &str, boot_id: u64, sequence: u64) -> wire::HealthR
         }],
         events: vec![],
     }
+}
+
+/// Runs a command to its end: (exit success, stdout, stderr).
+pub fn output_of(cmd: &mut std::process::Command) -> (bool, String, String) {
+    let out = cmd.output().expect("command runs");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 /// A loopback port that was free a moment ago.

@@ -7,23 +7,26 @@
 //! Architecture invariant: everything one input changes is written in one write transaction
 //! ([`Store::commit`]); acknowledgements leave the hub only after it returns.
 
+mod audit;
+mod backup;
 mod records;
 mod scope;
 
+pub use backup::{BackupError, BackupSummary};
 pub use records::*;
 pub use scope::Scope;
 
 use crate::engine::{Changes, DeviceMemory, Notice, Output, Ticket, TicketId};
 use crate::inventory::Inventory;
 use crate::report::Report;
-use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, TableHandle};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::collections::HashMap;
 use std::path::Path;
 
 /// Bumped whenever a stored record changes shape; a store of another version is refused.
-pub const SCHEMA_VERSION: u64 = 3;
+pub const SCHEMA_VERSION: u64 = 4;
 
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 const TENANTS: TableDefinition<&str, &[u8]> = TableDefinition::new("tenants");
@@ -41,6 +44,8 @@ const ENGINE_DEVICES: TableDefinition<&str, &[u8]> = TableDefinition::new("engin
 const TICKETS: TableDefinition<u64, &[u8]> = TableDefinition::new("tickets");
 /// Notice id → a notification not yet delivered to the webhook (the notifier's outbox).
 const NOTICES: TableDefinition<u64, &[u8]> = TableDefinition::new("notices");
+/// Sequence number → audit record (`crate::audit`), append-only and hash-chained.
+const AUDIT: TableDefinition<u64, &[u8]> = TableDefinition::new("audit");
 
 /// Why the store could not do what was asked.
 #[derive(Debug, thiserror::Error)]
@@ -147,6 +152,7 @@ impl Store {
             tx.open_table(ENGINE_DEVICES)?;
             tx.open_table(TICKETS)?;
             tx.open_table(NOTICES)?;
+            tx.open_table(AUDIT)?;
         }
         tx.commit()?;
         Ok(Store {
@@ -216,8 +222,20 @@ impl Store {
     /// Writes every object of the inventory, in one transaction. Applying the same file twice
     /// changes nothing the second time. Objects absent from the file are left as they are.
     pub fn apply_inventory(&self, inv: &Inventory) -> Result<ApplySummary, StoreError> {
+        self.apply_inventory_by(inv, "operator")
+    }
+
+    /// [`Store::apply_inventory`], with each created or updated object in the audit trail as done
+    /// by `who`.
+    pub fn apply_inventory_by(
+        &self,
+        inv: &Inventory,
+        who: &str,
+    ) -> Result<ApplySummary, StoreError> {
         let tx = self.db.begin_write()?;
         let mut summary = ApplySummary::default();
+        let mut trail = Vec::new();
+        let at = crate::audit::now_ms();
         {
             let mut upsert = |def: TableDefinition<&str, &[u8]>,
                               id: &str,
@@ -225,17 +243,27 @@ impl Store {
              -> Result<(), StoreError> {
                 let mut table = tx.open_table(def)?;
                 let old = table.get(id)?.map(|v| v.value().to_vec());
-                match old {
-                    Some(old) if old == bytes => summary.unchanged += 1,
+                let what = match old {
+                    Some(old) if old == bytes => {
+                        summary.unchanged += 1;
+                        return Ok(());
+                    }
                     Some(_) => {
                         summary.updated += 1;
-                        table.insert(id, bytes.as_slice())?;
+                        "updated by inventory apply"
                     }
                     None => {
                         summary.created += 1;
-                        table.insert(id, bytes.as_slice())?;
+                        "created by inventory apply"
                     }
-                }
+                };
+                table.insert(id, bytes.as_slice())?;
+                trail.push(crate::audit::AuditEntry {
+                    at,
+                    who: who.to_string(),
+                    what: what.to_string(),
+                    object: format!("{}/{id}", def.name()),
+                });
                 Ok(())
             };
             for t in &inv.tenants {
@@ -257,6 +285,7 @@ impl Store {
                 upsert(MANAGERS, &m.id, encode(m)?)?;
             }
         }
+        audit::append(&tx, trail)?;
         tx.commit()?;
         Ok(summary)
     }
@@ -293,6 +322,7 @@ impl Store {
                 memory.insert(device.as_str(), encode(mem)?.as_slice())?;
             }
             let mut tickets = tx.open_table(TICKETS)?;
+            audit::append(&tx, audit::ticket_entries(&tickets, &engine.tickets)?)?;
             for t in &engine.tickets {
                 tickets.insert(t.id, encode(t)?.as_slice())?;
             }
