@@ -92,6 +92,11 @@ pub struct IngestConfig {
     /// Most messages committed in one store transaction.
     #[serde(default = "default_batch_max")]
     pub batch_max: usize,
+    /// New reports accepted from one device per minute, a minute's worth at once; the excess is
+    /// refused (counted as `rate_limited`, not acknowledged, so the device sends it later).
+    /// 0 turns the limit off.
+    #[serde(default = "default_max_reports_per_minute")]
+    pub max_reports_per_minute: Spanned<i64>,
 }
 
 /// Notifications of dispatches and escalations.
@@ -178,6 +183,12 @@ fn default_max_report_bytes() -> Spanned<usize> {
 fn default_batch_max() -> usize {
     1_024
 }
+/// Above this a "limit" would not limit anything ingest can take from one device.
+const MAX_REPORTS_PER_MINUTE: i64 = 1_000_000;
+
+fn default_max_reports_per_minute() -> Spanned<i64> {
+    Spanned::new(0..0, 600)
+}
 
 impl Default for MqttConfig {
     fn default() -> Self {
@@ -215,6 +226,7 @@ impl Default for IngestConfig {
         IngestConfig {
             max_report_bytes: default_max_report_bytes(),
             batch_max: default_batch_max(),
+            max_reports_per_minute: default_max_reports_per_minute(),
         }
     }
 }
@@ -300,6 +312,17 @@ impl HubConfig {
             return Err(at(
                 config.ingest.max_report_bytes.span(),
                 "max_report_bytes must be above 0".into(),
+            ));
+        }
+        let rate = &config.ingest.max_reports_per_minute;
+        if !(0..=MAX_REPORTS_PER_MINUTE).contains(rate.get_ref()) {
+            return Err(at(
+                rate.span(),
+                format!(
+                    "max_reports_per_minute = {} is out of range: use a number of reports per \
+                     device per minute from 1 to {MAX_REPORTS_PER_MINUTE}, or 0 for no limit",
+                    rate.get_ref()
+                ),
             ));
         }
         if *m.max_packet_bytes.get_ref() <= report {

@@ -10,6 +10,7 @@
 
 mod convert;
 mod dedupe;
+mod rate;
 mod reject;
 
 pub use dedupe::{Admit, MAX_BOOTS, admit};
@@ -43,6 +44,8 @@ const REJECT_LOG_QUIET: Duration = Duration::from_secs(60);
 pub struct Limits {
     pub max_report_bytes: usize,
     pub batch_max: usize,
+    /// New reports accepted per device per minute (a minute's worth at once); 0 = no limit.
+    pub max_reports_per_minute: u32,
 }
 
 pub struct Ingest {
@@ -53,6 +56,7 @@ pub struct Ingest {
     /// Committed state of every device heard from.
     states: HashMap<String, DeviceStateRecord>,
     log: RejectLog,
+    rate: rate::RateLimit,
     link_tx: LinkTx,
     engine: Engine,
     engine_cfg: EngineConfig,
@@ -107,6 +111,7 @@ impl Ingest {
             limits,
             states,
             log: RejectLog::new(REJECT_LOG_QUIET),
+            rate: rate::RateLimit::new(limits.max_reports_per_minute),
             link_tx,
             engine,
             engine_cfg,
@@ -266,7 +271,15 @@ impl Ingest {
         }
         let id = &device.info.id;
         let state = Self::pending(&self.states, &mut batch.states, id);
-        match admit(&mut state.boots, report.boot_id, report.sequence) {
+        // Only new reports count against the limit: a replayed copy of a device's report (any
+        // client can subscribe to it) must not use up that device's allowance.
+        let mut boots = state.boots.clone();
+        let admitted = admit(&mut boots, report.boot_id, report.sequence);
+        if matches!(admitted, Admit::New { .. }) && !self.rate.allow(id, Instant::now()) {
+            return Err(RejectReason::RateLimited);
+        }
+        state.boots = boots;
+        match admitted {
             Admit::Duplicate { committed } => {
                 // Ack again: the device missed the first ack and still holds the report.
                 let ack = batch.acks.entry((id.clone(), report.boot_id)).or_default();

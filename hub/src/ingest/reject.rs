@@ -24,10 +24,13 @@ pub enum RejectReason {
     DeviceMismatch,
     /// The sequence was already committed (a re-send or a replay); acknowledged again.
     Duplicate,
+    /// More new reports than `ingest.max_reports_per_minute` allows this device; not
+    /// acknowledged, so the device sends it again later.
+    RateLimited,
 }
 
 impl RejectReason {
-    pub const ALL: [RejectReason; 8] = [
+    pub const ALL: [RejectReason; 9] = [
         RejectReason::Oversized,
         RejectReason::BadTopic,
         RejectReason::UnknownDevice,
@@ -36,6 +39,7 @@ impl RejectReason {
         RejectReason::BadSignature,
         RejectReason::DeviceMismatch,
         RejectReason::Duplicate,
+        RejectReason::RateLimited,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -48,6 +52,7 @@ impl RejectReason {
             RejectReason::BadSignature => "bad_signature",
             RejectReason::DeviceMismatch => "device_mismatch",
             RejectReason::Duplicate => "duplicate",
+            RejectReason::RateLimited => "rate_limited",
         }
     }
 }
