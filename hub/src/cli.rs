@@ -61,6 +61,11 @@ enum Command {
         #[command(subcommand)]
         command: DeviceCommand,
     },
+    /// People's accounts for the web view and API (kept in the inventory file).
+    User {
+        #[command(subcommand)]
+        command: crate::user_cli::UserCommand,
+    },
     /// A field engineer's queue and ticket actions, through the hub's API.
     Engineer(crate::engineer_cli::EngineerArgs),
     /// The one-command tour: writes ./heartline-demo/ on first use and runs the hub on it.
@@ -124,6 +129,7 @@ fn dispatch() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Run { config } => serve(&config),
+        Command::User { command } => crate::user_cli::run(command),
         Command::Engineer(args) => tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?

@@ -28,14 +28,18 @@ pub fn router(m: Arc<Metrics>) -> Router {
         .with_state(m)
 }
 
-/// Serves until `stop` resolves.
+/// Serves until `stop` resolves: metrics, the gRPC API and the web view on one port.
 pub async fn serve(
     listener: TcpListener,
     m: Arc<Metrics>,
     api: crate::api::ApiState,
+    web: crate::web::WebState,
     stop: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(m).merge(crate::api::router(api)))
+    let app = router(m)
+        .merge(crate::api::router(api))
+        .merge(crate::web::router(web));
+    axum::serve(listener, app)
         .with_graceful_shutdown(stop)
         .await
 }

@@ -7,8 +7,8 @@ use crate::diagnostic::FileError;
 use crate::dispatch::{Level, Shift};
 use crate::engine::{SlaPolicy, SlaTimes};
 use crate::store::{
-    DeviceInfo, DeviceRecord, DeviceSecrets, EngineerRecord, ManagerRecord, ProjectRecord,
-    SiteRecord, TenantRecord,
+    DeviceInfo, DeviceRecord, DeviceSecrets, EngineerRecord, ManagerRecord, ProjectRecord, Role,
+    SiteRecord, TenantRecord, UserRecord,
 };
 use heartline_proto::validate_id;
 use serde::Deserialize;
@@ -26,6 +26,7 @@ pub struct Inventory {
     pub devices: Vec<DeviceRecord>,
     pub engineers: Vec<EngineerRecord>,
     pub managers: Vec<ManagerRecord>,
+    pub users: Vec<UserRecord>,
 }
 
 type Id = Spanned<String>;
@@ -45,6 +46,31 @@ struct RawInventory {
     engineer: Vec<RawEngineer>,
     #[serde(default)]
     manager: Vec<RawManager>,
+    #[serde(default)]
+    user: Vec<RawUser>,
+    #[serde(default)]
+    user_token: Vec<RawUserToken>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawUser {
+    id: Id,
+    name: String,
+    /// "operator", "customer" (with `tenant`) or "engineer" (with `engineer`).
+    role: Spanned<String>,
+    tenant: Option<Id>,
+    engineer: Option<Id>,
+    /// Argon2id PHC string, as `heartline-hub user add` writes it.
+    password_hash: Option<Spanned<String>>,
+}
+
+/// An API token of a user, by its SHA-256 (`heartline-hub user token` appends these).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawUserToken {
+    user: Id,
+    token_sha256: Spanned<String>,
 }
 
 #[derive(Deserialize)]
@@ -385,7 +411,95 @@ impl Checker<'_> {
                 token_sha256,
             });
         }
+        self.users(&mut inv, raw.user, raw.user_token, &mut tokens)?;
         Ok(inv)
+    }
+
+    /// People's accounts: a role that names an existing tenant or engineer, a parseable password
+    /// hash, and API tokens no one else holds.
+    fn users(
+        &self,
+        inv: &mut Inventory,
+        users: Vec<RawUser>,
+        user_tokens: Vec<RawUserToken>,
+        tokens: &mut HashSet<[u8; 32]>,
+    ) -> Result<(), FileError> {
+        let mut seen = HashSet::new();
+        for u in users {
+            let id = self.new_id(&mut seen, &u.id, "user")?;
+            let role = match (u.role.get_ref().as_str(), &u.tenant, &u.engineer) {
+                ("operator", None, None) => Role::Operator,
+                ("customer", Some(t), None) => {
+                    if !inv.tenants.iter().any(|x| &x.id == t.get_ref()) {
+                        return Err(self.err(
+                            t,
+                            format!(
+                                "user {id:?} names tenant {:?}, which is not declared",
+                                t.get_ref()
+                            ),
+                        ));
+                    }
+                    Role::Customer {
+                        tenant: t.get_ref().clone(),
+                    }
+                }
+                ("engineer", None, Some(e)) => {
+                    if !inv.engineers.iter().any(|x| &x.id == e.get_ref()) {
+                        return Err(self.err(
+                            e,
+                            format!(
+                                "user {id:?} names engineer {:?}, which is not declared",
+                                e.get_ref()
+                            ),
+                        ));
+                    }
+                    Role::Engineer {
+                        engineer: e.get_ref().clone(),
+                    }
+                }
+                _ => {
+                    return Err(self.err(&u.role, "role is \"operator\", \"customer\" with tenant = \"…\", or \"engineer\" with engineer = \"…\""));
+                }
+            };
+            let password_hash = match &u.password_hash {
+                Some(h) => {
+                    argon2::PasswordHash::new(h.get_ref()).map_err(|e| {
+                        self.err(h, format!("password_hash is not an Argon2 hash ({e}); `heartline-hub user add` writes one"))
+                    })?;
+                    h.get_ref().clone()
+                }
+                None => String::new(),
+            };
+            inv.users.push(UserRecord {
+                id,
+                name: u.name,
+                role,
+                password_hash,
+                tokens_sha256: Vec::new(),
+            });
+        }
+        for t in user_tokens {
+            let hash = hex32(t.token_sha256.get_ref()).ok_or_else(|| {
+                self.err(
+                    &t.token_sha256,
+                    "token_sha256 must be 64 hexadecimal digits",
+                )
+            })?;
+            if !tokens.insert(hash) {
+                return Err(self.err(&t.token_sha256, "this token is already someone else's"));
+            }
+            let Some(user) = inv.users.iter_mut().find(|u| &u.id == t.user.get_ref()) else {
+                return Err(self.err(
+                    &t.user,
+                    format!(
+                        "user_token names user {:?}, which is not declared",
+                        t.user.get_ref()
+                    ),
+                ));
+            };
+            user.tokens_sha256.push(hash);
+        }
+        Ok(())
     }
 
     /// `token` (in clear, long enough) or `token_sha256` (64 hex digits), not both.

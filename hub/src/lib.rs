@@ -11,6 +11,7 @@
 //! - [`engine`]: the sans-IO detection engine and ticket lifecycle.
 //! - [`dispatch`]: the sans-IO dispatch policy and SLA escalation ladder (applied by `engine::assign`).
 //! - [`live`], [`api`]: ticket actions into ingest, committed changes out; gRPC and SSE for people.
+//! - [`web`]: the project view: login, JSON API, live events, pages, KPI board.
 //! - [`notify`]: notices to people (log, signed webhook from a durable outbox).
 //! - [`engineer_cli`]: `heartline-hub engineer ...`, the engineer's command line.
 //! - [`audit`]: the hash-chained audit trail of ticket changes and people's actions.
@@ -39,6 +40,8 @@ pub mod metrics;
 pub mod notify;
 pub mod report;
 pub mod store;
+pub mod user_cli;
+pub mod web;
 
 use anyhow::Context;
 use config::HubConfig;
@@ -125,14 +128,26 @@ impl Hub {
         let http = listener.local_addr()?;
         let (http_stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let (closing, closing_rx) = tokio::sync::watch::channel(false);
+        let web = web::WebState {
+            store: store.clone(),
+            live: live.clone(),
+            sessions: Default::default(),
+            closing: closing_rx.clone(),
+        };
         let api = api::ApiState {
             store: store.clone(),
             live: live.clone(),
             closing: closing_rx,
         };
-        let http_task = tokio::spawn(http::serve(listener, metrics.clone(), api, async move {
-            let _ = stopped.await;
-        }));
+        let http_task = tokio::spawn(http::serve(
+            listener,
+            metrics.clone(),
+            api,
+            web,
+            async move {
+                let _ = stopped.await;
+            },
+        ));
         tracing::info!(%http, "metrics at http://{http}/metrics; gRPC API on the same port");
         let control = tokio::spawn(backup::serve(
             backup::listen(&config.store.path)?,

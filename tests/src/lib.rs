@@ -101,6 +101,23 @@ impl Fleet {
         out
     }
 
+    /// Adds a user account (`role` operator / customer / engineer, `of` = its tenant or engineer
+    /// id) and returns the password.
+    pub fn with_user(&mut self, id: &str, role: &str, of: &str) -> String {
+        let password = format!("pw-{id}-0123456789");
+        let hash = heartline_hub::web::session::hash_password(&password);
+        let link = match role {
+            "customer" => format!("tenant = \"{of}\"\n"),
+            "engineer" => format!("engineer = \"{of}\"\n"),
+            _ => String::new(),
+        };
+        let _ = write!(
+            self.inventory,
+            "[[user]]\nid = \"{id}\"\nname = \"User {id}\"\nrole = \"{role}\"\n{link}password_hash = \"{hash}\"\n\n"
+        );
+        password
+    }
+
     pub fn device(&self, id: &str) -> &DeviceCreds {
         self.devices
             .iter()
@@ -664,5 +681,187 @@ impl WebhookReceiver {
 
     pub fn requests(&self) -> Vec<Received> {
         self.requests.lock().unwrap().clone()
+    }
+}
+
+/// A browser-less client of the web API: logs in like the page does and keeps the session cookie.
+#[derive(Clone)]
+pub struct WebClient {
+    base: String,
+    agent: ureq::Agent,
+    pub cookie: Option<String>,
+    pub bearer: Option<String>,
+}
+
+impl WebClient {
+    pub fn new(http: SocketAddr) -> WebClient {
+        let agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(20)))
+            .build()
+            .new_agent();
+        WebClient {
+            base: format!("http://{http}"),
+            agent,
+            cookie: None,
+            bearer: None,
+        }
+    }
+
+    /// POST /login; returns the status and the Set-Cookie header, and keeps the session.
+    pub async fn login(&mut self, user: &str, password: &str) -> (u16, String) {
+        let (agent, url) = (self.agent.clone(), format!("{}/login", self.base));
+        let form = format!("user={user}&password={password}");
+        let (status, cookie) = tokio::task::spawn_blocking(move || {
+            let r = agent
+                .post(&url)
+                .header("Content-Type", "application/x-www-form-urlencoded")
+                .send(form)
+                .unwrap();
+            let cookie = r
+                .headers()
+                .get("set-cookie")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_string();
+            (r.status().as_u16(), cookie)
+        })
+        .await
+        .unwrap();
+        if status == 200 {
+            self.cookie = cookie.split(';').next().map(str::to_string);
+        }
+        (status, cookie)
+    }
+
+    /// A request with the session or token; the status and the body (JSON when it is JSON).
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> (u16, serde_json::Value) {
+        let (agent, url) = (self.agent.clone(), format!("{}{path}", self.base));
+        let (cookie, bearer, method) =
+            (self.cookie.clone(), self.bearer.clone(), method.to_string());
+        tokio::task::spawn_blocking(move || {
+            let mut builder = ureq::http::Request::builder()
+                .method(method.as_str())
+                .uri(&url);
+            if let Some(c) = cookie {
+                builder = builder.header("Cookie", c);
+            }
+            if let Some(b) = bearer {
+                builder = builder.header("Authorization", format!("Bearer {b}"));
+            }
+            let text = body.map(|b| b.to_string()).unwrap_or_default();
+            let request = builder
+                .header("Content-Type", "application/json")
+                .body(text)
+                .unwrap();
+            let mut r = agent.run(request).unwrap();
+            let status = r.status().as_u16();
+            let text = r.body_mut().read_to_string().unwrap_or_default();
+            let json = serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text));
+            (status, json)
+        })
+        .await
+        .unwrap()
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, serde_json::Value) {
+        self.call("GET", path, None).await
+    }
+
+    pub async fn post(&self, path: &str, body: serde_json::Value) -> (u16, serde_json::Value) {
+        self.call("POST", path, Some(body)).await
+    }
+}
+
+/// A Server-Sent-Events reader over a raw connection (what a browser's EventSource does).
+pub struct SseClient {
+    stream: tokio::net::TcpStream,
+    buf: String,
+}
+
+/// One event: its `event:`, `id:` and `data:` fields.
+#[derive(Debug, Clone, Default)]
+pub struct SseEvent {
+    pub event: String,
+    pub id: String,
+    pub data: String,
+}
+
+impl SseClient {
+    pub async fn connect(
+        http: SocketAddr,
+        path: &str,
+        headers: &[(&str, &str)],
+    ) -> anyhow::Result<SseClient> {
+        use tokio::io::AsyncWriteExt;
+        let mut stream = tokio::net::TcpStream::connect(http).await?;
+        let mut req = format!("GET {path} HTTP/1.1\r\nHost: hub\r\nAccept: text/event-stream\r\n");
+        for (k, v) in headers {
+            req.push_str(&format!("{k}: {v}\r\n"));
+        }
+        req.push_str("\r\n");
+        stream.write_all(req.as_bytes()).await?;
+        // The hub subscribes before it answers: once the headers are here, nothing is missed.
+        let mut client = SseClient {
+            stream,
+            buf: String::new(),
+        };
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        while !client.buf.contains("\r\n\r\n") {
+            use tokio::io::AsyncReadExt;
+            let mut chunk = [0u8; 4096];
+            let n = tokio::time::timeout_at(deadline, client.stream.read(&mut chunk))
+                .await
+                .context("no answer to the event stream request")??;
+            if n == 0 {
+                bail!("closed before answering: {}", client.buf);
+            }
+            client.buf.push_str(&String::from_utf8_lossy(&chunk[..n]));
+        }
+        let (head, rest) = client.buf.split_once("\r\n\r\n").unwrap_or_default();
+        if !head.starts_with("HTTP/1.1 200") {
+            bail!("the event stream was refused: {head}");
+        }
+        client.buf = rest.replace("\r\n", "\n");
+        Ok(client)
+    }
+
+    /// The next event that is not a keep-alive comment, within `within`.
+    pub async fn next(&mut self, within: Duration) -> anyhow::Result<SseEvent> {
+        use tokio::io::AsyncReadExt;
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            while let Some(end) = self.buf.find("\n\n") {
+                let block: String = self.buf.drain(..end + 2).collect();
+                let mut ev = SseEvent::default();
+                for line in block.lines() {
+                    if let Some(v) = line.strip_prefix("event:") {
+                        ev.event = v.trim().to_string();
+                    } else if let Some(v) = line.strip_prefix("id:") {
+                        ev.id = v.trim().to_string();
+                    } else if let Some(v) = line.strip_prefix("data:") {
+                        ev.data.push_str(v.trim());
+                    }
+                }
+                if !ev.event.is_empty() {
+                    return Ok(ev);
+                }
+            }
+            let mut chunk = [0u8; 8192];
+            let n = tokio::time::timeout_at(deadline, self.stream.read(&mut chunk))
+                .await
+                .context("no event in time")??;
+            if n == 0 {
+                bail!("the event stream closed");
+            }
+            // Chunked transfer framing lines are harmless here: they never hold "event:".
+            self.buf
+                .push_str(&String::from_utf8_lossy(&chunk[..n]).replace("\r\n", "\n"));
+        }
     }
 }

@@ -123,6 +123,7 @@ fn status(e: CommandError) -> Status {
         | CommandError::Refused(TicketError::NotYours { id, .. }) => {
             Status::not_found(format!("ticket {id} is not in your queue"))
         }
+        CommandError::Refused(e @ TicketError::NoSuchDevice(_)) => Status::not_found(e.to_string()),
         CommandError::Refused(e @ TicketError::InvalidTransition { .. }) => {
             Status::failed_precondition(e.to_string())
         }

@@ -30,6 +30,9 @@ pub enum FaultKind {
         rule: String,
         instance: String,
     },
+    /// A customer said something is wrong and no ticket was open for the device: the one kind
+    /// of ticket a person, not the device, opens.
+    Reported,
 }
 
 impl FaultKind {
@@ -60,6 +63,7 @@ impl FaultKind {
             FaultKind::Event { kind } => format!("device event {kind:?}"),
             FaultKind::Trend { rule, instance } if instance.is_empty() => format!("trend {rule}"),
             FaultKind::Trend { rule, instance } => format!("trend {rule} on {instance}"),
+            FaultKind::Reported => "reported by the customer".into(),
         }
     }
 }

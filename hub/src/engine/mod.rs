@@ -26,7 +26,8 @@ pub use rules::{
     Direction, EngineConfig, Maintenance, SlaPolicy, SlaTimes, ThresholdRule, TrendRule,
 };
 pub use ticket::{
-    Actor, DispatchState, Ticket, TicketAction, TicketError, TicketId, TicketState, TimelineEntry,
+    Actor, DispatchState, Rating, Ticket, TicketAction, TicketError, TicketId, TicketState,
+    TimelineEntry,
 };
 
 use crate::report::Report;
@@ -371,6 +372,10 @@ impl Engine {
         } else {
             DeviceStatus::Unknown
         }
+    }
+
+    pub(crate) fn last_now(&self) -> Ms {
+        self.last_now
     }
 
     pub(crate) fn device_index(&self, device: &str) -> Option<u32> {

@@ -253,6 +253,45 @@ impl Engine {
         t
     }
 
+    /// A customer reports a problem with a device: it joins the device's unfinished ticket if
+    /// there is one (the hub knew first), or opens one.
+    pub fn customer_report(
+        &mut self,
+        now: Ms,
+        device: &str,
+        text: &str,
+        user: &str,
+    ) -> Result<TicketId, TicketError> {
+        let now = now.max(self.last_now());
+        let d = self
+            .device_index(device)
+            .ok_or_else(|| TicketError::NoSuchDevice(device.to_string()))?;
+        let actor = Actor::Customer(user.to_string());
+        let existing = self
+            .open_by_root
+            .iter()
+            .filter(|((dev, _), _)| *dev == d)
+            .map(|(_, t)| *t)
+            .min();
+        let t = match existing {
+            Some(t) => t,
+            None => {
+                let mut f = Fault::new(FaultKind::Reported, self.cfg.check_warn_severity);
+                f.detail = format!("reported by {user}");
+                let t = self.new_ticket(now, d, &f);
+                self.open_by_root.insert((d, FaultKind::Reported), t);
+                self.start_work(now, t);
+                t
+            }
+        };
+        self.with_ticket(t, |tk| {
+            tk.customer_reported_at.get_or_insert(now);
+            tk.note(now, actor, format!("customer reports: {text}"));
+        });
+        self.emit(Output::TicketChanged(t));
+        Ok(t)
+    }
+
     fn new_ticket(&mut self, now: Ms, d: u32, f: &Fault) -> TicketId {
         let id = self.next_ticket;
         self.next_ticket += 1;
@@ -294,6 +333,10 @@ impl Engine {
             reopened: 0,
             timeline: Vec::new(),
             dispatch: Default::default(),
+            customer_reported_at: None,
+            fault_since: f.raw_since,
+            accepted_at: None,
+            rating: None,
         };
         let what = match f.predicted_at {
             Some(p) => format!("opened: {} (predicted to fail at {} ms)", f.detail, p),
@@ -488,6 +531,11 @@ impl Engine {
             .ok_or(TicketError::NoSuchTicket(t))?;
         let before = (tk.state, tk.engineer.clone());
         tk.apply(now, actor, &action)?;
+        if matches!(action, TicketAction::Rate { .. }) {
+            self.mark_ticket(t);
+            self.emit(Output::TicketChanged(t));
+            return Ok(());
+        }
         let (state, device, root) = (tk.state, tk.device.clone(), tk.root.clone());
         self.mark_ticket(t);
         self.emit(Output::TicketChanged(t));

@@ -98,6 +98,11 @@ pub enum TicketAction {
     Handover {
         to: String,
     },
+    /// The customer rates a finished ticket, 1 to 5 stars.
+    Rate {
+        stars: u8,
+        comment: String,
+    },
 }
 
 impl TicketAction {
@@ -111,6 +116,7 @@ impl TicketAction {
             TicketAction::Resolve { .. } => "resolve",
             TicketAction::Cancel { .. } => "cancel",
             TicketAction::Handover { .. } => "hand over",
+            TicketAction::Rate { .. } => "rate",
         }
     }
 }
@@ -120,6 +126,8 @@ impl TicketAction {
 pub enum TicketError {
     #[error("ticket {0} does not exist")]
     NoSuchTicket(TicketId),
+    #[error("device {0} does not exist")]
+    NoSuchDevice(String),
     #[error("ticket {id} is not dispatched to {engineer}")]
     NotYours { id: TicketId, engineer: String },
     #[error("cannot {action} ticket {id}: it is {state}; {hint}")]
@@ -162,6 +170,22 @@ pub struct Ticket {
     pub timeline: Vec<TimelineEntry>,
     /// Who it is offered to, the SLA clocks and the escalation level.
     pub dispatch: DispatchState,
+    /// When a customer first reported this problem (the KPI "detected before the customer").
+    pub customer_reported_at: Option<Ms>,
+    /// When the fault's condition was first seen (MTTD = opened_at − this).
+    pub fault_since: Option<Ms>,
+    /// First accept (MTTA = this − opened_at).
+    pub accepted_at: Option<Ms>,
+    pub rating: Option<Rating>,
+}
+
+/// A customer's rating of a finished ticket.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rating {
+    pub stars: u8,
+    pub comment: String,
+    pub by: String,
+    pub at: Ms,
 }
 
 /// Dispatch bookkeeping of one ticket (see `engine::assign`).
@@ -230,6 +254,30 @@ impl Ticket {
             }
         }
         match (action, self.state) {
+            (TicketAction::Rate { stars, comment }, Closed | AutoRecovered) => {
+                let Actor::Customer(by) = &actor else {
+                    return Err(refuse("only the customer rates a ticket"));
+                };
+                if !(1..=5).contains(stars) {
+                    return Err(refuse("a rating is 1 to 5 stars"));
+                }
+                self.rating = Some(Rating {
+                    stars: *stars,
+                    comment: comment.clone(),
+                    by: by.clone(),
+                    at,
+                });
+                let what = if comment.is_empty() {
+                    format!("rated {stars}/5")
+                } else {
+                    format!("rated {stars}/5: {comment}")
+                };
+                self.note(at, actor, what);
+                return Ok(());
+            }
+            (TicketAction::Rate { .. }, _) => {
+                return Err(refuse("a ticket can be rated once it is closed"));
+            }
             (TicketAction::Note { text }, _) => {
                 self.note(at, actor, format!("note: {text}"));
                 return Ok(());
@@ -252,7 +300,10 @@ impl Ticket {
             (TicketAction::Decline { .. }, _) => {
                 return Err(refuse("only a dispatched ticket can be declined"));
             }
-            (TicketAction::Accept, Dispatched) => self.set_state(at, actor, Accepted, ""),
+            (TicketAction::Accept, Dispatched) => {
+                self.accepted_at.get_or_insert(at);
+                self.set_state(at, actor, Accepted, "");
+            }
             (TicketAction::Accept, _) => {
                 return Err(refuse("only a dispatched ticket can be accepted"));
             }

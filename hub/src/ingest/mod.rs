@@ -19,7 +19,7 @@ pub use reject::{RejectLog, RejectReason};
 use crate::directory::Directory;
 use crate::dispatch::{Engineer, Manager, Roster, SiteArea};
 use crate::engine::{Engine, EngineConfig, Input, Output, Ticket, TicketError, TicketId};
-use crate::live::{CommandError, LiveIngest, TicketCommand};
+use crate::live::{CommandError, DeviceView, LiveIngest, Request, TicketCommand};
 use crate::metrics::{Metrics, ReasonLabel};
 use crate::report::{Presence, Report};
 use crate::store::{DeviceRecord, DeviceStateRecord, HistoryEntry, Scope, Store, StoreError};
@@ -104,6 +104,15 @@ impl Ingest {
         let states = store.device_states()?;
         let engine = build_engine(&store, &engine_cfg)?;
         let seen_gen = inventory_gen.load(Ordering::Acquire);
+        let now = now_ms();
+        for d in store.devices(&Scope::Operator)? {
+            let last = states.get(&d.id).map_or(0, |s| s.last_report_at_ms);
+            let view = DeviceView {
+                status: engine.status(&d.id, now),
+                last_report_ms: last,
+            };
+            live.board.set_device(&d.id, view);
+        }
         Ok(Ingest {
             store,
             directory,
@@ -189,13 +198,17 @@ impl Ingest {
     /// Applies a person's ticket action; refused ones are answered at once, the others once the
     /// batch is committed.
     fn command(&mut self, cmd: TicketCommand, batch: &mut Batch) {
-        let input = Input::Ticket {
-            id: cmd.id,
-            action: cmd.action,
-            actor: cmd.actor,
+        let done = match cmd.request {
+            Request::Act { id, action, actor } => self
+                .engine
+                .handle(now_ms(), Input::Ticket { id, action, actor })
+                .map(|()| id),
+            Request::Report { device, text, user } => {
+                self.engine.customer_report(now_ms(), &device, &text, &user)
+            }
         };
-        match self.engine.handle(now_ms(), input) {
-            Ok(()) => batch.replies.push((cmd.id, cmd.reply)),
+        match done {
+            Ok(id) => batch.replies.push((id, cmd.reply)),
             Err(e) => {
                 let _ = cmd.reply.send(Err(e.into()));
             }
@@ -405,10 +418,16 @@ impl Ingest {
             return;
         }
         self.report_outputs(&changes.outputs);
+        let now = now_ms();
         for t in &changes.tickets {
             // Nobody watching is fine.
             let _ = self.live.tickets.send(Arc::new(t.clone()));
+            let id = t.id.to_string();
+            self.live
+                .board
+                .publish(now, &t.tenant, &t.project, "ticket", &id);
         }
+
         for (id, reply) in batch.replies {
             let ticket = self.engine.ticket(id).cloned();
             let _ = reply.send(ticket.ok_or(CommandError::Refused(TicketError::NoSuchTicket(id))));
@@ -428,9 +447,32 @@ impl Ingest {
             .reports_committed
             .inc_by(batch.reports.len() as u64);
         self.metrics.states_committed.inc_by(batch.state_changes);
+        let touched: Vec<String> = batch.states.keys().cloned().collect();
         self.states.extend(batch.states);
+        for device in changes.devices.iter().map(|(d, _)| d).chain(&touched) {
+            self.show_device(device, now);
+        }
         for ((device, boot_id), sequence) in batch.acks {
             self.ack(&device, boot_id, sequence);
+        }
+    }
+
+    /// Updates the device's status on the board; a change is published to live pages.
+    fn show_device(&self, device: &str, now: i64) {
+        let last_report_ms = self.states.get(device).map_or(0, |s| s.last_report_at_ms);
+        let view = DeviceView {
+            status: self.engine.status(device, now),
+            last_report_ms,
+        };
+        // A new report alone is not a change worth a page reload; a status change is.
+        let before = self.live.board.device(device).map(|v| v.status);
+        self.live.board.set_device(device, view);
+        if before != Some(view.status) {
+            if let Some(d) = self.directory.get(device) {
+                self.live
+                    .board
+                    .publish(now, &d.info.tenant, &d.info.project, "device", device);
+            }
         }
     }
 

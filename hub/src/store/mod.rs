@@ -35,6 +35,8 @@ const SITES: TableDefinition<&str, &[u8]> = TableDefinition::new("sites");
 const DEVICES: TableDefinition<&str, &[u8]> = TableDefinition::new("devices");
 const ENGINEERS: TableDefinition<&str, &[u8]> = TableDefinition::new("engineers");
 const MANAGERS: TableDefinition<&str, &[u8]> = TableDefinition::new("managers");
+/// User id → the person's account (role, password hash, token hashes).
+const USERS: TableDefinition<&str, &[u8]> = TableDefinition::new("users");
 const DEVICE_STATE: TableDefinition<&str, &[u8]> = TableDefinition::new("device_state");
 /// (device id, report number) → report; the oldest entries beyond the bound are deleted.
 const HISTORY: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("history");
@@ -144,6 +146,7 @@ impl Store {
                 DEVICES,
                 ENGINEERS,
                 MANAGERS,
+                USERS,
                 DEVICE_STATE,
             ] {
                 tx.open_table(def)?;
@@ -198,6 +201,11 @@ impl Store {
                 e.token_sha256
                     .is_some_and(|h| bool::from(h.ct_eq(token_sha256)))
             }))
+    }
+
+    /// Every account; for authentication only (never returned by an API).
+    pub fn users(&self) -> Result<Vec<UserRecord>, StoreError> {
+        self.all(USERS)
     }
 
     /// Managers are the operator's staff: only the operator scope lists them.
@@ -283,6 +291,9 @@ impl Store {
             }
             for m in &inv.managers {
                 upsert(MANAGERS, &m.id, encode(m)?)?;
+            }
+            for u in &inv.users {
+                upsert(USERS, &u.id, encode(u)?)?;
             }
         }
         audit::append(&tx, trail)?;

@@ -117,3 +117,35 @@ pub struct DeviceStateRecord {
     /// Total reports committed; also the key of the next history entry.
     pub reports: u64,
 }
+
+/// What a person may see and do.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Role {
+    /// The operator's staff: every tenant, the KPI board.
+    Operator,
+    /// An enterprise customer: one tenant's projects, devices and tickets.
+    Customer { tenant: String },
+    /// A field engineer: their own queue and the tickets dispatched to them.
+    Engineer { engineer: String },
+}
+
+/// A person who logs in to the web view or calls the API.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserRecord {
+    pub id: String,
+    pub name: String,
+    pub role: Role,
+    /// Argon2id PHC string; empty: no password login.
+    pub password_hash: String,
+    /// SHA-256 of the user's API tokens.
+    pub tokens_sha256: Vec<[u8; 32]>,
+}
+
+impl std::fmt::Debug for UserRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UserRecord")
+            .field("id", &self.id)
+            .field("role", &self.role)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,456 @@
+//! The JSON API handlers. Each reads through the caller's scope; an object outside it is 404,
+//! whatever the URL says. Ticket changes go through the ingest thread like every other input.
+
+use super::session::Principal;
+use super::views::{self, ticket_row};
+use super::{ApiError, WebState};
+use crate::engine::{Actor, Ms, Ticket, TicketAction, TicketError};
+use crate::live::CommandError;
+use crate::store::{DeviceInfo, Scope};
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+type Answer = Result<Json<Value>, ApiError>;
+
+fn now_ms() -> Ms {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as Ms)
+}
+
+fn operator_only(p: &Principal) -> Result<(), ApiError> {
+    match p {
+        Principal::Operator { .. } => Ok(()),
+        _ => Err(ApiError::not_found("this page")),
+    }
+}
+
+/// A ticket the caller may see: in their tenant, or (engineers) dispatched to them.
+fn visible_ticket(state: &WebState, p: &Principal, id: &str) -> Result<Ticket, ApiError> {
+    let n: u64 = id
+        .parse()
+        .map_err(|_| ApiError::not_found(format!("ticket {id}")))?;
+    let t = match (p.scope(), p) {
+        (Some(scope), _) => state.store.ticket(&scope, n).map_err(ApiError::store)?,
+        (None, Principal::Engineer { engineer, .. }) => state
+            .store
+            .ticket(&Scope::Operator, n)
+            .map_err(ApiError::store)?
+            .filter(|t| t.engineer.as_deref() == Some(engineer.as_str())),
+        (None, _) => None,
+    };
+    t.ok_or_else(|| ApiError::not_found(format!("ticket {id}")))
+}
+
+/// A device the caller may see: in their tenant, or (engineers) the device of a ticket of theirs.
+fn visible_device(state: &WebState, p: &Principal, id: &str) -> Result<DeviceInfo, ApiError> {
+    let d = match (p.scope(), p) {
+        (Some(scope), _) => state.store.device(&scope, id).map_err(ApiError::store)?,
+        (None, Principal::Engineer { engineer, .. }) => {
+            let queue = state
+                .store
+                .engineer_queue(engineer)
+                .map_err(ApiError::store)?;
+            if queue.iter().any(|t| t.device == id) {
+                state
+                    .store
+                    .device(&Scope::Operator, id)
+                    .map_err(ApiError::store)?
+            } else {
+                None
+            }
+        }
+        (None, _) => None,
+    };
+    d.ok_or_else(|| ApiError::not_found(format!("device {id}")))
+}
+
+fn command_error(e: CommandError) -> ApiError {
+    match e {
+        CommandError::Refused(TicketError::NoSuchTicket(id))
+        | CommandError::Refused(TicketError::NotYours { id, .. }) => {
+            ApiError::not_found(format!("ticket {id}"))
+        }
+        CommandError::Refused(e @ TicketError::NoSuchDevice(_)) => {
+            ApiError::new(StatusCode::NOT_FOUND, e.to_string())
+        }
+        CommandError::Refused(e @ TicketError::InvalidTransition { .. }) => {
+            ApiError::new(StatusCode::CONFLICT, e.to_string())
+        }
+        e => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
+    }
+}
+
+fn actor(p: &Principal) -> Actor {
+    match p {
+        Principal::Operator { user } => Actor::Operator(user.clone()),
+        Principal::Customer { user, .. } => Actor::Customer(user.clone()),
+        Principal::Engineer { engineer, .. } => Actor::Engineer(engineer.clone()),
+    }
+}
+
+fn ticket_json(t: &Ticket) -> Value {
+    let mut v = crate::api::convert::ticket_json(t);
+    v["sla"] = json!(views::sla_state(t, now_ms()));
+    v["rating"] = json!(
+        t.rating
+            .as_ref()
+            .map(|r| json!({"stars": r.stars, "comment": r.comment}))
+    );
+    v
+}
+
+pub async fn me(p: Principal) -> Json<Value> {
+    let (tenant, engineer) = match &p {
+        Principal::Customer { tenant, .. } => (Some(tenant.clone()), None),
+        Principal::Engineer { engineer, .. } => (None, Some(engineer.clone())),
+        Principal::Operator { .. } => (None, None),
+    };
+    Json(json!({"user": p.user(), "role": p.role(), "tenant": tenant, "engineer": engineer}))
+}
+
+pub async fn projects(State(state): State<WebState>, p: Principal) -> Answer {
+    let Some(scope) = p.scope() else {
+        return Ok(Json(json!([])));
+    };
+    let list = views::projects(&state.store, &state.live.board, &scope, now_ms())
+        .map_err(ApiError::store)?;
+    Ok(Json(json!(list)))
+}
+
+pub async fn project(
+    State(state): State<WebState>,
+    p: Principal,
+    Path(id): Path<String>,
+) -> Answer {
+    let scope = p
+        .scope()
+        .ok_or_else(|| ApiError::not_found(format!("project {id}")))?;
+    let store = &state.store;
+    let project = store
+        .projects(&scope)
+        .map_err(ApiError::store)?
+        .into_iter()
+        .find(|x| x.id == id)
+        .ok_or_else(|| ApiError::not_found(format!("project {id}")))?;
+    let devices: Vec<DeviceInfo> = store
+        .devices(&scope)
+        .map_err(ApiError::store)?
+        .into_iter()
+        .filter(|d| d.project == id)
+        .collect();
+    let tickets: Vec<Ticket> = store
+        .tickets(&scope)
+        .map_err(ApiError::store)?
+        .into_iter()
+        .filter(|t| t.project == id)
+        .collect();
+    let now = now_ms();
+    let summary = views::summarize(&project, &devices, &tickets, &state.live.board, now);
+    let sites: Vec<Value> = store
+        .sites(&scope)
+        .map_err(ApiError::store)?
+        .into_iter()
+        .filter(|s| s.project == id)
+        .map(|s| json!({"site_id": s.id, "name": s.name, "region": s.region, "grid_cell": s.grid_cell}))
+        .collect();
+    let rows: Vec<_> = devices
+        .iter()
+        .map(|d| views::device_row(d, &state.live.board))
+        .collect();
+    let recent: Vec<_> = tickets
+        .iter()
+        .take(100)
+        .map(|t| ticket_row(t, now))
+        .collect();
+    Ok(Json(json!({
+        "summary": summary,
+        "sites": sites,
+        "devices": rows,
+        "tickets": recent,
+        "last_event_id": state.live.board.last_seq(),
+    })))
+}
+
+#[derive(Deserialize)]
+pub struct ProblemForm {
+    pub device: String,
+    pub text: String,
+}
+
+pub async fn report_problem(
+    State(state): State<WebState>,
+    p: Principal,
+    Path(project): Path<String>,
+    Json(form): Json<ProblemForm>,
+) -> Answer {
+    let Principal::Customer { user, .. } = &p else {
+        return Err(ApiError::not_found("this page"));
+    };
+    let d = visible_device(&state, &p, &form.device)?;
+    if d.project != project {
+        return Err(ApiError::not_found(format!(
+            "device {} in project {project}",
+            form.device
+        )));
+    }
+    if form.text.trim().is_empty() {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "say what is wrong in `text`",
+        ));
+    }
+    let t = state
+        .live
+        .report(d.id, form.text.trim().to_string(), user.clone())
+        .await
+        .map_err(command_error)?;
+    Ok(Json(ticket_json(&t)))
+}
+
+pub async fn device(State(state): State<WebState>, p: Principal, Path(id): Path<String>) -> Answer {
+    let d = visible_device(&state, &p, &id)?;
+    let history = state
+        .store
+        .history(&Scope::Operator, &d.id, 60)
+        .map_err(ApiError::store)?;
+    let points: Vec<Value> = history
+        .iter()
+        .flat_map(|r| {
+            r.metrics.iter().map(move |m| {
+                json!({"name": m.name, "instance": m.instance, "value": m.value, "at_ms": r.received_at_ms})
+            })
+        })
+        .collect();
+    let checks = state
+        .store
+        .device_state(&Scope::Operator, &d.id)
+        .map_err(ApiError::store)?
+        .map(|s| {
+            s.checks
+                .iter()
+                .map(|c| json!({"name": c.name, "state": c.state.as_str(), "message": c.message}))
+                .collect::<Vec<_>>()
+        })
+        .unwrap_or_default();
+    Ok(Json(json!({
+        "device": views::device_row(&d, &state.live.board),
+        "project_id": d.project,
+        "uplink": d.uplink,
+        "checks": checks,
+        "metrics": points,
+    })))
+}
+
+#[derive(Deserialize)]
+pub struct TicketQuery {
+    pub project: Option<String>,
+    #[serde(default)]
+    pub open: bool,
+}
+
+pub async fn tickets(
+    State(state): State<WebState>,
+    p: Principal,
+    Query(q): Query<TicketQuery>,
+) -> Answer {
+    let all = match (&p, p.scope()) {
+        (_, Some(scope)) => state.store.tickets(&scope).map_err(ApiError::store)?,
+        (Principal::Engineer { engineer, .. }, None) => state
+            .store
+            .engineer_queue(engineer)
+            .map_err(ApiError::store)?,
+        _ => Vec::new(),
+    };
+    let now = now_ms();
+    let rows: Vec<_> = all
+        .iter()
+        .filter(|t| q.project.as_ref().is_none_or(|p| &t.project == p))
+        .filter(|t| !q.open || !t.state.is_terminal())
+        .map(|t| ticket_row(t, now))
+        .collect();
+    Ok(Json(json!(rows)))
+}
+
+pub async fn ticket(State(state): State<WebState>, p: Principal, Path(id): Path<String>) -> Answer {
+    Ok(Json(ticket_json(&visible_ticket(&state, &p, &id)?)))
+}
+
+#[derive(Deserialize, Default)]
+pub struct NoteForm {
+    #[serde(default)]
+    pub text: String,
+}
+
+async fn act(state: &WebState, p: &Principal, id: &str, action: TicketAction) -> Answer {
+    let t = visible_ticket(state, p, id)?;
+    let t = state
+        .live
+        .act(t.id, action, actor(p))
+        .await
+        .map_err(command_error)?;
+    Ok(Json(ticket_json(&t)))
+}
+
+pub async fn comment(
+    State(state): State<WebState>,
+    p: Principal,
+    Path(id): Path<String>,
+    Json(form): Json<NoteForm>,
+) -> Answer {
+    if form.text.trim().is_empty() {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "the comment is empty",
+        ));
+    }
+    act(
+        &state,
+        &p,
+        &id,
+        TicketAction::Note {
+            text: form.text.trim().to_string(),
+        },
+    )
+    .await
+}
+
+#[derive(Deserialize)]
+pub struct RateForm {
+    pub stars: u8,
+    #[serde(default)]
+    pub comment: String,
+}
+
+pub async fn rate(
+    State(state): State<WebState>,
+    p: Principal,
+    Path(id): Path<String>,
+    Json(form): Json<RateForm>,
+) -> Answer {
+    if !matches!(p, Principal::Customer { .. }) {
+        visible_ticket(&state, &p, &id)?;
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "only the customer rates a ticket",
+        ));
+    }
+    let action = TicketAction::Rate {
+        stars: form.stars,
+        comment: form.comment.trim().to_string(),
+    };
+    act(&state, &p, &id, action).await
+}
+
+/// Engineer actions; anyone else gets 404 (the ticket is not in their queue).
+async fn engineer_act(state: &WebState, p: &Principal, id: &str, action: TicketAction) -> Answer {
+    if !matches!(p, Principal::Engineer { .. }) {
+        return Err(ApiError::not_found(format!("ticket {id} in your queue")));
+    }
+    act(state, p, id, action).await
+}
+
+pub async fn accept(State(s): State<WebState>, p: Principal, Path(id): Path<String>) -> Answer {
+    engineer_act(&s, &p, &id, TicketAction::Accept).await
+}
+
+pub async fn onsite(State(s): State<WebState>, p: Principal, Path(id): Path<String>) -> Answer {
+    engineer_act(&s, &p, &id, TicketAction::OnSite).await
+}
+
+pub async fn decline(
+    State(s): State<WebState>,
+    p: Principal,
+    Path(id): Path<String>,
+    Json(form): Json<NoteForm>,
+) -> Answer {
+    if form.text.trim().is_empty() {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "say why you decline in `text`",
+        ));
+    }
+    let reason = form.text.trim().to_string();
+    engineer_act(&s, &p, &id, TicketAction::Decline { reason }).await
+}
+
+pub async fn resolve(
+    State(s): State<WebState>,
+    p: Principal,
+    Path(id): Path<String>,
+    body: Option<Json<NoteForm>>,
+) -> Answer {
+    let note = body
+        .map(|Json(f)| f.text.trim().to_string())
+        .unwrap_or_default();
+    engineer_act(&s, &p, &id, TicketAction::Resolve { note }).await
+}
+
+pub async fn tenants(State(state): State<WebState>, p: Principal) -> Answer {
+    operator_only(&p)?;
+    let tenants = state
+        .store
+        .tenants(&Scope::Operator)
+        .map_err(ApiError::store)?;
+    let projects = views::projects(&state.store, &state.live.board, &Scope::Operator, now_ms())
+        .map_err(ApiError::store)?;
+    let list: Vec<Value> = tenants
+        .into_iter()
+        .map(|t| {
+            let mine: Vec<_> = projects.iter().filter(|p| p.tenant_id == t.id).collect();
+            json!({"tenant_id": t.id, "name": t.name, "projects": mine})
+        })
+        .collect();
+    Ok(Json(json!(list)))
+}
+
+#[derive(Deserialize)]
+pub struct KpiQuery {
+    #[serde(default = "day")]
+    pub period: String,
+}
+
+fn day() -> String {
+    "day".into()
+}
+
+fn kpi_rows(
+    state: &WebState,
+    p: &Principal,
+    q: &KpiQuery,
+) -> Result<Vec<super::kpi::Kpi>, ApiError> {
+    operator_only(p)?;
+    let period = super::kpi::Period::parse(&q.period)
+        .ok_or_else(|| ApiError::new(StatusCode::BAD_REQUEST, "period is day, week or month"))?;
+    let tickets = state
+        .store
+        .tickets(&Scope::Operator)
+        .map_err(ApiError::store)?;
+    Ok(super::kpi::board(&tickets, period))
+}
+
+pub async fn kpi(State(state): State<WebState>, p: Principal, Query(q): Query<KpiQuery>) -> Answer {
+    Ok(Json(json!(kpi_rows(&state, &p, &q)?)))
+}
+
+pub async fn kpi_csv(
+    State(state): State<WebState>,
+    p: Principal,
+    Query(q): Query<KpiQuery>,
+) -> Result<impl IntoResponse, ApiError> {
+    let rows = kpi_rows(&state, &p, &q)?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"heartline-kpi-{}.csv\"", q.period),
+            ),
+        ],
+        super::kpi::csv(&rows),
+    ))
+}

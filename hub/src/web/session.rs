@@ -1,0 +1,273 @@
+//! Who is calling: a browser session (login with password → an HttpOnly, SameSite=Strict cookie)
+//! or an API bearer token. Passwords are Argon2id hashes from the inventory; tokens and session
+//! ids are kept as SHA-256 only. Failed logins are slowed down per user name.
+
+use super::{ApiError, WebState};
+use crate::inventory::token_sha256;
+use crate::store::{Role, Scope, UserRecord};
+use axum::extract::{FromRequestParts, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+pub const COOKIE: &str = "hl_session";
+/// A session lasts this long after login.
+pub const SESSION_TTL: Duration = Duration::from_secs(12 * 3600);
+/// Failed logins allowed per user name per window before further attempts are refused.
+pub const LOGIN_FAILURES: usize = 5;
+pub const LOGIN_WINDOW: Duration = Duration::from_secs(60);
+
+/// The caller, with what they may see.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Principal {
+    Operator { user: String },
+    Customer { user: String, tenant: String },
+    Engineer { user: String, engineer: String },
+}
+
+impl Principal {
+    fn of(u: &UserRecord) -> Principal {
+        match &u.role {
+            Role::Operator => Principal::Operator { user: u.id.clone() },
+            Role::Customer { tenant } => Principal::Customer {
+                user: u.id.clone(),
+                tenant: tenant.clone(),
+            },
+            Role::Engineer { engineer } => Principal::Engineer {
+                user: u.id.clone(),
+                engineer: engineer.clone(),
+            },
+        }
+    }
+
+    pub fn user(&self) -> &str {
+        match self {
+            Principal::Operator { user }
+            | Principal::Customer { user, .. }
+            | Principal::Engineer { user, .. } => user,
+        }
+    }
+
+    pub fn role(&self) -> &'static str {
+        match self {
+            Principal::Operator { .. } => "operator",
+            Principal::Customer { .. } => "customer",
+            Principal::Engineer { .. } => "engineer",
+        }
+    }
+
+    /// The store scope of project, device and ticket reads; engineers read through their queue.
+    pub fn scope(&self) -> Option<Scope> {
+        match self {
+            Principal::Operator { .. } => Some(Scope::Operator),
+            Principal::Customer { tenant, .. } => Some(Scope::Tenant(tenant.clone())),
+            Principal::Engineer { .. } => None,
+        }
+    }
+}
+
+struct Session {
+    principal: Principal,
+    expires: Instant,
+}
+
+/// Live sessions by the SHA-256 of their id, and recent login failures by user name.
+#[derive(Default)]
+pub struct Sessions {
+    sessions: Mutex<HashMap<[u8; 32], Session>>,
+    failures: Mutex<HashMap<String, Vec<Instant>>>,
+}
+
+impl Sessions {
+    fn open(&self, principal: Principal) -> String {
+        use rand::RngCore;
+        let mut id = [0u8; 32];
+        rand::rng().fill_bytes(&mut id);
+        let id = hex::encode(id);
+        let mut map = self.sessions.lock().unwrap_or_else(|e| e.into_inner());
+        let now = Instant::now();
+        map.retain(|_, s| s.expires > now);
+        map.insert(
+            token_sha256(&id),
+            Session {
+                principal,
+                expires: now + SESSION_TTL,
+            },
+        );
+        id
+    }
+
+    fn get(&self, id: &str) -> Option<Principal> {
+        let map = self.sessions.lock().unwrap_or_else(|e| e.into_inner());
+        map.get(&token_sha256(id))
+            .filter(|s| s.expires > Instant::now())
+            .map(|s| s.principal.clone())
+    }
+
+    fn close(&self, id: &str) {
+        let mut map = self.sessions.lock().unwrap_or_else(|e| e.into_inner());
+        map.remove(&token_sha256(id));
+    }
+
+    /// Whether `user` may try again now (fewer than LOGIN_FAILURES failures in the window).
+    fn may_try(&self, user: &str) -> bool {
+        let mut f = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        let now = Instant::now();
+        let list = f.entry(user.to_string()).or_default();
+        list.retain(|t| now.duration_since(*t) < LOGIN_WINDOW);
+        list.len() < LOGIN_FAILURES
+    }
+
+    fn failed(&self, user: &str) {
+        let mut f = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        f.entry(user.to_string()).or_default().push(Instant::now());
+    }
+}
+
+fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_string())
+}
+
+/// The principal behind a bearer token: a user's API token or an engineer's token.
+fn by_token(state: &WebState, token: &str) -> Result<Option<Principal>, ApiError> {
+    use subtle::ConstantTimeEq;
+    let hash = token_sha256(token);
+    let users = state.store.users().map_err(ApiError::store)?;
+    let user = users
+        .iter()
+        .find(|u| u.tokens_sha256.iter().any(|h| bool::from(h.ct_eq(&hash))));
+    if let Some(u) = user {
+        return Ok(Some(Principal::of(u)));
+    }
+    let engineer = state
+        .store
+        .engineer_by_token(&hash)
+        .map_err(ApiError::store)?;
+    Ok(engineer.map(|e| Principal::Engineer {
+        user: e.id.clone(),
+        engineer: e.id,
+    }))
+}
+
+impl FromRequestParts<WebState> for Principal {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &WebState) -> Result<Self, ApiError> {
+        let auth = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok());
+        if let Some(auth) = auth {
+            let token = crate::api::auth::bearer(Some(auth))
+                .map_err(|e| ApiError::new(StatusCode::UNAUTHORIZED, e.to_string()))?;
+            return by_token(state, token)?.ok_or_else(|| {
+                ApiError::new(
+                    StatusCode::UNAUTHORIZED,
+                    "the token is not valid: check it, or ask the operator for a new one",
+                )
+            });
+        }
+        cookie(&parts.headers, COOKIE)
+            .and_then(|id| state.sessions.get(&id))
+            .ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, "log in first (POST /login)"))
+    }
+}
+
+#[derive(serde::Deserialize)]
+pub struct LoginForm {
+    pub user: String,
+    pub password: String,
+}
+
+/// `POST /login` (form or JSON fields `user`, `password`): sets the session cookie.
+pub async fn login(
+    State(state): State<WebState>,
+    axum::Form(form): axum::Form<LoginForm>,
+) -> Response {
+    if !state.sessions.may_try(&form.user) {
+        tracing::warn!(user = %form.user, "login refused: too many failures");
+        return ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too many failed logins for this user; wait a minute and try again",
+        )
+        .into_response();
+    }
+    let users = match state.store.users() {
+        Ok(u) => u,
+        Err(e) => return ApiError::store(e).into_response(),
+    };
+    let user = users.into_iter().find(|u| u.id == form.user);
+    let password = form.password.clone();
+    // Verify even for unknown users, so timing does not tell which names exist.
+    let verified = tokio::task::spawn_blocking(move || {
+        use argon2::{Argon2, PasswordHash, PasswordVerifier};
+        static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+        let dummy = DUMMY.get_or_init(|| hash_password("not anyone's password"));
+        let hash = user
+            .as_ref()
+            .map(|u| u.password_hash.as_str())
+            .filter(|h| !h.is_empty())
+            .unwrap_or(dummy);
+        let ok = PasswordHash::new(hash).is_ok_and(|h| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &h)
+                .is_ok()
+        });
+        user.filter(|u| ok && !u.password_hash.is_empty())
+    })
+    .await
+    .ok()
+    .flatten();
+    let Some(user) = verified else {
+        state.sessions.failed(&form.user);
+        tracing::info!(user = %form.user, "login failed");
+        return ApiError::new(StatusCode::UNAUTHORIZED, "wrong user name or password")
+            .into_response();
+    };
+    let principal = Principal::of(&user);
+    tracing::info!(user = %user.id, role = principal.role(), "logged in");
+    let id = state.sessions.open(principal.clone());
+    let cookie = format!(
+        "{COOKIE}={id}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}",
+        SESSION_TTL.as_secs()
+    );
+    let mut resp =
+        axum::Json(serde_json::json!({"user": user.id, "role": principal.role()})).into_response();
+    if let Ok(v) = HeaderValue::from_str(&cookie) {
+        resp.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    resp
+}
+
+/// An Argon2id PHC string for `password`, as the inventory keeps it.
+pub fn hash_password(password: &str) -> String {
+    use argon2::password_hash::{PasswordHasher, SaltString, rand_core::OsRng};
+    let salt = SaltString::generate(&mut OsRng);
+    argon2::Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .unwrap_or_default()
+}
+
+/// `POST /logout`: ends the session.
+pub async fn logout(State(state): State<WebState>, headers: HeaderMap) -> Response {
+    if let Some(id) = cookie(&headers, COOKIE) {
+        state.sessions.close(&id);
+    }
+    let mut resp = StatusCode::NO_CONTENT.into_response();
+    resp.headers_mut().insert(
+        header::SET_COOKIE,
+        HeaderValue::from_static("hl_session=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0"),
+    );
+    resp
+}

@@ -1,0 +1,243 @@
+//! The project view's API through the running hub: login and sessions (cookie flags, wrong
+//! password, login rate limit), what a customer sees of their projects, a fault turning the
+//! project red on the live event stream, catching up with Last-Event-ID after a reconnect, the
+//! engineer acting from the web API, the customer rating the closed ticket and reporting a
+//! problem, and the operator's KPI board and CSV.
+
+use heartline_e2e::{Device, Fleet, Protocol, SseClient, TestHub, WebClient, eventually, ids};
+use heartline_proto::wire;
+use serde_json::json;
+use std::time::Duration;
+
+struct Setup {
+    th: TestHub,
+    fleet: Fleet,
+    customer: String,
+    engineer: String,
+    operator: String,
+}
+
+async fn setup() -> Setup {
+    let mut fleet = Fleet::new(&[("acme", ids("acme", 2)), ("globex", ids("globex", 1))]);
+    fleet.with_engineers("acme", 1);
+    let customer = fleet.with_user("alice", "customer", "acme");
+    let engineer = fleet.with_user("li", "engineer", "eng-0");
+    let operator = fleet.with_user("ops", "operator", "");
+    fleet.with_user("gina", "customer", "globex");
+    let th = TestHub::start_with(&fleet, |c| {
+        c.detection.recovery_confirm = 300;
+        c.detection.verify = 500;
+        // The camera stream failing is critical here: the project turns red.
+        c.detection.check_crit_severity = heartline_proto::Severity::Critical;
+    })
+    .await
+    .unwrap();
+    Setup {
+        th,
+        fleet,
+        customer,
+        engineer,
+        operator,
+    }
+}
+
+async fn report(dev: &mut Device, seq: u64, crit: bool) {
+    let mut r = dev.report(seq);
+    if crit {
+        r.checks[0].status = wire::CheckStatus::Crit as i32;
+    }
+    r.next_checkin_s = 3600;
+    dev.send(&r).await.unwrap();
+    dev.wait_ack(1, seq).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_sets_a_strict_cookie_and_refuses_guessing() {
+    let s = setup().await;
+    let mut web = WebClient::new(s.th.hub.http);
+    let (status, body) = web.get("/api/v1/projects").await;
+    assert_eq!(status, 401, "{body}");
+    assert!(body["error"].as_str().unwrap().contains("log in"));
+
+    let (status, _) = web.login("alice", "wrong password").await;
+    assert_eq!(status, 401);
+    let (status, cookie) = web.login("alice", &s.customer).await;
+    assert_eq!(status, 200);
+    assert!(cookie.contains("HttpOnly"), "{cookie}");
+    assert!(cookie.contains("SameSite=Strict"), "{cookie}");
+    let (status, me) = web.get("/api/v1/me").await;
+    assert_eq!((status, me["role"].as_str()), (200, Some("customer")));
+
+    // Guessing: after 5 failures within a minute even the right password is refused for now.
+    let mut guesser = WebClient::new(s.th.hub.http);
+    for _ in 0..5 {
+        assert_eq!(guesser.login("ops", "guess").await.0, 401);
+    }
+    assert_eq!(guesser.login("ops", &s.operator).await.0, 429);
+
+    // Logging out ends the session.
+    let (status, _) = web.post("/logout", json!({})).await;
+    assert_eq!(status, 204);
+    let mut stale = web.clone();
+    stale.cookie = web.cookie.clone();
+    assert_eq!(stale.get("/api/v1/me").await.0, 401);
+    s.th.hub.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fault_turns_the_project_red_live_and_the_loop_closes_with_a_rating() {
+    let s = setup().await;
+    let http = s.th.hub.http;
+    let mut alice = WebClient::new(http);
+    alice.login("alice", &s.customer).await;
+    let mut dev = Device::connect(s.th.hub.mqtt_v4, s.fleet.device("acme-0"), Protocol::V4)
+        .await
+        .unwrap();
+    report(&mut dev, 1, false).await;
+
+    let (status, projects) = alice.get("/api/v1/projects").await;
+    assert_eq!(status, 200);
+    let list = projects.as_array().unwrap();
+    assert_eq!(list.len(), 1, "alice sees acme's project only: {projects}");
+    assert_eq!(list[0]["project_id"], "acme-p");
+    let (_, p) = alice.get("/api/v1/projects/acme-p").await;
+    assert_eq!(p["summary"]["health"], "ok", "{p}");
+
+    // Live: the page's event stream hears of the fault within a second of the report.
+    let cookie = alice.cookie.clone().unwrap();
+    let mut events = SseClient::connect(http, "/api/v1/events", &[("Cookie", &cookie)])
+        .await
+        .unwrap();
+    let sent = std::time::Instant::now();
+    report(&mut dev, 2, true).await;
+    let mut last_id;
+    loop {
+        let ev = events.next(Duration::from_secs(1)).await.unwrap();
+        assert_eq!(ev.event, "change");
+        last_id = ev.id.clone();
+        let (_, p) = alice.get("/api/v1/projects/acme-p").await;
+        if p["summary"]["health"] == "down" {
+            assert!(
+                sent.elapsed() < Duration::from_secs(1),
+                "{:?}",
+                sent.elapsed()
+            );
+            break;
+        }
+    }
+    let (_, p) = alice.get("/api/v1/projects/acme-p").await;
+    let ticket = &p["tickets"][0];
+    assert_eq!(ticket["engineer_id"], "eng-0");
+    let id = ticket["ticket_id"].as_u64().unwrap();
+
+    // The engineer works it from the web API.
+    let mut li = WebClient::new(http);
+    li.login("li", &s.engineer).await;
+    let (status, queue) = li.get("/api/v1/tickets?open=true").await;
+    assert_eq!(status, 200);
+    assert_eq!(queue[0]["ticket_id"].as_u64(), Some(id));
+    assert_eq!(
+        li.post(&format!("/api/v1/tickets/{id}/accept"), json!({}))
+            .await
+            .0,
+        200
+    );
+    let (status, err) = li
+        .post(&format!("/api/v1/tickets/{id}/accept"), json!({}))
+        .await;
+    assert_eq!(status, 409, "{err}");
+    assert_eq!(
+        li.post(&format!("/api/v1/tickets/{id}/onsite"), json!({}))
+            .await
+            .0,
+        200
+    );
+    let (status, t) = li
+        .post(
+            &format!("/api/v1/tickets/{id}/resolve"),
+            json!({"text": "replaced the cable"}),
+        )
+        .await;
+    assert_eq!(
+        (status, t["state"].as_str()),
+        (200, Some("resolved, awaiting verification"))
+    );
+
+    // A page that reconnects with Last-Event-ID gets what it missed, in order.
+    drop(events);
+    report(&mut dev, 3, false).await;
+    eventually("closed after verification", || {
+        s.th.hub
+            .store()
+            .ticket(&heartline_hub::store::Scope::Operator, id)
+            .unwrap()
+            .is_some_and(|t| t.state == heartline_hub::engine::TicketState::Closed)
+    })
+    .await
+    .unwrap();
+    let mut events = SseClient::connect(
+        http,
+        "/api/v1/events",
+        &[("Cookie", &cookie), ("Last-Event-ID", &last_id)],
+    )
+    .await
+    .unwrap();
+    let first = events.next(Duration::from_secs(2)).await.unwrap();
+    assert_eq!(
+        first.id.parse::<u64>().unwrap(),
+        last_id.parse::<u64>().unwrap() + 1,
+        "the catch-up starts right after the last event seen"
+    );
+
+    // The customer rates the closed ticket; a second customer of another tenant cannot see it.
+    let (status, t) = alice
+        .post(
+            &format!("/api/v1/tickets/{id}/rate"),
+            json!({"stars": 5, "comment": "fast"}),
+        )
+        .await;
+    assert_eq!(
+        (status, t["rating"]["stars"].as_u64()),
+        (200, Some(5)),
+        "{t}"
+    );
+    let (status, _) = alice
+        .post(&format!("/api/v1/tickets/{id}/rate"), json!({"stars": 9}))
+        .await;
+    assert_eq!(status, 409);
+
+    // The customer reports a problem on the other device: a ticket the hub had not opened.
+    let (status, t) = alice
+        .post(
+            "/api/v1/projects/acme-p/report",
+            json!({"device": "acme-1", "text": "camera shows black"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{t}");
+    assert!(
+        t["title"]
+            .as_str()
+            .unwrap()
+            .contains("reported by the customer")
+    );
+
+    // The operator's board counts both: one detected first, one reported first.
+    let mut ops = WebClient::new(http);
+    ops.login("ops", &s.operator).await;
+    let (status, kpi) = ops.get("/api/v1/kpi?period=day").await;
+    assert_eq!(status, 200);
+    let today = &kpi[0];
+    assert_eq!(today["tickets"], 2, "{kpi}");
+    assert_eq!(today["detected_first"], 0.5, "{kpi}");
+    assert_eq!(today["rating"], 5.0, "{kpi}");
+    assert_eq!(today["sla_compliance"], 1.0, "{kpi}");
+    let (status, csv) = ops.get("/api/v1/kpi.csv?period=week").await;
+    assert_eq!(status, 200);
+    assert!(
+        csv.as_str().unwrap().starts_with("period,tickets,mttd_s"),
+        "{csv}"
+    );
+    // Customers get no KPI board.
+    assert_eq!(alice.get("/api/v1/kpi").await.0, 404);
+    s.th.hub.shutdown().await.unwrap();
+}
