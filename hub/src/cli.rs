@@ -221,9 +221,10 @@ fn serve(config: &Path) -> anyhow::Result<()> {
             "hub running: MQTT 3.1.1 on {}, MQTT 5 on {}, metrics on http://{}/metrics",
             hub.mqtt_v4, hub.mqtt_v5, hub.http
         );
-        wait_for_stop(&hub, inventory.as_deref()).await?;
+        let stopped = wait_for_stop(&hub, inventory.as_deref()).await;
         tracing::info!("shutting down: draining in-flight reports");
-        hub.shutdown().await
+        let shut = hub.shutdown().await;
+        stopped.and(shut)
     })
 }
 
@@ -237,6 +238,9 @@ async fn wait_for_stop(hub: &crate::Hub, inventory: Option<&Path>) -> anyhow::Re
         tokio::select! {
             _ = term.recv() => return Ok(()),
             _ = int.recv() => return Ok(()),
+            why = hub.store_failed() => bail!(
+                "the store failed a write ({why}); free space on its disk and start the hub again"
+            ),
             _ = hup.recv() => match inventory {
                 None => tracing::warn!("SIGHUP: no inventory configured, nothing to apply"),
                 Some(path) => match Inventory::load(path).map_err(anyhow::Error::from).and_then(|i| hub.apply_inventory(&i)) {

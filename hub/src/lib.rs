@@ -75,6 +75,7 @@ pub struct Hub {
     http_stop: tokio::sync::oneshot::Sender<()>,
     http_task: tokio::task::JoinHandle<std::io::Result<()>>,
     control: tokio::task::JoinHandle<()>,
+    store_failed: tokio::sync::watch::Receiver<Option<String>>,
 }
 
 impl Hub {
@@ -114,6 +115,8 @@ impl Hub {
             live_ingest,
             notifier.as_ref().map(|(wake, _)| wake.clone()),
         )?;
+        let (store_failed_tx, store_failed) = tokio::sync::watch::channel(None);
+        let ingest = ingest.on_store_failure(store_failed_tx);
         let ingest = {
             let stop = stop.clone();
             let rx = link.rx;
@@ -171,7 +174,18 @@ impl Hub {
             http_stop,
             http_task,
             control,
+            store_failed,
         })
+    }
+
+    /// Resolves when the store failed a write and ingest stopped (a full disk, say): the hub
+    /// must be restarted to reopen it. Never resolves otherwise.
+    pub async fn store_failed(&self) -> String {
+        let mut rx = self.store_failed.clone();
+        match rx.wait_for(Option::is_some).await {
+            Ok(why) => why.clone().unwrap_or_default(),
+            Err(_) => std::future::pending().await,
+        }
     }
 
     /// Ticket actions and live ticket changes.
@@ -266,7 +280,16 @@ fn start_notifier(
 /// Runs a hub until `shutdown` resolves, then stops it gracefully.
 pub async fn run(config: HubConfig, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
     let hub = Hub::start(config).await?;
-    shutdown.await;
+    let failed = tokio::select! {
+        () = shutdown => None,
+        why = hub.store_failed() => Some(why),
+    };
     tracing::info!("shutting down: draining in-flight reports");
-    hub.shutdown().await
+    hub.shutdown().await?;
+    match failed {
+        None => Ok(()),
+        Some(why) => anyhow::bail!(
+            "the store failed a write ({why}); free space on its disk and start the hub again"
+        ),
+    }
 }

@@ -66,6 +66,9 @@ pub struct Ingest {
     live: LiveIngest,
     /// Wakes the notifier when notices were committed.
     notices: Option<flume::Sender<()>>,
+    /// Told why, when the store can no longer write until it is reopened; ingest then stops.
+    store_failed: Option<tokio::sync::watch::Sender<Option<String>>>,
+    failed: bool,
 }
 
 /// The messages taken from the broker but not yet committed.
@@ -128,7 +131,16 @@ impl Ingest {
             seen_gen,
             live,
             notices,
+            store_failed: None,
+            failed: false,
         })
+    }
+
+    /// Where to say that the store failed a write and ingest stopped (see
+    /// [`StoreError::needs_reopen`]).
+    pub fn on_store_failure(mut self, tx: tokio::sync::watch::Sender<Option<String>>) -> Self {
+        self.store_failed = Some(tx);
+        self
     }
 
     /// Rebuilds device states and the engine from the store: after a failed commit (the memory
@@ -184,6 +196,10 @@ impl Ingest {
             }
             let idle = batch.messages == 0 && batch.replies.is_empty();
             self.flush(std::mem::take(&mut batch));
+            if self.failed {
+                // Nothing more can be committed, so nothing more may be taken or acknowledged.
+                return;
+            }
             if idle && stop.load(Ordering::Acquire) {
                 break;
             }
@@ -413,6 +429,19 @@ impl Ingest {
             drop((states, history));
             for (_, reply) in batch.replies {
                 let _ = reply.send(Err(CommandError::Store(e.to_string())));
+            }
+            if e.needs_reopen() {
+                tracing::error!(
+                    error = %e,
+                    "the store file could not be written (is its disk full?); the store refuses \
+                     every write until it is reopened, so ingest stops and the hub exits: free \
+                     space and start it again; devices keep what was not acknowledged and send it again"
+                );
+                self.failed = true;
+                if let Some(tx) = &self.store_failed {
+                    let _ = tx.send(Some(e.to_string()));
+                }
+                return;
             }
             self.reload();
             return;

@@ -9,6 +9,7 @@
 
 mod audit;
 mod backup;
+mod failure;
 mod records;
 mod scope;
 
