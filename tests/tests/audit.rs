@@ -171,4 +171,11 @@ async fn ticket_changes_and_actions_are_chained_and_an_edited_record_is_named() 
         err.contains(&format!("audit record {} is broken", accepted + 1)),
         "{err}"
     );
+    eprintln!(
+        "audit: {records} records ({} on the ticket, {created} from the inventory apply), chain \
+         intact through the socket and on the file; an edited actor was reported at record \
+         {accepted}, the same edit rehashed at record {}",
+        on_ticket.len(),
+        accepted + 1
+    );
 }
