@@ -2,11 +2,15 @@
 //! second of wall time.
 
 use heartline_hub::engine::Ms;
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::time::{Duration, Instant};
 
 pub struct Bar {
     on: bool,
+    /// Not a terminal: a plain line every tenth of the run instead of a redrawn bar.
+    plain: bool,
+    tenth: u32,
+    calls: u32,
     start: Ms,
     end: Ms,
     last: Instant,
@@ -20,6 +24,9 @@ impl Bar {
         let now = Instant::now();
         Bar {
             on,
+            plain: !std::io::stderr().is_terminal(),
+            tenth: 0,
+            calls: 0,
             start,
             end,
             last: now,
@@ -29,16 +36,31 @@ impl Bar {
 
     /// Virtual time has reached `now`.
     pub fn at(&mut self, now: Ms) {
-        if !self.on || self.last.elapsed() < Duration::from_millis(100) {
+        // Reading the clock costs more than a device report: look only now and then.
+        self.calls = self.calls.wrapping_add(1);
+        if !self.on || self.calls % 4096 != 0 {
+            return;
+        }
+        let done =
+            ((now - self.start) as f64 / (self.end - self.start).max(1) as f64).clamp(0.0, 1.0);
+        if self.plain {
+            let tenth = (done * 10.0) as u32;
+            if tenth > self.tenth {
+                self.tenth = tenth;
+                self.draw(done, now);
+                eprintln!();
+            }
+            return;
+        }
+        if self.last.elapsed() < Duration::from_millis(100) {
             return;
         }
         self.last = Instant::now();
-        let done = (now - self.start) as f64 / (self.end - self.start).max(1) as f64;
-        self.draw(done.clamp(0.0, 1.0), now);
+        self.draw(done, now);
     }
 
     pub fn done(&mut self) {
-        if self.on {
+        if self.on && !(self.plain && self.tenth >= 10) {
             self.draw(1.0, self.end);
             eprintln!();
         }
@@ -50,7 +72,8 @@ impl Bar {
         let mut err = std::io::stderr().lock();
         let _ = write!(
             err,
-            "\r[{}{}] {:>3.0}%  virtual {:>6.1} h  wall {:>5.1} s",
+            "{}[{}{}] {:>3.0}%  virtual {:>6.1} h  wall {:>5.1} s",
+            if self.plain { "" } else { "\r" },
             "#".repeat(filled),
             " ".repeat(WIDTH - filled),
             done * 100.0,

@@ -93,8 +93,10 @@ enum Event {
     HubUp(usize),
 }
 
-/// What the hub had committed: what `Engine::restore` gets back after a restart.
-#[derive(Default)]
+/// What the hub had committed when it stopped: what `Engine::restore` gets back. Ingest commits
+/// every change of an input before acknowledging it, so this is the engine's whole state at the
+/// stop; it is read through the engine's public accessors rather than kept from every
+/// `take_changes`, which would double the cost of a run.
 struct Persisted {
     memory: HashMap<String, DeviceMemory>,
     tickets: BTreeMap<TicketId, Ticket>,
@@ -122,7 +124,10 @@ struct World<'a> {
     restarts: Vec<crate::schedule::Restart>,
     busy: Vec<Ms>,
     hub_up: bool,
-    persist: Option<Persisted>,
+    /// What the stopped hub had committed, until it is back.
+    persisted: Option<Persisted>,
+    next_ticket: TicketId,
+    collected: Ms,
     dispatched_at: HashMap<TicketId, Ms>,
     stats: Stats,
 }
@@ -133,10 +138,22 @@ pub fn run(s: &Scenario, opts: &Options) -> Result<Outcome, FileError> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let fleet = Fleet::build(s);
     let Plan { problems, restarts } = plan(s, &fleet, &mut rng)?;
-    let cfg = EngineConfig {
+    let mut cfg = EngineConfig {
         roster: fleet.roster.clone(),
         ..s.detection.clone()
     };
+    // Planned work is booked in the hub's configuration ahead of time, as `[[maintenance]]` in
+    // hub.toml is: it survives a restart.
+    for p in &problems {
+        if let FaultType::Maintenance { lasts } = p.fault {
+            cfg.maintenance.push(Maintenance {
+                scope: fleet.infos[p.device as usize].site.clone(),
+                from: p.start,
+                until: p.start + lasts + MAINTENANCE_MARGIN,
+                reason: "planned work (simulated)".into(),
+            });
+        }
+    }
     let engine = Engine::new(cfg.clone(), fleet.infos.clone());
     let horizon = fleet
         .templates
@@ -164,7 +181,9 @@ pub fn run(s: &Scenario, opts: &Options) -> Result<Outcome, FileError> {
         active_at: HashMap::new(),
         busy: vec![s.start; fleet.engineers.len()],
         hub_up: true,
-        persist: (!restarts.is_empty()).then(Persisted::default),
+        persisted: None,
+        next_ticket: 1,
+        collected: s.start,
         restarts,
         dispatched_at: HashMap::new(),
         stats: Stats::default(),
@@ -251,7 +270,11 @@ impl World<'_> {
                 self.now = at;
                 self.handle(Input::Tick);
                 self.stats.ticks += 1;
-                self.collect();
+                // Ingest commits in batches; once per virtual second is plenty for notices,
+                // which carry their own time.
+                if at / 1_000 != self.collected / 1_000 {
+                    self.collect();
+                }
             }
         }
         self.now = self.now.max(t);
@@ -275,6 +298,7 @@ impl World<'_> {
     /// Takes the engine's changes as ingest would: notices go to the simulated engineers, and
     /// with a restart in the scenario, the rest is kept as the store would keep it.
     fn collect(&mut self) {
+        self.collected = self.now;
         let changes = self.engine.take_changes();
         for o in &changes.outputs {
             if let Output::Notify(n) = o {
@@ -289,12 +313,7 @@ impl World<'_> {
                 }
             }
         }
-        if let Some(p) = self.persist.as_mut() {
-            p.memory.extend(changes.devices);
-            p.tickets
-                .extend(changes.tickets.into_iter().map(|t| (t.id, t)));
-            p.next_ticket = changes.next_ticket;
-        }
+        self.next_ticket = changes.next_ticket;
     }
 
     fn draw(&mut self, (lo, hi): (Ms, Ms)) -> Ms {
@@ -422,10 +441,44 @@ impl World<'_> {
             Event::Engineer(t, e, step) => self.engineer(t, e, step),
             Event::HubDown(_) => {
                 self.collect();
+                let memory = self
+                    .fleet
+                    .infos
+                    .iter()
+                    .filter_map(|i| {
+                        let m = self.engine.device_memory(&i.id)?;
+                        Some((i.id.clone(), m.clone()))
+                    })
+                    .collect();
+                let tickets = self.engine.tickets().map(|t| (t.id, t.clone())).collect();
+                self.persisted = Some(Persisted {
+                    memory,
+                    tickets,
+                    next_ticket: self.next_ticket,
+                });
                 self.hub_up = false;
             }
             Event::HubUp(i) => self.hub_up(i),
         }
+    }
+
+    /// When the hub should find device `d` silent if it reports no more: its last report plus
+    /// its declared check-in plus grace, pushed to a fresh grace by every restart the deadline
+    /// had not passed before (the hub does not count silence it did not witness).
+    fn silence_due(&self, d: u32) -> Option<Ms> {
+        let last = self.last_report[d as usize];
+        if last == Ms::MIN {
+            return None;
+        }
+        let span = self.fleet.every(d) + self.grace(d);
+        let mut due = last + span;
+        for r in &self.restarts {
+            let up = r.at + r.down;
+            if up <= self.now && r.at <= due && up > last {
+                due = due.max(up + span);
+            }
+        }
+        Some(due)
     }
 
     fn device_id(&self, d: u32) -> String {
@@ -437,25 +490,29 @@ impl World<'_> {
         let i = d as usize;
         self.active_at.insert(d, p as u32);
         let last = (self.last_report[i] != Ms::MIN).then_some(self.last_report[i]);
-        let deadline = |w: &Self, d: u32| {
-            let l = w.last_report[d as usize];
-            (l != Ms::MIN).then(|| l + w.fleet.every(d) + w.grace(d))
-        };
+        let deadline = |w: &Self, d: u32| w.silence_due(d);
         let fault = self.problems[p].fault.clone();
         match &fault {
             FaultType::Dies => {
                 self.flags[i] |= DEAD;
+                self.problems[p].by_silence = true;
                 self.problems[p].due = last.and(deadline(self, d));
             }
             FaultType::Disconnects => {
                 self.flags[i] |= DEAD;
                 let id = self.device_id(d);
-                self.handle(Input::Offline { device: &id });
-                self.collect();
-                self.problems[p].due = Some(self.now + self.cfg.offline_hold);
+                if self.handle(Input::Offline { device: &id }) {
+                    self.collect();
+                    self.problems[p].due = Some(self.now + self.cfg.offline_hold);
+                } else {
+                    // The will went to a hub that was down: only the silence can tell.
+                    self.problems[p].by_silence = true;
+                    self.problems[p].due = deadline(self, d);
+                }
             }
             FaultType::UplinkDown => {
                 self.flags[i] |= DEAD;
+                self.problems[p].by_silence = true;
                 for &c in &self.problems[p].devices[1..] {
                     self.flags[c as usize] |= BEHIND;
                 }
@@ -491,14 +548,6 @@ impl World<'_> {
                 self.flap(p, true);
             }
             FaultType::Maintenance { lasts } => {
-                let site = self.fleet.infos[i].site.clone();
-                self.handle(Input::Maintenance(Maintenance {
-                    scope: site,
-                    from: self.now,
-                    until: self.now + lasts + MAINTENANCE_MARGIN,
-                    reason: "planned work (simulated)".into(),
-                }));
-                self.collect();
                 for c in self.problems[p].devices.clone() {
                     self.flags[c as usize] |= OFF;
                 }
@@ -647,31 +696,33 @@ impl World<'_> {
     /// The hub is back: its engine is rebuilt from what it had committed, as `Hub::start` does.
     fn hub_up(&mut self, i: usize) {
         let r = self.restarts[i];
-        let Some(p) = self.persist.as_ref() else {
+        let Some(p) = self.persisted.take() else {
             return;
         };
         self.engine = Engine::restore(
             self.cfg.clone(),
             self.fleet.infos.clone(),
-            p.memory.clone(),
-            p.tickets.values().cloned().collect(),
+            p.memory,
+            p.tickets.into_values().collect(),
             p.next_ticket,
             self.now,
         );
         self.hub_up = true;
         self.stats.restarts += 1;
-        // Silence the hub did not witness proves nothing: devices not yet judged silent get a
-        // fresh grace from now, and so does what is due of them.
+        // Nothing opens while the hub is down; and silence it did not witness proves nothing:
+        // devices not yet judged silent get a fresh grace from now, and so does what is due.
         for pi in 0..self.problems.len() {
             let pr = &self.problems[pi];
-            let silent_kind = matches!(pr.fault, FaultType::Dies | FaultType::UplinkDown);
-            if let (true, None, Some(due)) = (silent_kind, pr.end, pr.due) {
-                if due >= r.at {
-                    let d = pr.device;
-                    let fresh = self.now + self.fleet.every(d) + self.grace(d);
-                    self.problems[pi].due = Some(due.max(fresh));
-                }
-            }
+            let Some(due) = pr.due.filter(|&due| pr.end.is_none() && due >= r.at) else {
+                continue;
+            };
+            let d = pr.device;
+            let fresh = if pr.by_silence {
+                self.now + self.fleet.every(d) + self.grace(d)
+            } else {
+                self.now
+            };
+            self.problems[pi].due = Some(due.max(fresh));
         }
         self.collect();
     }

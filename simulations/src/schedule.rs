@@ -41,6 +41,8 @@ pub struct Problem {
     /// deadline: last report + declared check-in + grace; a will + offline hold; the first bad
     /// report + the rule's hold). `None` where that is not defined (trends, planned work).
     pub due: Option<Ms>,
+    /// `due` is a silence deadline (which a hub restart pushes to a fresh grace).
+    pub by_silence: bool,
     /// Trends: when the metric reaches the rule's limit.
     pub fail_at: Option<Ms>,
     pub customer_at: Option<Ms>,
@@ -174,6 +176,7 @@ pub fn plan(s: &Scenario, fleet: &Fleet, rng: &mut ChaCha8Rng) -> Result<Plan, F
                 end: None,
                 repaired: false,
                 due: None,
+                by_silence: false,
                 fail_at: None,
                 customer_at: spec.customer_after.map(|c| start + c),
                 first_bad: None,

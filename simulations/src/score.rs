@@ -72,7 +72,7 @@ pub struct Score {
     pub missed: usize,
     pub false_tickets: usize,
     pub duplicate_tickets: usize,
-    /// From the start of the problem to its ticket, in seconds.
+    /// From the start of the problem to its ticket, in seconds (not preventive tickets).
     pub detect_s: Spread,
     /// Ticket opening minus when it was due by the hub's rules (the device's declared deadline),
     /// in milliseconds.
@@ -101,6 +101,8 @@ pub struct Score {
 
 /// Findings kept in a score (the counts are always complete).
 const MAX_FINDINGS: usize = 50;
+/// A ticket opening later than this past its due time is named in the findings.
+const LATE_MS: Ms = 1_000;
 
 pub fn score(o: &Outcome) -> Score {
     let mut touching: HashMap<&str, Vec<usize>> = HashMap::new();
@@ -202,7 +204,7 @@ pub fn score(o: &Outcome) -> Score {
             continue;
         }
         let tickets = &matched[i];
-        let Some(first) = tickets.iter().min_by_key(|t| (t.opened_at, t.id)) else {
+        let Some(earliest) = tickets.iter().min_by_key(|t| (t.opened_at, t.id)) else {
             // Not due by the end of the run (or never reported, so nothing was declared).
             let due = p.due.or(p.fail_at);
             let not_yet = match p.class {
@@ -231,6 +233,13 @@ pub fn score(o: &Outcome) -> Score {
             }
             continue;
         };
+        // The problem's own ticket is the one on its root device; any other is a duplicate.
+        let root = &ids[i][0];
+        let first = tickets
+            .iter()
+            .filter(|t| &t.device == root)
+            .min_by_key(|t| (t.opened_at, t.id))
+            .unwrap_or(earliest);
         s.expected += 1;
         s.detected += 1;
         f.detected += 1;
@@ -245,15 +254,31 @@ pub fn score(o: &Outcome) -> Score {
                     title: t.title.clone(),
                     at_s: at_s(t.opened_at),
                     why: format!(
-                        "duplicate of #{} ({}) for the same problem",
-                        first.id, first.title
+                        "duplicate of #{} ({}) for the same problem; it ended {}",
+                        first.id,
+                        first.title,
+                        t.state.as_str()
                     ),
                 });
             }
         }
-        detect.push((first.opened_at - p.start) as f64 / 1_000.0);
+        // Detection is the first sign the hub gave, whichever ticket it was.
+        if p.class != Class::Trend {
+            detect.push((earliest.opened_at - p.start) as f64 / 1_000.0);
+        }
         if let Some(due) = p.due {
-            past.push((first.opened_at - due) as f64);
+            let late = earliest.opened_at - due;
+            past.push(late as f64);
+            if late > LATE_MS {
+                findings.push(Finding {
+                    fault: p.fault.name().into(),
+                    device: earliest.device.clone(),
+                    ticket: Some(earliest.id),
+                    title: earliest.title.clone(),
+                    at_s: at_s(earliest.opened_at),
+                    why: format!("late: opened {:.1} s after it was due", late as f64 / 1e3),
+                });
+            }
         }
         if let Some(fail) = p.fail_at {
             lead.push((fail - first.opened_at) as f64 / 3_600_000.0);
@@ -291,7 +316,7 @@ pub fn score(o: &Outcome) -> Score {
         }
         if let Some(c) = p.customer_at {
             s.customer_reports += 1;
-            if first.opened_at < c {
+            if earliest.opened_at < c {
                 s.before_customer += 1;
             }
         }

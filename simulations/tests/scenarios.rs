@@ -1,0 +1,188 @@
+//! The shipped scenarios run in virtual time against the hub's engine (scaled down so the suite
+//! stays quick in a debug build), the storm's acceptance, determinism, and line-exact errors in
+//! broken scenario files.
+
+use heartline_sim::run::Options;
+use heartline_sim::run_and_score;
+use heartline_sim::scenario::Scenario;
+use heartline_sim::score::Score;
+use std::path::{Path, PathBuf};
+
+fn shipped(name: &str) -> Scenario {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("scenarios/{name}.toml"));
+    Scenario::load(&path).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn run(s: &Scenario, seed: Option<u64>) -> Score {
+    let opts = Options {
+        seed,
+        progress: false,
+    };
+    run_and_score(s, &opts).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// A tenth of the storm: about 1,000 devices for two virtual days, every kind of fault and a hub
+/// restart in the middle of the storm.
+fn storm() -> Score {
+    run(&shipped("storm").scaled(0.1), None)
+}
+
+#[test]
+fn the_storm_misses_nothing_opens_no_false_ticket_and_detects_by_the_declared_deadline() {
+    let s = storm();
+    assert!(
+        s.expected >= 60,
+        "the storm has its problems: {}",
+        s.expected
+    );
+    assert_eq!(s.missed, 0, "{:#?}", s.findings);
+    assert_eq!(s.false_tickets, 0, "{:#?}", s.findings);
+    assert_eq!(s.detected, s.expected);
+    // Detection against each device's own declared deadline (last report + declared check-in +
+    // grace; a will + offline hold; the first bad report + the rule's hold).
+    assert!(s.past_deadline_ms.n >= 50);
+    assert!(
+        s.past_deadline_ms.p99 <= 1_000.0,
+        "p99 past the deadline: {:?}",
+        s.past_deadline_ms
+    );
+    assert_eq!(s.stats.restarts, 1, "the hub restarted during the storm");
+    assert!(s.by_fault["maintenance"].problems > 0);
+}
+
+#[test]
+#[ignore = "engine bug reported on issue 8: a device behind a failed uplink whose own deadline \
+            passes before the uplink's gets its own ticket, merged into the uplink's seconds later"]
+fn the_storm_opens_one_ticket_per_problem() {
+    let s = storm();
+    // KNOWN ENGINE BUG (hub/src/engine/place.rs, `topology_wait`): the wait for the uplink's
+    // verdict is skipped when the uplink reported after the device's *last* report, which is
+    // nearly always true when the device reports less often than its gateway. So a camera whose
+    // deadline falls a few seconds before its dead gateway's gets its own ticket (dispatched to
+    // an engineer), cancelled as "merged" once the gateway's ticket opens. Each counts as a
+    // duplicate: the scoring is right, the engine is not.
+    assert_eq!(s.duplicate_tickets, 0, "{:#?}", s.findings);
+}
+
+#[test]
+fn the_small_scenario_finds_every_kind_of_fault() {
+    let s = run(&shipped("small"), None);
+    for kind in [
+        "dies",
+        "disconnects",
+        "uplink_down",
+        "disk_fills",
+        "battery_drains",
+        "flapping",
+        "overheats",
+        "check_fails",
+    ] {
+        let f = &s.by_fault[kind];
+        assert!(f.problems > 0 && f.missed == 0, "{kind}: {f:?}");
+    }
+    assert_eq!((s.missed, s.false_tickets), (0, 0), "{:#?}", s.findings);
+    assert_eq!(s.before_customer, s.customer_reports);
+    assert!(s.closed > 0, "engineers repaired and the hub verified");
+    assert!(
+        s.trend_lead_h.n == 2 && s.trend_lead_h.p50 > 0.0,
+        "preventive tickets opened before the failure"
+    );
+}
+
+#[test]
+fn a_hundredth_of_the_city_runs_a_day() {
+    let mut city = shipped("city").scaled(0.01);
+    city.duration = 24 * 3_600_000;
+    let s = run(&city, None);
+    assert!(s.devices > 900, "{}", s.devices);
+    assert_eq!((s.missed, s.false_tickets), (0, 0), "{:#?}", s.findings);
+}
+
+/// Everything but the wall-clock measurements.
+fn outcome(s: &Score) -> String {
+    let mut v = serde_json::to_value(s).unwrap();
+    for k in ["stats", "inputs_per_s", "cpu_s", "peak_rss_mib"] {
+        v.as_object_mut().unwrap().remove(k);
+    }
+    v["inputs"] = s.stats.inputs.into();
+    v.to_string()
+}
+
+#[test]
+fn the_same_seed_gives_the_same_result_and_another_seed_another() {
+    let small = shipped("small");
+    let a = outcome(&run(&small, Some(5)));
+    assert_eq!(a, outcome(&run(&small, Some(5))));
+    assert_ne!(a, outcome(&run(&small, Some(6))));
+}
+
+/// `(scenario text, line, words in the message)`: each broken file names its line.
+fn broken(src: &str, line: usize, words: &str) {
+    let e = match Scenario::parse(Path::new("broken.toml"), src) {
+        Err(e) => e,
+        Ok(s) => match run_and_score(&s, &Options::default()) {
+            Err(e) => e,
+            Ok(_) => panic!("accepted: {src}"),
+        },
+    };
+    assert_eq!(e.line, line, "{e}");
+    assert!(e.message.contains(words), "{e}");
+}
+
+const FLEET: &str = r#"name = "t"
+duration = "1h"
+[[rule]]
+name = "hot"
+metric = "temperature_c"
+above = 70.0
+severity = "major"
+[[tenant]]
+id = "a"
+[[project]]
+id = "p"
+tenant = "a"
+[[sites]]
+project = "p"
+prefix = "s"
+count = 2
+devices = [{ kind = "cam", count = 2, every = "1m", metrics = { temperature_c = 40.0 } }]
+"#;
+
+#[test]
+fn a_broken_scenario_reports_its_line() {
+    broken(
+        &format!("{FLEET}[[fault]]\nkind = \"explodes\"\nat = \"1m\"\n"),
+        19,
+        "unknown fault kind \"explodes\"",
+    );
+    broken(
+        &format!("{FLEET}[[fault]]\nkind = \"dies\"\nat = \"soon\"\n"),
+        20,
+        "not a duration",
+    );
+    broken(
+        &format!("{FLEET}[[fault]]\nkind = \"overheats\"\nvalue = 60.0\nat = \"1m\"\n"),
+        19,
+        "no [[rule]] on \"temperature_c\" is crossed by 60",
+    );
+    broken(
+        &format!("{FLEET}[[fault]]\nkind = \"dies\"\nat = \"1m\"\ncount = 5\n"),
+        21,
+        "5 dies fault(s) asked for, but only 4 free devices fit",
+    );
+    broken(
+        &FLEET.replace("project = \"p\"\nprefix", "project = \"q\"\nprefix"),
+        14,
+        "unknown project \"q\"",
+    );
+    broken(
+        &FLEET.replace("count = 2\ndevices", "count = 2\ncolour = \"red\"\ndevices"),
+        17,
+        "unknown field `colour`",
+    );
+    broken(
+        &FLEET.replace("every = \"1m\"", "every = \"1500ms\""),
+        17,
+        "whole seconds",
+    );
+}
