@@ -23,7 +23,10 @@ pub struct Entry {
 
 #[derive(Debug, thiserror::Error)]
 pub enum OutboxError {
-    #[error("outbox store error: {0}")]
+    #[error(
+        "the outbox file cannot be written or read ({0}); if its disk is full, free space and \
+         start the agent again: the reports it holds are kept"
+    )]
     Db(#[from] redb::Error),
     #[error("an outbox entry could not be decoded ({0}); the outbox file may be damaged")]
     Corrupt(#[from] postcard::Error),

@@ -490,6 +490,33 @@ pub fn output_of(cmd: &mut std::process::Command) -> (bool, String, String) {
     )
 }
 
+/// Writes `agent.toml` in `dir` for device `d` reporting every 100 ms to the hub's MQTT 3.1.1
+/// `port`, its outbox in `dir/state`.
+pub fn write_agent_config(dir: &std::path::Path, port: u16, d: &DeviceCreds) -> std::path::PathBuf {
+    let path = dir.join("agent.toml");
+    let toml = format!(
+        "[hub]\nhost = \"127.0.0.1\"\nport = {port}\ntenant = \"{}\"\ndevice_id = \"{}\"\ntoken = \"{}\"\nkey = \"{}\"\n\n\
+         [agent]\ninterval = \"100ms\"\nstate_dir = \"state\"\n\n[collect]\ntemperatures = false\nnetwork = false\n",
+        d.tenant,
+        d.id,
+        d.token,
+        hex::encode(d.key.0)
+    );
+    std::fs::write(&path, toml).unwrap();
+    path
+}
+
+/// Starts the agent binary `bin` on `config`, its log next to the config (`agent.log`).
+pub fn spawn_agent(bin: &str, config: &std::path::Path) -> std::process::Child {
+    std::process::Command::new(bin)
+        .args(["run", "--config"])
+        .arg(config)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(config.with_extension("log")).unwrap())
+        .spawn()
+        .unwrap()
+}
+
 /// A loopback port that was free a moment ago.
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")

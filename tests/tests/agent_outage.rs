@@ -2,38 +2,16 @@
 //! produced in between reaches the hub exactly once and in order (what is still unacknowledged
 //! when the test stops it is in its outbox, right after what the hub stored).
 
-use heartline_e2e::{DeviceCreds, Fleet, HubProcess, eventually, free_port, ids, scrape};
+use heartline_e2e::{
+    Fleet, HubProcess, eventually, free_port, ids, scrape, spawn_agent, write_agent_config,
+};
 use heartline_hub::store::{Scope, Store};
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 const HUB: &str = env!("CARGO_BIN_EXE_hub");
 const AGENT: &str = env!("CARGO_BIN_EXE_agent");
-
-fn write_agent_config(dir: &Path, port: u16, d: &DeviceCreds) -> std::path::PathBuf {
-    let path = dir.join("agent.toml");
-    let toml = format!(
-        "[hub]\nhost = \"127.0.0.1\"\nport = {port}\ntenant = \"{}\"\ndevice_id = \"{}\"\ntoken = \"{}\"\nkey = \"{}\"\n\n\
-         [agent]\ninterval = \"100ms\"\nstate_dir = \"state\"\n\n[collect]\ntemperatures = false\nnetwork = false\n",
-        d.tenant,
-        d.id,
-        d.token,
-        hex::encode(d.key.0)
-    );
-    std::fs::write(&path, toml).unwrap();
-    path
-}
-
-fn spawn_agent(config: &Path) -> std::process::Child {
-    Command::new(AGENT)
-        .args(["run", "--config"])
-        .arg(config)
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(config.with_extension("log")).unwrap())
-        .spawn()
-        .unwrap()
-}
 
 fn sigterm(child: &mut std::process::Child) {
     Command::new("kill")
@@ -85,7 +63,7 @@ async fn a_hub_outage_and_an_agent_sigkill_lose_nothing_and_duplicate_nothing() 
 
     // The agent reports every 100 ms into a running hub.
     let hub = HubProcess::spawn(HUB, dir.path(), ports, "");
-    let mut agent = spawn_agent(&config);
+    let mut agent = spawn_agent(AGENT, &config);
     eventually("reports flowing", || committed(&hub) >= 5.0)
         .await
         .unwrap();
@@ -105,7 +83,7 @@ async fn a_hub_outage_and_an_agent_sigkill_lose_nothing_and_duplicate_nothing() 
     agent.kill().unwrap();
     agent.wait().unwrap();
     let before = committed(&hub);
-    let mut agent = spawn_agent(&config);
+    let mut agent = spawn_agent(AGENT, &config);
     eventually("reporting again after the kill", || {
         committed(&hub) >= before + 5.0
     })

@@ -4,9 +4,15 @@
 //! the file is intact and holds everything acknowledged; once space returns, a restarted hub
 //! stores the devices' re-sent reports exactly once.
 //!
-//! Needs root (mount); without it the test says so and passes without testing anything.
+//! The same under the agent's outbox: the agent stops with a clear error instead of reporting
+//! into a file it cannot write; what its outbox held reaches the hub once space returns.
+//!
+//! Needs root (mount); without it the tests say so and pass without testing anything.
 
-use heartline_e2e::{Device, Fleet, HubProcess, PATIENCE, Protocol, free_port, ids};
+use heartline_e2e::{
+    Device, Fleet, HubProcess, PATIENCE, Protocol, eventually, free_port, ids, scrape, spawn_agent,
+    write_agent_config,
+};
 use heartline_hub::audit::Verdict;
 use heartline_hub::store::{Scope, Store};
 use std::io::Write;
@@ -15,6 +21,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 const HUB: &str = env!("CARGO_BIN_EXE_hub");
+const AGENT: &str = env!("CARGO_BIN_EXE_agent");
 const DEVICES: usize = 4;
 const BEFORE: u64 = 20;
 /// Upper bound on reports per device while waiting for the disk to fill.
@@ -211,6 +218,109 @@ async fn a_full_disk_acknowledges_nothing_corrupts_nothing_and_loses_nothing() {
         acked.iter().sum::<u64>(),
         kept.iter().sum::<u64>(),
         sent.iter().sum::<u64>()
+    );
+    drop(store);
+    drop(tmpfs);
+}
+
+/// Waits for a child process to exit by itself, for at most `limit`.
+async fn exited(
+    child: &mut std::process::Child,
+    limit: Duration,
+) -> Option<std::process::ExitStatus> {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if let Some(status) = child.try_wait().unwrap() {
+            return Some(status);
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    None
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_disk_under_the_agents_outbox_stops_it_and_loses_nothing_it_kept() {
+    let Some(tmpfs) = Tmpfs::mount("4m") else {
+        return;
+    };
+    let fleet = Fleet::new(&[("acme", ids("gw", 1))]);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("inventory.toml"), &fleet.inventory).unwrap();
+    std::os::unix::fs::symlink(tmpfs.path(), dir.path().join("state")).unwrap();
+    let ports = [free_port(), free_port(), free_port()];
+    let config = write_agent_config(dir.path(), ports[0], &fleet.devices[0]);
+    let committed = |hub: &HubProcess| scrape(hub.http, "heartline_ingest_reports_committed_total");
+
+    let hub = HubProcess::spawn(HUB, dir.path(), ports, "");
+    let mut agent = spawn_agent(AGENT, &config);
+    eventually("reports flowing", || committed(&hub) >= 5.0)
+        .await
+        .unwrap();
+    // The hub goes away, so reports pile up in the outbox; then its disk fills.
+    hub.stop();
+    let filler = fill(tmpfs.path());
+    let status = exited(&mut agent, PATIENCE * 4)
+        .await
+        .expect("the agent kept running with a full disk under its outbox");
+    assert!(!status.success());
+    let log = std::fs::read_to_string(dir.path().join("agent.log")).unwrap();
+    assert!(
+        log.contains("No space left on device"),
+        "the log does not say why: {log}"
+    );
+    let said = log
+        .lines()
+        .rev()
+        .find(|l| l.contains("No space left on device"))
+        .unwrap_or("")
+        .to_string();
+
+    // Space returns: the outbox opens, and what it kept is still there, in order.
+    std::fs::remove_file(filler).unwrap();
+    let outbox =
+        heartline_agent::outbox::Outbox::open(&tmpfs.path().join("outbox.redb"), 100_000).unwrap();
+    let kept: Vec<u64> = outbox
+        .pending()
+        .unwrap()
+        .iter()
+        .map(|e| e.sequence)
+        .collect();
+    let last_kept = *kept.last().expect("the outbox kept nothing");
+    drop(outbox);
+
+    // Hub and agent start again; the outbox drains into the hub.
+    let hub = HubProcess::spawn(HUB, dir.path(), ports, "");
+    let mut agent = spawn_agent(AGENT, &config);
+    let store_has = |hub: &HubProcess| committed(hub) >= kept.len() as f64;
+    eventually("the kept reports arrive", || store_has(&hub))
+        .await
+        .unwrap();
+    Command::new("kill")
+        .arg("-TERM")
+        .arg(agent.id().to_string())
+        .status()
+        .unwrap();
+    assert!(agent.wait().unwrap().success());
+    hub.stop();
+    let store = Store::open(&dir.path().join("store.redb"), 1_000_000).unwrap();
+    let seqs: Vec<u64> = store
+        .history(&Scope::Operator, "gw-0", usize::MAX)
+        .unwrap()
+        .iter()
+        .map(|r| r.sequence)
+        .collect();
+    // Every report of the first boot is stored once, in order, through the last one kept.
+    let first_boot: Vec<u64> = seqs
+        .iter()
+        .copied()
+        .take_while(|&s| s <= last_kept)
+        .collect();
+    assert_eq!(first_boot, (1..=last_kept).collect::<Vec<_>>());
+    eprintln!(
+        "agent disk full: outbox on a 4 MiB tmpfs; the agent stopped with: {said}; {} reports \
+         waited in its outbox, all stored once after the restart ({} stored in all)",
+        kept.len(),
+        seqs.len()
     );
     drop(store);
     drop(tmpfs);
