@@ -461,8 +461,10 @@ impl Engine {
                 now,
                 Actor::System,
                 format!(
-                    "verifying: the device must stay healthy for {} min",
-                    (until - now) / 60_000
+                    "verifying: the device must stay healthy for {}",
+                    humantime::format_duration(std::time::Duration::from_secs(
+                        ((until - now) / 1000).max(1) as u64
+                    ))
                 ),
             );
         });

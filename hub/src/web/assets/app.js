@@ -120,7 +120,7 @@ async function viewTicket(id) {
   const actions = me.role === "engineer" ? engineerButtons(t.ticket_id, t.state) : "";
   main.innerHTML = `<h1>#${t.ticket_id} ${esc(t.title)}</h1>
     <p>State <b id="ticket-state">${esc(t.state)}</b> · severity ${esc(t.severity)} · engineer <b id="ticket-engineer">${esc(t.engineer_id || "unassigned")}</b>
-    · SLA <span class="sla-${esc(t.sla).replace(" ", "-")}">${esc(t.sla)}</span> · respond by ${fmtTime(t.respond_by_ms)} · repair by ${fmtTime(t.repair_by_ms)} (${countdown(t.repair_by_ms)})</p>
+    · SLA <span class="sla-${esc(t.sla).replace(" ", "-")}">${esc(t.sla)}</span> · respond by ${fmtTime(t.respond_by_ms)} · repair by ${fmtTime(t.repair_by_ms)}${finished ? "" : ` (${countdown(t.repair_by_ms)})`}</p>
     ${actions}${t.reason ? `<p class="muted">${esc(t.reason)}</p>` : ""}
     <h2>Timeline</h2><ol class="timeline">${t.timeline.map((e) => `<li><time>${fmtTime(e.at_ms)}</time><span class="actor">${esc(e.actor_kind)}${e.actor ? " " + esc(e.actor) : ""}</span>${esc(e.what)}</li>`).join("")}</ol>${rating}`;
   bindEngineerButtons();
