@@ -23,6 +23,7 @@ pub mod run;
 pub mod scenario;
 pub mod schedule;
 pub mod score;
+pub mod usage;
 
 use heartline_hub::diagnostic::FileError;
 

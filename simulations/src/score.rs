@@ -3,8 +3,9 @@
 //! opened; a ticket that answers no problem, or planned work, is false; a second ticket for one
 //! problem (a device behind a failed uplink, say) is a duplicate.
 
-use crate::run::{Outcome, Stats, process_usage};
+use crate::run::{Outcome, Stats};
 use crate::schedule::{Class, Problem};
+use crate::usage::process_usage;
 use heartline_hub::engine::{Ms, Ticket, TicketState};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};

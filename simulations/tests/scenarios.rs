@@ -90,6 +90,21 @@ fn the_small_scenario_finds_every_kind_of_fault() {
 }
 
 #[test]
+#[ignore = "engine bug reported on issue 8: a flapping link's ticket auto-recovers while it still \
+            flaps, when its silence clears before its lost connection does"]
+fn a_flapping_link_keeps_its_ticket_while_it_flaps() {
+    let s = run(&shipped("small"), None);
+    assert_eq!(s.by_fault["flapping"].detected, 1);
+    // KNOWN ENGINE BUG (hub/src/engine/place.rs, `recovered`): a device that flaps misses a
+    // report while its link is down, so it has two faults of the same root cause (Offline from
+    // the will, Silent from the missed deadline) on one ticket. When the Silent one recovers,
+    // the ticket is finished ("recovered before the engineer accepted") although the Offline
+    // one is active again; later toggles call `fault_returned` on a finished ticket, which only
+    // acts on Resolved ones, so the link flaps for the rest of the hour with no open ticket.
+    assert_eq!(s.finished_early, 0, "{:#?}", s.findings);
+}
+
+#[test]
 fn a_hundredth_of_the_city_runs_a_day() {
     let mut city = shipped("city").scaled(0.01);
     city.duration = 24 * 3_600_000;

@@ -1,0 +1,41 @@
+//! A hub restart: the engine is rebuilt with `Engine::restore` from what the hub had committed,
+//! and what the hub should notice moves as its fresh grace does.
+
+use super::World;
+use heartline_hub::engine::Engine;
+
+impl World<'_> {
+    /// The hub is back: its engine is rebuilt from what it had committed, as `Hub::start` does.
+    pub(super) fn hub_up(&mut self, i: usize) {
+        let r = self.restarts[i];
+        let Some(p) = self.persisted.take() else {
+            return;
+        };
+        self.engine = Engine::restore(
+            self.cfg.clone(),
+            self.fleet.infos.clone(),
+            p.memory,
+            p.tickets.into_values().collect(),
+            p.next_ticket,
+            self.now,
+        );
+        self.hub_up = true;
+        self.stats.restarts += 1;
+        // Nothing opens while the hub is down; and silence it did not witness proves nothing:
+        // devices not yet judged silent get a fresh grace from now, and so does what is due.
+        for pi in 0..self.problems.len() {
+            let pr = &self.problems[pi];
+            let Some(due) = pr.due.filter(|&due| pr.end.is_none() && due >= r.at) else {
+                continue;
+            };
+            let d = pr.device;
+            let fresh = if pr.by_silence {
+                self.now + self.fleet.every(d) + self.grace(d)
+            } else {
+                self.now
+            };
+            self.problems[pi].due = Some(due.max(fresh));
+        }
+        self.collect();
+    }
+}
