@@ -76,8 +76,16 @@ impl AuditRecord {
 /// What walking a chain found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {
-    Intact { records: u64 },
-    Broken { seq: u64, reason: String },
+    /// `head` is the last record's hash ([`GENESIS`] for an empty trail): kept elsewhere (with a
+    /// backup, in a ticket system), it shows later whether records were cut off the end.
+    Intact {
+        records: u64,
+        head: [u8; 32],
+    },
+    Broken {
+        seq: u64,
+        reason: String,
+    },
 }
 
 /// Walks `(key, decoded record)` pairs in key order. The first record must be seq 1, every key
@@ -112,6 +120,7 @@ where
     }
     Verdict::Intact {
         records: expected - 1,
+        head: prev,
     }
 }
 
@@ -163,8 +172,21 @@ mod tests {
 
     #[test]
     fn an_untouched_chain_is_intact() {
-        assert_eq!(verify(rows(&chain(5))), Verdict::Intact { records: 5 });
-        assert_eq!(verify(Vec::new()), Verdict::Intact { records: 0 });
+        let c = chain(5);
+        assert_eq!(
+            verify(rows(&c)),
+            Verdict::Intact {
+                records: 5,
+                head: c[4].hash
+            }
+        );
+        assert_eq!(
+            verify(Vec::new()),
+            Verdict::Intact {
+                records: 0,
+                head: GENESIS
+            }
+        );
     }
 
     #[test]

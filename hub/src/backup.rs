@@ -120,7 +120,10 @@ fn describe(s: &crate::store::BackupSummary) -> String {
 /// `Ok("N records, chain intact")`, or the first broken record as the error.
 pub fn verdict_text(v: Verdict) -> Result<String, String> {
     match v {
-        Verdict::Intact { records } => Ok(format!("{records} records, chain intact")),
+        Verdict::Intact { records, head } => Ok(format!(
+            "{records} records, chain intact; last hash {}",
+            hex::encode(head)
+        )),
         Verdict::Broken { seq, reason } => Err(format!("audit record {seq} is broken: {reason}")),
     }
 }

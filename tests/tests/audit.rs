@@ -130,17 +130,23 @@ async fn ticket_changes_and_actions_are_chained_and_an_edited_record_is_named() 
             .is_empty()
     );
     let records = trail.len();
+    let head = trail.last().unwrap().hash;
     assert_eq!(
         store.verify_audit().unwrap(),
         Verdict::Intact {
-            records: records as u64
+            records: records as u64,
+            head
         }
+    );
+    let intact = format!(
+        "{records} records, chain intact; last hash {}",
+        hex::encode(head)
     );
 
     // The CLI, while the hub runs, goes through its control socket.
     let (ok, out, err) = verify(&config);
     assert!(ok, "{out}{err}");
-    assert_eq!(out.trim(), format!("{records} records, chain intact"));
+    assert_eq!(out.trim(), intact);
 
     drop(dev);
     th.hub.shutdown().await.unwrap();
@@ -148,7 +154,7 @@ async fn ticket_changes_and_actions_are_chained_and_an_edited_record_is_named() 
     // Stopped: the CLI opens the file itself.
     let (ok, out, err) = verify(&config);
     assert!(ok, "{out}{err}");
-    assert_eq!(out.trim(), format!("{records} records, chain intact"));
+    assert_eq!(out.trim(), intact);
 
     // Someone rewrites who accepted the ticket.
     let accepted = on_ticket
