@@ -9,6 +9,7 @@ pub fn process_usage() -> (f64, f64) {
             let rest = s.rsplit_once(')')?.1;
             let f: Vec<&str> = rest.split_whitespace().collect();
             let ticks = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
+            // Clock ticks of USER_HZ, which Linux fixes at 100 for /proc.
             Some(ticks / 100.0)
         })
         .unwrap_or(0.0);
