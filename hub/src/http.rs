@@ -37,7 +37,7 @@ pub async fn serve(
     stop: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let app = router(m)
-        .merge(crate::api::router(api))
+        .merge(crate::api::router(api, web.clone()))
         .merge(crate::web::router(web));
     axum::serve(listener, app)
         .with_graceful_shutdown(stop)

@@ -106,7 +106,13 @@ pub const WATCH_BUFFER: usize = 4096;
 /// (the only writer of tickets).
 pub struct TicketCommand {
     pub request: Request,
-    pub reply: oneshot::Sender<Result<Ticket, CommandError>>,
+    pub reply: oneshot::Sender<Result<Reply, CommandError>>,
+}
+
+/// What a committed request gives back.
+pub enum Reply {
+    Ticket(Box<Ticket>),
+    Done,
 }
 
 pub enum Request {
@@ -121,6 +127,8 @@ pub enum Request {
         text: String,
         user: String,
     },
+    /// The operator plans work: nothing opens for the scope meanwhile.
+    Maintenance(crate::engine::Maintenance),
 }
 
 /// Why a ticket action did not happen.
@@ -180,7 +188,12 @@ impl Live {
         action: TicketAction,
         actor: Actor,
     ) -> Result<Ticket, CommandError> {
-        self.request(Request::Act { id, action, actor }).await
+        self.ticket(Request::Act { id, action, actor }).await
+    }
+
+    /// Adds a maintenance window, once committed.
+    pub async fn maintenance(&self, m: crate::engine::Maintenance) -> Result<(), CommandError> {
+        self.request(Request::Maintenance(m)).await.map(|_| ())
     }
 
     /// A customer's report: the ticket it joined or opened.
@@ -190,10 +203,17 @@ impl Live {
         text: String,
         user: String,
     ) -> Result<Ticket, CommandError> {
-        self.request(Request::Report { device, text, user }).await
+        self.ticket(Request::Report { device, text, user }).await
     }
 
-    async fn request(&self, request: Request) -> Result<Ticket, CommandError> {
+    async fn ticket(&self, request: Request) -> Result<Ticket, CommandError> {
+        match self.request(request).await? {
+            Reply::Ticket(t) => Ok(*t),
+            Reply::Done => Err(CommandError::Stopped),
+        }
+    }
+
+    async fn request(&self, request: Request) -> Result<Reply, CommandError> {
         let (reply, answer) = oneshot::channel();
         let cmd = TicketCommand { request, reply };
         let applied = async {

@@ -118,6 +118,17 @@ impl Fleet {
         password
     }
 
+    /// Adds an API token for `user` and returns it.
+    pub fn with_user_token(&mut self, user: &str) -> String {
+        let token = format!("api-token-of-{user}-0123456789");
+        let _ = write!(
+            self.inventory,
+            "[[user_token]]\nuser = \"{user}\"\ntoken_sha256 = \"{}\"\n\n",
+            hex::encode(token_sha256(&token))
+        );
+        token
+    }
+
     pub fn device(&self, id: &str) -> &DeviceCreds {
         self.devices
             .iter()
@@ -618,6 +629,17 @@ pub async fn engineer_client(http: SocketAddr, token: &str) -> anyhow::Result<En
         .await?;
     let bearer = Bearer(format!("Bearer {token}").parse()?);
     Ok(wire::engineer_service_client::EngineerServiceClient::with_interceptor(channel, bearer))
+}
+
+/// A gRPC channel to the hub's HTTP port and the interceptor that adds `token`.
+pub async fn grpc_channel(
+    http: SocketAddr,
+    token: &str,
+) -> anyhow::Result<(tonic::transport::Channel, Bearer)> {
+    let channel = tonic::transport::Channel::from_shared(format!("http://{http}"))?
+        .connect()
+        .await?;
+    Ok((channel, Bearer(format!("Bearer {token}").parse()?)))
 }
 
 /// Milliseconds since the Unix epoch, the hub's clock.

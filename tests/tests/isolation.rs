@@ -28,6 +28,7 @@ async fn a_customer_can_never_reach_another_tenants_objects() {
     let mut fleet = Fleet::new(&[("acme", ids("acme", 1)), ("globex", ids("globex", 1))]);
     let engineers = fleet.with_engineers("acme", 1);
     let alice = fleet.with_user("alice", "customer", "acme");
+    let alice_token = fleet.with_user_token("alice");
     let th = TestHub::start(&fleet).await.unwrap();
     let _a = failing(&th, &fleet, "acme-0").await;
     let _g = failing(&th, &fleet, "globex-0").await;
@@ -116,5 +117,143 @@ async fn a_customer_can_never_reach_another_tenants_objects() {
         codes.iter().all(|c| *c == tonic::Code::NotFound),
         "{codes:?}"
     );
+
+    // gRPC for customers: every method of every service, with globex's ids.
+    use wire::admin_service_client::AdminServiceClient;
+    use wire::device_service_client::DeviceServiceClient;
+    use wire::project_status_service_client::ProjectStatusServiceClient;
+    use wire::ticket_service_client::TicketServiceClient;
+    let (ch, bearer) = heartline_e2e::grpc_channel(th.hub.http, &alice_token)
+        .await
+        .unwrap();
+    let mut status = ProjectStatusServiceClient::with_interceptor(ch.clone(), bearer.clone());
+    let mut tickets = TicketServiceClient::with_interceptor(ch.clone(), bearer.clone());
+    let mut devices = DeviceServiceClient::with_interceptor(ch.clone(), bearer.clone());
+    let mut admin = AdminServiceClient::with_interceptor(ch, bearer);
+    let project = |id: &str| wire::GetProjectStatusRequest {
+        project_id: id.into(),
+    };
+    let g = theirs.to_string();
+    let not_found = [
+        status
+            .get_project_status(project("globex-p"))
+            .await
+            .unwrap_err()
+            .code(),
+        status
+            .watch_project_status(wire::WatchProjectStatusRequest {
+                project_ids: vec!["globex-p".into()],
+            })
+            .await
+            .unwrap_err()
+            .code(),
+        tickets
+            .get_ticket(wire::GetTicketRequest {
+                ticket_id: g.clone(),
+            })
+            .await
+            .unwrap_err()
+            .code(),
+        tickets
+            .comment_ticket(wire::CommentTicketRequest {
+                ticket_id: g.clone(),
+                text: "x".into(),
+            })
+            .await
+            .unwrap_err()
+            .code(),
+        tickets
+            .rate_ticket(wire::RateTicketRequest {
+                ticket_id: g.clone(),
+                stars: 5,
+                comment: String::new(),
+            })
+            .await
+            .unwrap_err()
+            .code(),
+        devices
+            .get_device(wire::GetDeviceRequest {
+                device_id: "globex-0".into(),
+                history: 5,
+            })
+            .await
+            .unwrap_err()
+            .code(),
+        admin
+            .list_tenants(wire::ListTenantsRequest {})
+            .await
+            .unwrap_err()
+            .code(),
+        admin
+            .add_maintenance_window(wire::MaintenanceWindow {
+                scope_id: "globex-p".into(),
+                starts_ms: 0,
+                ends_ms: 1,
+                reason: String::new(),
+            })
+            .await
+            .unwrap_err()
+            .code(),
+    ];
+    assert!(
+        not_found.iter().all(|c| *c == tonic::Code::NotFound),
+        "{not_found:?}"
+    );
+    let listed = tickets
+        .list_tickets(wire::ListTicketsRequest {
+            project_id: "globex-p".into(),
+            open_only: false,
+            limit: 0,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(listed.tickets.is_empty());
+    let all = tickets
+        .list_tickets(wire::ListTicketsRequest {
+            project_id: String::new(),
+            open_only: false,
+            limit: 0,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(all.tickets.iter().all(|t| t.tenant_id == "acme") && !all.tickets.is_empty());
+    let devs = devices
+        .list_devices(wire::ListDevicesRequest {
+            project_id: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(devs.devices.iter().all(|d| d.tenant_id == "acme") && !devs.devices.is_empty());
+
+    // Her own project: the status, and a live update when something changes there.
+    let own = status
+        .get_project_status(project("acme-p"))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(own.open_tickets, 1);
+    let mut watch = status
+        .watch_project_status(wire::WatchProjectStatusRequest {
+            project_ids: vec!["acme-p".into()],
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let first = watch.message().await.unwrap().unwrap();
+    assert_eq!(first.project_id, "acme-p");
+    let ops = heartline_hub::engine::Actor::Operator("ops".into());
+    let cancel = heartline_hub::engine::TicketAction::Cancel {
+        reason: "duplicate".into(),
+    };
+    th.hub.live().act(mine, cancel, ops).await.unwrap();
+    let next = tokio::time::timeout(Duration::from_secs(5), watch.message())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!((next.project_id.as_str(), next.open_tickets), ("acme-p", 0));
     th.hub.shutdown().await.unwrap();
 }

@@ -2,11 +2,14 @@
 //! the HTTP port next to `/metrics`. Callers authenticate with a bearer token, stored hashed.
 //!
 //! - [`auth`]: who is calling; [`convert`]: domain → wire types;
-//! - [`engineer`]: the engineer's live queue (`WatchAssignments`, SSE) and ticket actions.
+//! - [`engineer`]: the engineer's live queue (`WatchAssignments`, SSE) and ticket actions;
+//! - [`people`]: project status, tickets, devices and administration for customers and the
+//!   operator.
 
 pub mod auth;
 pub mod convert;
 pub mod engineer;
+pub mod people;
 
 use crate::live::Live;
 use crate::store::Store;
@@ -22,12 +25,20 @@ pub struct ApiState {
 }
 
 /// The gRPC services and SSE routes, as one router to merge into the HTTP server's.
-pub fn router(state: ApiState) -> axum::Router {
-    let grpc = tonic::service::Routes::new(
-        heartline_proto::wire::engineer_service_server::EngineerServiceServer::new(
-            engineer::EngineerApi::new(state.clone()),
-        ),
-    )
+pub fn router(state: ApiState, web: crate::web::WebState) -> axum::Router {
+    use heartline_proto::wire::*;
+    let people = people::PeopleApi::new(web);
+    let grpc = tonic::service::Routes::new(engineer_service_server::EngineerServiceServer::new(
+        engineer::EngineerApi::new(state.clone()),
+    ))
+    .add_service(project_status_service_server::ProjectStatusServiceServer::new(people.clone()))
+    .add_service(ticket_service_server::TicketServiceServer::new(
+        people.clone(),
+    ))
+    .add_service(device_service_server::DeviceServiceServer::new(
+        people.clone(),
+    ))
+    .add_service(admin_service_server::AdminServiceServer::new(people))
     .prepare()
     .into_axum_router();
     grpc.merge(engineer::sse_router(state))

@@ -18,8 +18,8 @@ pub use reject::{RejectLog, RejectReason};
 
 use crate::directory::Directory;
 use crate::dispatch::{Engineer, Manager, Roster, SiteArea};
-use crate::engine::{Engine, EngineConfig, Input, Output, Ticket, TicketError, TicketId};
-use crate::live::{CommandError, DeviceView, LiveIngest, Request, TicketCommand};
+use crate::engine::{Engine, EngineConfig, Input, Output, TicketError, TicketId};
+use crate::live::{CommandError, DeviceView, LiveIngest, Reply, Request, TicketCommand};
 use crate::metrics::{Metrics, ReasonLabel};
 use crate::report::{Presence, Report};
 use crate::store::{DeviceRecord, DeviceStateRecord, HistoryEntry, Scope, Store, StoreError};
@@ -82,7 +82,11 @@ struct Batch {
     state_changes: u64,
     messages: usize,
     /// Ticket actions applied in this batch, answered once it is committed.
-    replies: Vec<(TicketId, oneshot::Sender<Result<Ticket, CommandError>>)>,
+    /// (the ticket to answer with, if any; the caller).
+    replies: Vec<(
+        Option<TicketId>,
+        oneshot::Sender<Result<Reply, CommandError>>,
+    )>,
 }
 
 fn now_ms() -> i64 {
@@ -222,9 +226,14 @@ impl Ingest {
             Request::Report { device, text, user } => {
                 self.engine.customer_report(now_ms(), &device, &text, &user)
             }
+            Request::Maintenance(m) => {
+                let _ = self.engine.handle(now_ms(), Input::Maintenance(m));
+                batch.replies.push((None, cmd.reply));
+                return;
+            }
         };
         match done {
-            Ok(id) => batch.replies.push((id, cmd.reply)),
+            Ok(id) => batch.replies.push((Some(id), cmd.reply)),
             Err(e) => {
                 let _ = cmd.reply.send(Err(e.into()));
             }
@@ -458,8 +467,14 @@ impl Ingest {
         }
 
         for (id, reply) in batch.replies {
-            let ticket = self.engine.ticket(id).cloned();
-            let _ = reply.send(ticket.ok_or(CommandError::Refused(TicketError::NoSuchTicket(id))));
+            let answer = match id {
+                None => Ok(Reply::Done),
+                Some(id) => match self.engine.ticket(id) {
+                    Some(t) => Ok(Reply::Ticket(Box::new(t.clone()))),
+                    None => Err(CommandError::Refused(TicketError::NoSuchTicket(id))),
+                },
+            };
+            let _ = reply.send(answer);
         }
         let noticed = changes
             .outputs

@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 
 type Answer = Result<Json<Value>, ApiError>;
 
-fn now_ms() -> Ms {
+pub(crate) fn now_ms() -> Ms {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as Ms)
@@ -30,7 +30,11 @@ fn operator_only(p: &Principal) -> Result<(), ApiError> {
 }
 
 /// A ticket the caller may see: in their tenant, or (engineers) dispatched to them.
-fn visible_ticket(state: &WebState, p: &Principal, id: &str) -> Result<Ticket, ApiError> {
+pub(crate) fn visible_ticket(
+    state: &WebState,
+    p: &Principal,
+    id: &str,
+) -> Result<Ticket, ApiError> {
     let n: u64 = id
         .parse()
         .map_err(|_| ApiError::not_found(format!("ticket {id}")))?;
@@ -47,7 +51,11 @@ fn visible_ticket(state: &WebState, p: &Principal, id: &str) -> Result<Ticket, A
 }
 
 /// A device the caller may see: in their tenant, or (engineers) the device of a ticket of theirs.
-fn visible_device(state: &WebState, p: &Principal, id: &str) -> Result<DeviceInfo, ApiError> {
+pub(crate) fn visible_device(
+    state: &WebState,
+    p: &Principal,
+    id: &str,
+) -> Result<DeviceInfo, ApiError> {
     let d = match (p.scope(), p) {
         (Some(scope), _) => state.store.device(&scope, id).map_err(ApiError::store)?,
         (None, Principal::Engineer { engineer, .. }) => {
@@ -69,7 +77,7 @@ fn visible_device(state: &WebState, p: &Principal, id: &str) -> Result<DeviceInf
     d.ok_or_else(|| ApiError::not_found(format!("device {id}")))
 }
 
-fn command_error(e: CommandError) -> ApiError {
+pub(crate) fn command_error(e: CommandError) -> ApiError {
     match e {
         CommandError::Refused(TicketError::NoSuchTicket(id))
         | CommandError::Refused(TicketError::NotYours { id, .. }) => {
@@ -85,7 +93,7 @@ fn command_error(e: CommandError) -> ApiError {
     }
 }
 
-fn actor(p: &Principal) -> Actor {
+pub(crate) fn actor(p: &Principal) -> Actor {
     match p {
         Principal::Operator { user } => Actor::Operator(user.clone()),
         Principal::Customer { user, .. } => Actor::Customer(user.clone()),

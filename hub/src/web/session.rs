@@ -139,7 +139,7 @@ fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
 }
 
 /// The principal behind a bearer token: a user's API token or an engineer's token.
-fn by_token(state: &WebState, token: &str) -> Result<Option<Principal>, ApiError> {
+pub fn by_token(state: &WebState, token: &str) -> Result<Option<Principal>, ApiError> {
     use subtle::ConstantTimeEq;
     let hash = token_sha256(token);
     let users = state.store.users().map_err(ApiError::store)?;
