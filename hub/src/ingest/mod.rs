@@ -44,8 +44,10 @@ const REJECT_LOG_QUIET: Duration = Duration::from_secs(60);
 pub struct Limits {
     pub max_report_bytes: usize,
     pub batch_max: usize,
-    /// New reports accepted per device per minute (a minute's worth at once); 0 = no limit.
+    /// New reports accepted per device per minute; 0 = no limit.
     pub max_reports_per_minute: u32,
+    /// How many a device may send at once (the bucket's size).
+    pub report_burst: u32,
 }
 
 pub struct Ingest {
@@ -71,6 +73,9 @@ pub struct Ingest {
     failed: bool,
 }
 
+/// Where a committed request's answer goes.
+type Answer = oneshot::Sender<Result<Reply, CommandError>>;
+
 /// The messages taken from the broker but not yet committed.
 #[derive(Default)]
 struct Batch {
@@ -83,10 +88,7 @@ struct Batch {
     messages: usize,
     /// Ticket actions applied in this batch, answered once it is committed.
     /// (the ticket to answer with, if any; the caller).
-    replies: Vec<(
-        Option<TicketId>,
-        oneshot::Sender<Result<Reply, CommandError>>,
-    )>,
+    replies: Vec<(Option<TicketId>, Answer)>,
 }
 
 fn now_ms() -> i64 {
@@ -127,7 +129,7 @@ impl Ingest {
             limits,
             states,
             log: RejectLog::new(REJECT_LOG_QUIET),
-            rate: rate::RateLimit::new(limits.max_reports_per_minute),
+            rate: rate::RateLimit::new(limits.max_reports_per_minute, limits.report_burst),
             link_tx,
             engine,
             engine_cfg,
@@ -313,7 +315,11 @@ impl Ingest {
         // client can subscribe to it) must not use up that device's allowance.
         let mut boots = state.boots.clone();
         let admitted = admit(&mut boots, report.boot_id, report.sequence);
-        if matches!(admitted, Admit::New { .. }) && !self.rate.allow(id, Instant::now()) {
+        if matches!(admitted, Admit::New { .. })
+            && !self
+                .rate
+                .admit(id, report.boot_id, report.sequence, Instant::now())
+        {
             return Err(RejectReason::RateLimited);
         }
         state.boots = boots;
