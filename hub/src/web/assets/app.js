@@ -122,8 +122,14 @@ async function viewTicket(id) {
     <p>State <b id="ticket-state">${esc(t.state)}</b> · severity ${esc(t.severity)} · engineer <b id="ticket-engineer">${esc(t.engineer_id || "unassigned")}</b>
     · SLA <span class="sla-${esc(t.sla).replace(" ", "-")}">${esc(t.sla)}</span> · respond by ${fmtTime(t.respond_by_ms)} · repair by ${fmtTime(t.repair_by_ms)}${finished ? "" : ` (${countdown(t.repair_by_ms)})`}</p>
     ${actions}${t.reason ? `<p class="muted">${esc(t.reason)}</p>` : ""}
+    <h2>Device ${esc(t.device_id)}</h2><div id="device-health" class="muted">…</div>
     <h2>Timeline</h2><ol class="timeline">${t.timeline.map((e) => `<li><time>${fmtTime(e.at_ms)}</time><span class="actor">${esc(e.actor_kind)}${e.actor ? " " + esc(e.actor) : ""}</span>${esc(e.what)}</li>`).join("")}</ol>${rating}`;
   bindEngineerButtons();
+  api(`/api/v1/devices/${encodeURIComponent(t.device_id)}`).then((d) => {
+    const checks = d.checks.map((c) => `<span class="pill ${{ OK: "ok", WARN: "warning", CRIT: "down" }[c.state] || "unknown"}">${esc(c.state)}</span> ${esc(c.name)}: ${esc(c.message)}`).join(" · ");
+    const cpu = d.metrics.filter((m) => m.name === "cpu_pct").map((m) => m.value);
+    $("#device-health").innerHTML = `${pill(d.device.status)} last report ${fmtTime(d.device.last_report_ms)} ${spark(cpu)}<br>${checks || "no checks reported"}`;
+  }).catch(() => { const el = $("#device-health"); if (el) el.textContent = ""; });
   const form = $("#rate-form");
   if (form) form.onsubmit = async (e) => {
     e.preventDefault();
