@@ -92,11 +92,15 @@ pub struct IngestConfig {
     /// Most messages committed in one store transaction.
     #[serde(default = "default_batch_max")]
     pub batch_max: usize,
-    /// New reports accepted from one device per minute, a minute's worth at once; the excess is
-    /// refused (counted as `rate_limited`, not acknowledged, so the device sends it later).
-    /// 0 turns the limit off.
+    /// New reports accepted from one device per minute once its burst is spent; the excess is
+    /// refused (counted as `rate_limited`, not acknowledged, so the device sends it again when it
+    /// reconnects). 0 turns the limit off.
     #[serde(default = "default_max_reports_per_minute")]
     pub max_reports_per_minute: Spanned<i64>,
+    /// Reports one device may send at once: at least an agent's outbox (10,000 by default), so
+    /// that a device's backlog after an outage goes through.
+    #[serde(default = "default_report_burst")]
+    pub report_burst: Spanned<i64>,
 }
 
 /// Notifications of dispatches and escalations.
@@ -189,6 +193,9 @@ const MAX_REPORTS_PER_MINUTE: i64 = 1_000_000;
 fn default_max_reports_per_minute() -> Spanned<i64> {
     Spanned::new(0..0, 600)
 }
+fn default_report_burst() -> Spanned<i64> {
+    Spanned::new(0..0, 10_000)
+}
 
 impl Default for MqttConfig {
     fn default() -> Self {
@@ -227,6 +234,7 @@ impl Default for IngestConfig {
             max_report_bytes: default_max_report_bytes(),
             batch_max: default_batch_max(),
             max_reports_per_minute: default_max_reports_per_minute(),
+            report_burst: default_report_burst(),
         }
     }
 }
@@ -322,6 +330,17 @@ impl HubConfig {
                     "max_reports_per_minute = {} is out of range: use a number of reports per \
                      device per minute from 1 to {MAX_REPORTS_PER_MINUTE}, or 0 for no limit",
                     rate.get_ref()
+                ),
+            ));
+        }
+        let burst = &config.ingest.report_burst;
+        if !(1..=MAX_REPORTS_PER_MINUTE).contains(burst.get_ref()) {
+            return Err(at(
+                burst.span(),
+                format!(
+                    "report_burst = {} is out of range: use a number of reports from 1 to \
+                     {MAX_REPORTS_PER_MINUTE}, at least what a device's outbox holds",
+                    burst.get_ref()
                 ),
             ));
         }

@@ -97,8 +97,9 @@ impl Hub {
         let limits = Limits {
             max_report_bytes: *config.ingest.max_report_bytes.get_ref(),
             batch_max: config.ingest.batch_max.max(1),
-            // Validated as 0..=1,000,000 by `HubConfig::parse`.
+            // Both validated within 0..=1,000,000 by `HubConfig::parse`.
             max_reports_per_minute: *config.ingest.max_reports_per_minute.get_ref() as u32,
+            report_burst: *config.ingest.report_burst.get_ref() as u32,
         };
         let inventory_gen = Arc::new(std::sync::atomic::AtomicU64::new(0));
         let stop = Arc::new(AtomicBool::new(false));

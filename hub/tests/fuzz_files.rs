@@ -209,6 +209,11 @@ fn a_bad_rate_limit_is_refused_on_its_line() {
             2,
             "expected i64",
         ),
+        (
+            "[ingest]\nmax_reports_per_minute = 60\nreport_burst = 0\n",
+            3,
+            "report_burst = 0 is out of range",
+        ),
     ] {
         let e = HubConfig::parse(Path::new("hub.toml"), src).unwrap_err();
         assert_eq!(e.line, line, "{e}");
