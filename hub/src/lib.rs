@@ -74,7 +74,7 @@ pub struct Hub {
     closing: tokio::sync::watch::Sender<bool>,
     http_stop: tokio::sync::oneshot::Sender<()>,
     http_task: tokio::task::JoinHandle<std::io::Result<()>>,
-    control: tokio::task::JoinHandle<()>,
+    control: Option<tokio::task::JoinHandle<()>>,
     store_failed: tokio::sync::watch::Receiver<Option<String>>,
 }
 
@@ -153,12 +153,20 @@ impl Hub {
             },
         ));
         tracing::info!(%http, "metrics at http://{http}/metrics; gRPC API on the same port");
-        let control = tokio::spawn(backup::serve(
-            backup::listen(&config.store.path)?,
-            store.clone(),
-            backup::socket_path(&config.store.path),
-            closing.subscribe(),
-        ));
+        // Without its control socket the hub still runs; only `backup` and `audit verify` then
+        // need it stopped.
+        let control = match backup::listen(&config.store.path) {
+            Ok(listener) => Some(tokio::spawn(backup::serve(
+                listener,
+                store.clone(),
+                backup::socket_path(&config.store.path),
+                closing.subscribe(),
+            ))),
+            Err(e) => {
+                tracing::warn!(error = %format!("{e:#}"), "no control socket: `heartline-hub backup` and `audit verify` work only while the hub is stopped");
+                None
+            }
+        };
         Ok(Hub {
             mqtt_v4: link.v4,
             mqtt_v5: link.v5,
@@ -227,7 +235,9 @@ impl Hub {
             Ok(served) => served??,
             Err(_) => tracing::warn!("HTTP connections still open after 5 s; closing anyway"),
         }
-        let _ = self.control.await;
+        if let Some(control) = self.control {
+            let _ = control.await;
+        }
         if let Some(n) = self.notifier {
             tokio::task::spawn_blocking(move || n.join())
                 .await?
