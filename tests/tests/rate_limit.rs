@@ -5,11 +5,11 @@
 //! and the broker's
 //! `mqtt.max_connections` turns away the connection beyond the limit.
 
-use heartline_e2e::{Device, Fleet, Protocol, TestHub, eventually, ids};
+use heartline_e2e::{Device, Fleet, Protocol, TestHub, eventually, ids, state_change};
 use heartline_hub::ingest::RejectReason;
 use heartline_hub::store::Scope;
-use heartline_proto::Channel;
 use heartline_proto::envelope::seal;
+use heartline_proto::{Channel, wire};
 use std::time::{Duration, Instant};
 use toml::Spanned;
 
@@ -131,6 +131,58 @@ async fn a_flooding_device_is_held_to_its_allowance_and_the_others_get_through()
         .collect();
     assert_eq!(seqs, (1..=next).collect::<Vec<_>>());
     drop(noisy);
+    th.hub.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_presence_changes_takes_from_the_same_allowance() {
+    const CHANGES: i64 = 500;
+    let fleet = Fleet::new(&[("acme", ids("acme", 2))]);
+    let th = TestHub::start_with(&fleet, |c| {
+        c.ingest.max_reports_per_minute = Spanned::new(0..0, PER_MINUTE);
+        c.ingest.report_burst = Spanned::new(0..0, PER_MINUTE);
+    })
+    .await
+    .unwrap();
+    let creds = fleet.device("acme-0");
+    let noisy = Device::connect(th.hub.mqtt_v4, creds, Protocol::V4)
+        .await
+        .unwrap();
+    // Online, offline, online... each newer than the last, all in the same session: none stale.
+    let topic = creds.topic(Channel::State);
+    for i in 1..=CHANGES {
+        let presence = if i % 2 == 1 {
+            wire::Presence::Online
+        } else {
+            wire::Presence::Offline
+        };
+        noisy
+            .publish(&topic, state_change(creds, presence, 7, 1_000 + i))
+            .await
+            .unwrap();
+    }
+    let metrics = th.hub.metrics();
+    eventually("every presence change handled", || {
+        metrics.states_committed.get() + metrics.rejected(RejectReason::RateLimited)
+            == CHANGES as u64
+    })
+    .await
+    .unwrap();
+    assert_eq!(metrics.states_committed.get(), PER_MINUTE as u64);
+    // The other device's report still goes through at once.
+    let mut quiet = Device::connect(th.hub.mqtt_v4, fleet.device("acme-1"), Protocol::V4)
+        .await
+        .unwrap();
+    let r = quiet.report(1);
+    quiet.send(&r).await.unwrap();
+    quiet.wait_ack(r.boot_id, 1).await.unwrap();
+    eprintln!(
+        "presence flood: {CHANGES} online/offline changes from one device → {} committed, {} \
+         refused as rate_limited",
+        metrics.states_committed.get(),
+        metrics.rejected(RejectReason::RateLimited)
+    );
+    drop((noisy, quiet));
     th.hub.shutdown().await.unwrap();
 }
 

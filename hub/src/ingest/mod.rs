@@ -380,6 +380,9 @@ impl Ingest {
         if stale {
             return Err(RejectReason::Duplicate);
         }
+        if !self.rate.admit_state(&device.info.id, Instant::now()) {
+            return Err(RejectReason::RateLimited);
+        }
         state.presence = presence;
         state.presence_at_ms = change.at_ms;
         state.presence_session = change.session;

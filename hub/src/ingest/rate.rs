@@ -58,6 +58,12 @@ impl RateLimit {
         }
     }
 
+    /// Whether a presence change of `device` may be committed now: it takes a token from the
+    /// same bucket, so a device cannot flood the hub with online/offline either.
+    pub fn admit_state(&mut self, device: &str, now: Instant) -> bool {
+        self.per_minute == 0 || self.take(device, now)
+    }
+
     fn take(&mut self, device: &str, now: Instant) -> bool {
         let (burst, per_minute) = (f64::from(self.burst), f64::from(self.per_minute));
         let bucket = match self.buckets.get_mut(device) {
