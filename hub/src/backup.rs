@@ -22,6 +22,8 @@ use std::time::Duration;
 
 /// Longest request line accepted.
 const MAX_REQUEST: u64 = 4096;
+/// How long the hub waits for a request line after a client connects.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long the command waits for the next answer line (progress comes every 10,000 rows).
 const ANSWER_TIMEOUT: Duration = Duration::from_secs(120);
 
@@ -81,6 +83,8 @@ pub async fn serve(
 }
 
 fn answer(store: &Store, stream: UnixStream) -> std::io::Result<()> {
+    // A client that connects and says nothing does not hold a thread for ever.
+    stream.set_read_timeout(Some(REQUEST_TIMEOUT))?;
     let mut line = String::new();
     BufReader::new((&stream).take(MAX_REQUEST)).read_line(&mut line)?;
     let mut out = std::io::BufWriter::new(&stream);

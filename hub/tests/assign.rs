@@ -465,3 +465,26 @@ fn the_clocks_survive_a_restart() {
         "the offer to a lapsed at respond-by, restart or not"
     );
 }
+
+#[test]
+fn a_maintenance_window_added_by_input_survives_a_restart() {
+    use heartline_hub::store::Store;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("s.redb"), 10).unwrap();
+    let mut s = Sim::new(three(), 1);
+    let window = Maintenance {
+        scope: "s".into(),
+        from: MON_10,
+        until: MON_10 + 2 * HOUR,
+        reason: "core switch upgrade".into(),
+    };
+    s.engine
+        .handle(MON_10, Input::Maintenance(window.clone()))
+        .unwrap();
+    let changes = s.engine.take_changes();
+    assert_eq!(changes.maintenance, vec![window.clone()]);
+    store.commit(&[], &[], &changes).unwrap();
+    drop(store);
+    let store = Store::open(&dir.path().join("s.redb"), 10).unwrap();
+    assert_eq!(store.engine_state().unwrap().maintenance, vec![window]);
+}

@@ -113,6 +113,8 @@ pub struct Series {
 pub struct Changes {
     pub devices: Vec<(String, DeviceMemory)>,
     pub tickets: Vec<Ticket>,
+    /// Maintenance windows added by input (not from the config): kept across restarts.
+    pub maintenance: Vec<Maintenance>,
     pub outputs: Vec<Output>,
     pub next_ticket: TicketId,
 }
@@ -149,6 +151,7 @@ pub struct Engine {
     last_now: Ms,
     dirty_devices: BTreeSet<u32>,
     dirty_tickets: BTreeSet<TicketId>,
+    new_maintenance: Vec<Maintenance>,
     outputs: Vec<Output>,
     /// Rules by metric name, for reports.
     pub(crate) thresholds_by_metric: HashMap<String, Vec<usize>>,
@@ -219,6 +222,7 @@ impl Engine {
             last_now: now,
             dirty_devices: BTreeSet::new(),
             dirty_tickets: BTreeSet::new(),
+            new_maintenance: Vec::new(),
             outputs: Vec::new(),
             thresholds_by_metric,
             trends_by_metric,
@@ -301,6 +305,7 @@ impl Engine {
             }
             Input::Tick => self.run_timers(now),
             Input::Maintenance(m) => {
+                self.new_maintenance.push(m.clone());
                 self.maintenance.push(m);
                 self.arm_maintenance(now);
                 self.evaluate_all(now);
@@ -334,6 +339,7 @@ impl Engine {
         Changes {
             devices,
             tickets,
+            maintenance: std::mem::take(&mut self.new_maintenance),
             outputs: std::mem::take(&mut self.outputs),
             next_ticket: self.next_ticket,
         }

@@ -421,6 +421,7 @@ impl Ingest {
             && batch.replies.is_empty()
             && changes.devices.is_empty()
             && changes.tickets.is_empty()
+            && changes.maintenance.is_empty()
         {
             self.report_outputs(&changes.outputs);
             return;
@@ -586,6 +587,7 @@ fn build_engine(store: &Store, cfg: &EngineConfig) -> Result<Engine, StoreError>
         .collect();
     cfg.roster = roster(store)?;
     let saved = store.engine_state()?;
+    cfg.maintenance.extend(saved.maintenance);
     Ok(Engine::restore(
         cfg,
         devices,

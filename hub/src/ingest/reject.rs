@@ -24,8 +24,9 @@ pub enum RejectReason {
     DeviceMismatch,
     /// The sequence was already committed (a re-send or a replay); acknowledged again.
     Duplicate,
-    /// More new reports than `ingest.max_reports_per_minute` allows this device; not
-    /// acknowledged, so the device sends it again later.
+    /// More new reports or presence changes than `ingest.max_reports_per_minute` and
+    /// `report_burst` allow this device, or a report behind one refused so; not acknowledged,
+    /// so the device sends it again (from its outbox, when it reconnects).
     RateLimited,
 }
 

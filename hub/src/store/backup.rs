@@ -2,7 +2,7 @@
 //! redb file, while ingest keeps committing (redb readers see a snapshot and never block the
 //! writer).
 
-use super::{AUDIT, HISTORY, META, NOTICES, Store, StoreError, TICKETS};
+use super::{AUDIT, HISTORY, MAINTENANCE, META, NOTICES, Store, StoreError, TICKETS};
 use redb::{
     Database, Key, MultimapTableHandle, ReadTransaction, ReadableDatabase, ReadableTable,
     TableDefinition, TableHandle, Value, WriteTransaction,
@@ -116,6 +116,7 @@ impl Store {
                 n if n == HISTORY.name() => copy(&src, &dst, HISTORY, progress)?,
                 n if n == TICKETS.name() => copy(&src, &dst, TICKETS, progress)?,
                 n if n == NOTICES.name() => copy(&src, &dst, NOTICES, progress)?,
+                n if n == MAINTENANCE.name() => copy(&src, &dst, MAINTENANCE, progress)?,
                 n if n == AUDIT.name() => copy(&src, &dst, AUDIT, progress)?,
                 // Every other table maps an id to an encoded record; a table of another shape
                 // fails here with redb's type mismatch instead of being skipped.

@@ -45,6 +45,8 @@ const HISTORY: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("histo
 const ENGINE_DEVICES: TableDefinition<&str, &[u8]> = TableDefinition::new("engine_devices");
 /// Ticket id → ticket with its timeline.
 const TICKETS: TableDefinition<u64, &[u8]> = TableDefinition::new("tickets");
+/// Sequence → a maintenance window added through the API (config windows live in hub.toml).
+const MAINTENANCE: TableDefinition<u64, &[u8]> = TableDefinition::new("maintenance");
 /// Notice id → a notification not yet delivered to the webhook (the notifier's outbox).
 const NOTICES: TableDefinition<u64, &[u8]> = TableDefinition::new("notices");
 /// Sequence number → audit record (`crate::audit`), append-only and hash-chained.
@@ -93,6 +95,8 @@ pub struct ApplySummary {
 /// What the detection engine resumes from after a restart.
 pub struct EngineState {
     pub memory: HashMap<String, DeviceMemory>,
+    /// Maintenance windows added through the API.
+    pub maintenance: Vec<crate::engine::Maintenance>,
     pub tickets: Vec<Ticket>,
     pub next_ticket: TicketId,
 }
@@ -156,6 +160,7 @@ impl Store {
             tx.open_table(ENGINE_DEVICES)?;
             tx.open_table(TICKETS)?;
             tx.open_table(NOTICES)?;
+            tx.open_table(MAINTENANCE)?;
             tx.open_table(AUDIT)?;
         }
         tx.commit()?;
@@ -342,6 +347,14 @@ impl Store {
                 tx.open_table(META)?
                     .insert("next_ticket", engine.next_ticket)?;
             }
+            if !engine.maintenance.is_empty() {
+                let mut windows = tx.open_table(MAINTENANCE)?;
+                let mut next = windows.last()?.map_or(1, |(k, _)| k.value() + 1);
+                for m in &engine.maintenance {
+                    windows.insert(next, encode(m)?.as_slice())?;
+                    next += 1;
+                }
+            }
             if self.outbox.load(std::sync::atomic::Ordering::Acquire) {
                 // Ids never repeat (a counter, not the table's last key): they are the
                 // receivers' idempotency keys.
@@ -391,7 +404,12 @@ impl Store {
             .open_table(META)?
             .get("next_ticket")?
             .map_or(1, |v| v.value());
+        let mut maintenance = Vec::new();
+        for row in tx.open_table(MAINTENANCE)?.iter()? {
+            maintenance.push(decode(row?.1.value())?);
+        }
         Ok(EngineState {
+            maintenance,
             memory,
             tickets,
             next_ticket,
