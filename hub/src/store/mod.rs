@@ -349,10 +349,9 @@ impl Store {
             }
             if !engine.maintenance.is_empty() {
                 let mut windows = tx.open_table(MAINTENANCE)?;
-                let mut next = windows.last()?.map_or(1, |(k, _)| k.value() + 1);
-                for m in &engine.maintenance {
-                    windows.insert(next, encode(m)?.as_slice())?;
-                    next += 1;
+                let first = windows.last()?.map_or(1, |(k, _)| k.value() + 1);
+                for (key, m) in (first..).zip(&engine.maintenance) {
+                    windows.insert(key, encode(m)?.as_slice())?;
                 }
             }
             if self.outbox.load(std::sync::atomic::Ordering::Acquire) {
