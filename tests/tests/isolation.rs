@@ -29,6 +29,8 @@ async fn a_customer_can_never_reach_another_tenants_objects() {
     let engineers = fleet.with_engineers("acme", 1);
     let alice = fleet.with_user("alice", "customer", "acme");
     let alice_token = fleet.with_user_token("alice");
+    fleet.with_user("ops", "operator", "");
+    let ops_token = fleet.with_user_token("ops");
     let th = TestHub::start(&fleet).await.unwrap();
     let _a = failing(&th, &fleet, "acme-0").await;
     let _g = failing(&th, &fleet, "globex-0").await;
@@ -185,6 +187,25 @@ async fn a_customer_can_never_reach_another_tenants_objects() {
             .unwrap_err()
             .code(),
         admin
+            .list_projects(wire::ListProjectsRequest {
+                tenant_id: "globex".into(),
+            })
+            .await
+            .unwrap_err()
+            .code(),
+        admin
+            .list_sites(wire::ListSitesRequest {
+                project_id: "globex-p".into(),
+            })
+            .await
+            .unwrap_err()
+            .code(),
+        admin
+            .list_engineers(wire::ListEngineersRequest {})
+            .await
+            .unwrap_err()
+            .code(),
+        admin
             .add_maintenance_window(wire::MaintenanceWindow {
                 scope_id: "globex-p".into(),
                 starts_ms: 0,
@@ -227,6 +248,36 @@ async fn a_customer_can_never_reach_another_tenants_objects() {
         .unwrap()
         .into_inner();
     assert!(devs.devices.iter().all(|d| d.tenant_id == "acme") && !devs.devices.is_empty());
+
+    // The operator's administration lists what the customer could not.
+    let (ch, bearer) = heartline_e2e::grpc_channel(th.hub.http, &ops_token)
+        .await
+        .unwrap();
+    let mut ops_admin = AdminServiceClient::with_interceptor(ch, bearer);
+    let tenants = ops_admin
+        .list_tenants(wire::ListTenantsRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(tenants.tenants.len(), 2);
+    let sites = ops_admin
+        .list_sites(wire::ListSitesRequest {
+            project_id: "globex-p".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(sites.sites.len(), 1);
+    let crew = ops_admin
+        .list_engineers(wire::ListEngineersRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(crew.engineers.len(), 1);
+    assert_eq!(
+        crew.engineers[0].open_tickets, 1,
+        "acme's ticket is eng-0's"
+    );
 
     // Her own project: the status, and a live update when something changes there.
     let own = status

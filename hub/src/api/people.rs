@@ -39,6 +39,16 @@ impl PeopleApi {
     }
 }
 
+impl PeopleApi {
+    /// Administration is the operator's; for anyone else it does not exist.
+    fn operator<T>(&self, req: &Request<T>) -> Result<(), Status> {
+        match self.caller(req)? {
+            Principal::Operator { .. } => Ok(()),
+            _ => Err(Status::not_found("no such service for you")),
+        }
+    }
+}
+
 /// An API error as a gRPC status.
 fn status(e: ApiError) -> Status {
     use axum::http::StatusCode;
@@ -312,10 +322,7 @@ impl AdminService for PeopleApi {
         &self,
         req: Request<wire::ListTenantsRequest>,
     ) -> Result<Response<wire::ListTenantsResponse>, Status> {
-        let p = self.caller(&req)?;
-        let Principal::Operator { .. } = p else {
-            return Err(Status::not_found("no such service for you"));
-        };
+        self.operator(&req)?;
         let tenants = self
             .web
             .store
@@ -330,14 +337,85 @@ impl AdminService for PeopleApi {
         Ok(Response::new(wire::ListTenantsResponse { tenants }))
     }
 
+    async fn list_projects(
+        &self,
+        req: Request<wire::ListProjectsRequest>,
+    ) -> Result<Response<wire::ListProjectsResponse>, Status> {
+        self.operator(&req)?;
+        let tenant = req.into_inner().tenant_id;
+        let projects = self
+            .web
+            .store
+            .projects(&Scope::Operator)
+            .map_err(store_err)?
+            .into_iter()
+            .filter(|p| tenant.is_empty() || p.tenant == tenant)
+            .map(|p| wire::Project {
+                project_id: p.id,
+                tenant_id: p.tenant,
+                name: p.name,
+            })
+            .collect();
+        Ok(Response::new(wire::ListProjectsResponse { projects }))
+    }
+
+    async fn list_sites(
+        &self,
+        req: Request<wire::ListSitesRequest>,
+    ) -> Result<Response<wire::ListSitesResponse>, Status> {
+        self.operator(&req)?;
+        let project = req.into_inner().project_id;
+        let sites = self
+            .web
+            .store
+            .sites(&Scope::Operator)
+            .map_err(store_err)?
+            .into_iter()
+            .filter(|s| project.is_empty() || s.project == project)
+            .map(|s| wire::Site {
+                site_id: s.id,
+                project_id: s.project,
+                tenant_id: s.tenant,
+                name: s.name,
+                region: s.region,
+                grid_cell: s.grid_cell,
+            })
+            .collect();
+        Ok(Response::new(wire::ListSitesResponse { sites }))
+    }
+
+    async fn list_engineers(
+        &self,
+        req: Request<wire::ListEngineersRequest>,
+    ) -> Result<Response<wire::ListEngineersResponse>, Status> {
+        self.operator(&req)?;
+        let store = &self.web.store;
+        let engineers = store
+            .engineers(&Scope::Operator)
+            .map_err(store_err)?
+            .into_iter()
+            .map(|e| {
+                let open = store.engineer_queue(&e.id).map_or(0, |q| q.len() as u32);
+                wire::Engineer {
+                    engineer_id: e.id,
+                    name: e.name,
+                    contact: e.contact,
+                    regions: e.regions,
+                    grid_cells: e.grid_cells,
+                    skills: e.skills,
+                    grid_manager_id: e.grid_manager,
+                    open_tickets: open,
+                }
+            })
+            .collect();
+        Ok(Response::new(wire::ListEngineersResponse { engineers }))
+    }
+
     async fn add_maintenance_window(
         &self,
         req: Request<wire::MaintenanceWindow>,
     ) -> Result<Response<wire::Empty>, Status> {
-        let p = self.caller(&req)?;
-        let Principal::Operator { .. } = p else {
-            return Err(Status::not_found("no such service for you"));
-        };
+        self.operator(&req)?;
         let w = req.into_inner();
         if w.ends_ms <= w.starts_ms {
             return Err(Status::invalid_argument("ends_ms must be after starts_ms"));
