@@ -87,7 +87,7 @@ impl Hub {
         let store = Arc::new(store);
         if let Some(path) = &config.inventory {
             let inv = Inventory::load(path)?;
-            let s = store.apply_inventory(&inv)?;
+            let s = store.apply_inventory_by(&inv, "operator:start-up")?;
             tracing::info!(path = %path.display(), created = s.created, updated = s.updated, unchanged = s.unchanged, "inventory applied");
         }
         let directory = Directory::load(&store)?;
@@ -213,7 +213,7 @@ impl Hub {
 
     /// Applies an inventory to the running hub's store and refreshes the device directory.
     pub fn apply_inventory(&self, inv: &Inventory) -> anyhow::Result<store::ApplySummary> {
-        let summary = self.store.apply_inventory(inv)?;
+        let summary = self.store.apply_inventory_by(inv, "operator:reload")?;
         self.directory.reload(&self.store)?;
         self.inventory_gen.fetch_add(1, Ordering::AcqRel);
         Ok(summary)

@@ -120,7 +120,7 @@ async fn ticket_changes_and_actions_are_chained_and_an_edited_record_is_named() 
     assert!(
         trail
             .iter()
-            .any(|r| r.object == "devices/acme-1" && r.who == "operator")
+            .any(|r| r.object == "devices/acme-1" && r.who == "operator:start-up")
     );
     // Tenants see no trail.
     assert!(
