@@ -203,7 +203,15 @@ fn dispatch() -> anyhow::Result<()> {
         Command::Demo { dir } => {
             if !dir.join("hub.toml").exists() {
                 write_examples(&dir, false)?;
+                write_demo_logins(&dir)?;
                 println!("wrote a demo config and inventory in {}", dir.display());
+            }
+            if let Ok(logins) = std::fs::read_to_string(dir.join(DEMO_LOGINS)) {
+                println!(
+                    "web view logins (from {}):",
+                    dir.join(DEMO_LOGINS).display()
+                );
+                print!("{logins}");
             }
             serve(&dir.join("hub.toml"))
         }
@@ -218,7 +226,7 @@ fn serve(config: &Path) -> anyhow::Result<()> {
         let inventory = cfg.inventory.clone();
         let hub = crate::Hub::start(cfg).await?;
         println!(
-            "hub running: MQTT 3.1.1 on {}, MQTT 5 on {}, metrics on http://{}/metrics",
+            "hub running: MQTT 3.1.1 on {}, MQTT 5 on {}, web view and API on http://{}/ (metrics at /metrics)",
             hub.mqtt_v4, hub.mqtt_v5, hub.http
         );
         let stopped = wait_for_stop(&hub, inventory.as_deref()).await;
@@ -250,6 +258,51 @@ async fn wait_for_stop(hub: &crate::Hub, inventory: Option<&Path>) -> anyhow::Re
             },
         }
     }
+}
+
+/// The demo's web logins, written next to its inventory on first use (mode 0600).
+const DEMO_LOGINS: &str = "demo-logins.txt";
+
+/// Adds an operator, a customer of the example tenant and the example engineer as users of the
+/// demo's inventory, with fresh passwords kept in `demo-logins.txt`.
+fn write_demo_logins(dir: &Path) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let users = [
+        ("ops", "Operator on duty", "operator", ""),
+        (
+            "acme",
+            "ACME hospital IT",
+            "customer",
+            "tenant = \"acme-health\"\n",
+        ),
+        ("li", "Li Wei", "engineer", "engineer = \"eng-li\"\n"),
+    ];
+    let mut inventory =
+        String::from("\n# Demo logins for the web view (passwords in demo-logins.txt).\n");
+    let mut logins = String::new();
+    for (id, name, role, link) in users {
+        let password = secret_hex(8);
+        let hash = crate::web::session::hash_password(&password);
+        inventory.push_str(&format!(
+            "[[user]]\nid = \"{id}\"\nname = \"{name}\"\nrole = \"{role}\"\n{link}password_hash = \"{hash}\"\n\n"
+        ));
+        logins.push_str(&format!("  {role:<9} user {id:<5} password {password}\n"));
+    }
+    let path = dir.join("inventory.toml");
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&path)
+        .with_context(|| format!("appending demo users to {}", path.display()))?;
+    f.write_all(inventory.as_bytes())?;
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(true)
+        .write(true)
+        .mode(0o600)
+        .open(dir.join(DEMO_LOGINS))?;
+    f.write_all(logins.as_bytes())?;
+    Ok(())
 }
 
 fn secret_hex(bytes: usize) -> String {
