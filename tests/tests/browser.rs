@@ -107,15 +107,63 @@ async fn logout(c: &Client) {
         .unwrap();
 }
 
+/// Clicks the element `css` selects. Live updates re-render the page at any moment, so an
+/// element found a moment ago may be gone ("stale"): then it is looked up again.
 async fn click(c: &Client, css: &str) {
-    c.wait()
-        .at_most(Duration::from_secs(10))
-        .for_element(Locator::Css(css))
-        .await
-        .unwrap_or_else(|e| panic!("{css}: {e}"))
-        .click()
-        .await
-        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let found = c
+            .wait()
+            .at_most(Duration::from_secs(10))
+            .for_element(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("{css}: {e}"));
+        match found.click().await {
+            Ok(()) => return,
+            Err(e) if stale(&e) && Instant::now() < deadline => continue,
+            Err(e) => panic!("clicking {css}: {e}"),
+        }
+    }
+}
+
+/// The text of the element `css` selects, looked up again if a re-render replaced it.
+async fn text(c: &Client, css: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let found = c
+            .wait()
+            .at_most(Duration::from_secs(10))
+            .for_element(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("{css}: {e}"));
+        match found.text().await {
+            Ok(t) => return t,
+            Err(e) if stale(&e) && Instant::now() < deadline => continue,
+            Err(e) => panic!("reading {css}: {e}"),
+        }
+    }
+}
+
+/// Types into the element `css` selects, looked up again if a re-render replaced it.
+async fn type_into(c: &Client, css: &str, keys: &str) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let found = c
+            .wait()
+            .at_most(Duration::from_secs(10))
+            .for_element(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("{css}: {e}"));
+        match found.send_keys(keys).await {
+            Ok(()) => return,
+            Err(e) if stale(&e) && Instant::now() < deadline => continue,
+            Err(e) => panic!("typing into {css}: {e}"),
+        }
+    }
+}
+
+fn stale(e: &fantoccini::error::CmdError) -> bool {
+    e.to_string().contains("stale element")
 }
 
 async fn send(dev: &mut Device, seq: u64, crit: bool) {
@@ -189,18 +237,7 @@ async fn customer_engineer_and_operator_in_a_real_browser() {
 
     // The project page: the ticket and its engineer.
     click(&c, ".project-card[data-project='acme-p']").await;
-    let row = c
-        .wait()
-        .for_element(Locator::Css("tr.ticket"))
-        .await
-        .unwrap();
-    let engineer = row
-        .find(Locator::Css("td.engineer"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let engineer = text(&c, "tr.ticket td.engineer").await;
     assert_eq!(engineer, "eng-0");
     c.wait()
         .for_element(Locator::Css("tr.device[data-device='acme-0'][data-status='warning'], tr.device[data-device='acme-0'][data-status='down']"))
@@ -266,21 +303,9 @@ async fn customer_engineer_and_operator_in_a_real_browser() {
         .for_element(Locator::Css("#rate-form"))
         .await
         .unwrap();
-    c.find(Locator::Css("#rate-comment"))
-        .await
-        .unwrap()
-        .send_keys("quick and clean")
-        .await
-        .unwrap();
+    type_into(&c, "#rate-comment", "quick and clean").await;
     click(&c, "#rate-submit").await;
-    let rating = c
-        .wait()
-        .for_element(Locator::Css("#rating"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let rating = text(&c, "#rating").await;
     assert!(rating.contains("Rated 5/5"), "{rating}");
     shot(&c, "7-customer-rated").await;
     logout(&c).await;
