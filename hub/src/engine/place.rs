@@ -389,7 +389,7 @@ impl Engine {
         // Another fault of the same root cause still holds (a flapping link is both silent and
         // disconnected): the ticket stays open and goes with it.
         let sibling = self.slots[d as usize].mem.faults.iter().position(|g| {
-            g.kind != kind && g.kind.root() == kind.root() && (g.active || g.raw_since.is_some())
+            g.kind != kind && g.kind.root() == kind.root() && g.active && g.raw_since.is_some()
         });
         if let (Some(t), Some(j)) = (ticket, sibling) {
             self.slots[d as usize].mem.faults[j].ticket.get_or_insert(t);
