@@ -528,6 +528,22 @@ pub fn spawn_agent(bin: &str, config: &std::path::Path) -> std::process::Child {
         .unwrap()
 }
 
+/// Asserts that the store holds exactly the reports `1..=until` of device `id`, each once.
+pub fn assert_history_exact(store: &heartline_hub::store::Store, id: &str, until: u64) {
+    let seqs: Vec<u64> = store
+        .history(&heartline_hub::store::Scope::Operator, id, usize::MAX)
+        .unwrap()
+        .iter()
+        .map(|r| r.sequence)
+        .collect();
+    assert!(
+        seqs.iter().copied().eq(1..=until),
+        "{id}: {} reports stored ({:?}…), expected exactly 1..={until}",
+        seqs.len(),
+        &seqs[..seqs.len().min(5)]
+    );
+}
+
 /// A loopback port that was free a moment ago.
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")

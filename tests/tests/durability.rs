@@ -2,8 +2,8 @@
 //! the same store. Every acknowledged report is there, none twice; devices re-send what was not
 //! acknowledged (as their outbox does) and a SIGTERM then stops the hub cleanly.
 
-use heartline_e2e::{Device, DeviceCreds, Fleet, HubProcess, Protocol, free_port, ids};
-use heartline_hub::store::{Scope, Store};
+use heartline_e2e::{Device, Fleet, HubProcess, Protocol, assert_history_exact, free_port, ids};
+use heartline_hub::store::Store;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -128,25 +128,6 @@ async fn sigkill_mid_stream_loses_no_acknowledged_report_and_duplicates_none() {
     // The store, opened by the test itself: exactly 1..=final for every device, each once.
     let store = Store::open(&dir.path().join("store.redb"), 1_000_000).unwrap();
     for (creds, until) in fleet.devices.iter().zip(&finals) {
-        check_history(&store, creds, *until);
+        assert_history_exact(&store, &creds.id, *until);
     }
-}
-
-fn check_history(store: &Store, creds: &DeviceCreds, until: u64) {
-    let seqs: Vec<u64> = store
-        .history(&Scope::Operator, &creds.id, usize::MAX)
-        .unwrap()
-        .iter()
-        .map(|r| r.sequence)
-        .collect();
-    let expected: Vec<u64> = (1..=until).collect();
-    assert_eq!(
-        seqs.len(),
-        expected.len(),
-        "{}: {} stored, {} expected",
-        creds.id,
-        seqs.len(),
-        until
-    );
-    assert_eq!(seqs, expected, "{}", creds.id);
 }

@@ -588,6 +588,11 @@ fn build_engine(store: &Store, cfg: &EngineConfig) -> Result<Engine, StoreError>
     cfg.roster = roster(store)?;
     let saved = store.engine_state()?;
     cfg.maintenance.extend(saved.maintenance);
+    tracing::info!(
+        devices = devices.len(),
+        grace_ms = cfg.heartbeat_grace,
+        "engine restored; every device gets a fresh grace period from now before a missed check-in counts"
+    );
     Ok(Engine::restore(
         cfg,
         devices,
