@@ -225,8 +225,13 @@ fn serve(config: &Path) -> anyhow::Result<()> {
     runtime.block_on(async move {
         let inventory = cfg.inventory.clone();
         let hub = crate::Hub::start(cfg).await?;
+        let tls = hub
+            .mqtt_tls
+            .map(|a| format!(", MQTT over TLS on {a}"))
+            .unwrap_or_default();
+        let scheme = if hub.https { "https" } else { "http" };
         println!(
-            "hub running: MQTT 3.1.1 on {}, MQTT 5 on {}, web view and API on http://{}/ (metrics at /metrics)",
+            "hub running: MQTT 3.1.1 on {}, MQTT 5 on {}{tls}, web view and API on {scheme}://{}/ (metrics at /metrics)",
             hub.mqtt_v4, hub.mqtt_v5, hub.http
         );
         let stopped = wait_for_stop(&hub, inventory.as_deref()).await;

@@ -20,6 +20,8 @@ pub struct HubConfig {
     pub ingest: IngestConfig,
     #[serde(default)]
     pub notify: NotifyConfig,
+    /// TLS for devices and the HTTP port; none: plain TCP only.
+    pub tls: Option<TlsConfig>,
     /// Detection settings; see `detection_config`.
     #[serde(default)]
     pub engine: crate::detection_config::EngineSettings,
@@ -101,6 +103,23 @@ pub struct IngestConfig {
     /// that a device's backlog after an outage goes through.
     #[serde(default = "default_report_burst")]
     pub report_burst: Spanned<i64>,
+}
+
+/// TLS with the hub's certificate and key from PEM files: MQTT over TLS for devices on its own
+/// port, and HTTPS on the HTTP port (web view, JSON API, SSE, gRPC over HTTP/2 via ALPN).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    /// The hub's certificate chain in PEM, leaf first (relative paths are taken from the config
+    /// file's folder).
+    pub cert_file: Spanned<PathBuf>,
+    /// Its private key in PEM (PKCS#8, PKCS#1 or SEC1), unencrypted; readable by the hub only.
+    pub key_file: Spanned<PathBuf>,
+    /// MQTT over TLS, both 3.1.1 and 5 on this one port; none: no MQTT TLS listener.
+    pub mqtt_listen: Option<Spanned<SocketAddr>>,
+    /// Serve the HTTP port over HTTPS instead of plain HTTP.
+    #[serde(default)]
+    pub https: bool,
 }
 
 /// Notifications of dispatches and escalations.
@@ -262,6 +281,21 @@ impl HubConfig {
             }
             *secret = Spanned::new(span, full);
         }
+        if let Some(tls) = &mut config.tls {
+            for file in [&mut tls.cert_file, &mut tls.key_file] {
+                let span = file.span();
+                *file = Spanned::new(span, base.join(file.get_ref()));
+            }
+            let (cert, key) = (&tls.cert_file, &tls.key_file);
+            if let Err(e) = crate::tls::Identity::load(cert.get_ref(), key.get_ref()) {
+                let span = if &e.path == key.get_ref() {
+                    key.span()
+                } else {
+                    cert.span()
+                };
+                return Err(FileError::at(path, &src, Some(span), e.to_string()));
+            }
+        }
         Ok(config)
     }
 
@@ -289,6 +323,35 @@ impl HubConfig {
                     m.v5_listen.get_ref()
                 ),
             ));
+        }
+        if let Some(tls) = &config.tls {
+            match &tls.mqtt_listen {
+                None if !tls.https => {
+                    return Err(at(
+                        tls.cert_file.span(),
+                        "[tls] serves nothing: set mqtt_listen = \"0.0.0.0:8883\" for devices, \
+                         https = true for the web view and API, or both"
+                            .into(),
+                    ));
+                }
+                Some(tls_listen) => {
+                    let taken = [
+                        ("mqtt.v4_listen", *m.v4_listen.get_ref()),
+                        ("mqtt.v5_listen", *m.v5_listen.get_ref()),
+                        ("http.listen", config.http.listen),
+                    ];
+                    let a = *tls_listen.get_ref();
+                    if let Some((name, _)) = taken.iter().find(|(_, b)| *b == a && a.port() != 0) {
+                        return Err(at(
+                            tls_listen.span(),
+                            format!(
+                                "mqtt_listen {a} is also {name}: MQTT over TLS needs its own port (8883 is usual)"
+                            ),
+                        ));
+                    }
+                }
+                None => {}
+            }
         }
         let n = &config.notify;
         match (&n.webhook_url, &n.webhook_secret_file) {
@@ -376,6 +439,7 @@ impl HubConfig {
             },
             ingest: IngestConfig::default(),
             notify: NotifyConfig::default(),
+            tls: None,
             engine: Default::default(),
             rule: Vec::new(),
             trend: Vec::new(),

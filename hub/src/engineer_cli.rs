@@ -10,9 +10,13 @@ use tonic::transport::Channel;
 
 #[derive(clap::Args)]
 pub struct EngineerArgs {
-    /// The hub's HTTP address (the API shares it with /metrics).
+    /// The hub's HTTP address (the API shares it with /metrics); https:// when it serves TLS.
     #[arg(long, env = "HEARTLINE_HUB", default_value = "http://127.0.0.1:9090")]
     hub: String,
+    /// For an https:// hub: the CA certificate (PEM) that issued the hub's certificate; without
+    /// it, the public web roots.
+    #[arg(long, env = "HEARTLINE_CA_FILE")]
+    ca_file: Option<std::path::PathBuf>,
     /// A file holding the engineer's API token; or set HEARTLINE_TOKEN.
     #[arg(long)]
     token_file: Option<std::path::PathBuf>,
@@ -87,8 +91,21 @@ fn line(t: &wire::Ticket) -> String {
 
 pub async fn run(args: EngineerArgs) -> anyhow::Result<()> {
     let token = token(&args)?;
-    let channel = Channel::from_shared(args.hub.clone())
-        .with_context(|| format!("{:?} is not a hub address (http://host:port)", args.hub))?
+    let mut endpoint = Channel::from_shared(args.hub.clone())
+        .with_context(|| format!("{:?} is not a hub address (http://host:port)", args.hub))?;
+    if args.hub.starts_with("https://") {
+        let tls = match &args.ca_file {
+            Some(path) => {
+                let pem = std::fs::read(path)
+                    .with_context(|| format!("reading the CA file {}", path.display()))?;
+                tonic::transport::ClientTlsConfig::new()
+                    .ca_certificate(tonic::transport::Certificate::from_pem(pem))
+            }
+            None => tonic::transport::ClientTlsConfig::new().with_webpki_roots(),
+        };
+        endpoint = endpoint.tls_config(tls).context("setting up TLS")?;
+    }
+    let channel = endpoint
         .connect()
         .await
         .with_context(|| format!("cannot reach the hub at {}", args.hub))?;

@@ -1,5 +1,5 @@
 //! The hub's HTTP endpoint: Prometheus `/metrics`, `/healthz`, and the API (gRPC over HTTP/2
-//! and SSE) on the same port.
+//! and SSE) on the same port, over plain TCP or TLS (`tls::https`).
 
 use crate::metrics::Metrics;
 use axum::Router;
@@ -9,7 +9,6 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use std::future::Future;
 use std::sync::Arc;
-use tokio::net::TcpListener;
 
 async fn metrics(State(m): State<Arc<Metrics>>) -> impl IntoResponse {
     (
@@ -28,14 +27,19 @@ pub fn router(m: Arc<Metrics>) -> Router {
         .with_state(m)
 }
 
-/// Serves until `stop` resolves: metrics, the gRPC API and the web view on one port.
-pub async fn serve(
-    listener: TcpListener,
+/// Serves until `stop` resolves: metrics, the gRPC API and the web view on one port;
+/// `listener` is a `TcpListener` or a `tls::https::TlsListener`.
+pub async fn serve<L>(
+    listener: L,
     m: Arc<Metrics>,
     api: crate::api::ApiState,
     web: crate::web::WebState,
     stop: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
+) -> std::io::Result<()>
+where
+    L: axum::serve::Listener,
+    L::Addr: std::fmt::Debug,
+{
     let app = router(m)
         .merge(crate::api::router(api, web.clone()))
         .merge(crate::web::router(web));

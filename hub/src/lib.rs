@@ -18,6 +18,7 @@
 //! - [`backup`]: the control socket next to the store; `backup` and `audit verify` through it.
 //! - [`report`]: the domain form of a report, what everything after ingest works on.
 //! - [`metrics`], [`http`]: Prometheus counters and the HTTP endpoint that serves them.
+//! - [`tls`]: the certificate and key from files; MQTT over TLS and HTTPS.
 //! - [`cli`]: the `heartline-hub` command (`run`, `init`, `check-config`, `inventory apply`).
 
 pub mod api;
@@ -40,6 +41,7 @@ pub mod metrics;
 pub mod notify;
 pub mod report;
 pub mod store;
+pub mod tls;
 pub mod user_cli;
 pub mod web;
 
@@ -61,8 +63,12 @@ pub struct Hub {
     pub mqtt_v4: SocketAddr,
     /// MQTT 5 listener.
     pub mqtt_v5: SocketAddr,
-    /// `/metrics` and `/healthz`.
+    /// MQTT over TLS (3.1.1 and 5), when `[tls] mqtt_listen` is set.
+    pub mqtt_tls: Option<SocketAddr>,
+    /// The HTTP port: web view, API, `/metrics` and `/healthz`.
     pub http: SocketAddr,
+    /// The HTTP port serves HTTPS.
+    pub https: bool,
     store: Arc<Store>,
     directory: Directory,
     metrics: Arc<Metrics>,
@@ -75,6 +81,7 @@ pub struct Hub {
     http_stop: tokio::sync::oneshot::Sender<()>,
     http_task: tokio::task::JoinHandle<std::io::Result<()>>,
     control: Option<tokio::task::JoinHandle<()>>,
+    mqtt_tls_task: Option<tokio::task::JoinHandle<()>>,
     store_failed: tokio::sync::watch::Receiver<Option<String>>,
 }
 
@@ -82,6 +89,11 @@ impl Hub {
     /// Opens the store, applies the configured inventory, starts the broker, ingest and the HTTP
     /// endpoint. Returns once every listener accepts connections.
     pub async fn start(config: HubConfig) -> anyhow::Result<Hub> {
+        // Certificate and key first: a bad file stops start-up before anything opens.
+        let tls = match &config.tls {
+            Some(cfg) => Some(tls::Tls::load(cfg).context("TLS ([tls] in the config)")?),
+            None => None,
+        };
         let store = Store::open(&config.store.path, config.store.history_len)
             .with_context(|| format!("opening the store {}", config.store.path.display()))?;
         let store = Arc::new(store);
@@ -126,33 +138,69 @@ impl Hub {
                 .spawn(move || ingest.run(rx, stop))?
         };
 
+        let mqtt_tls = match (
+            &tls,
+            config.tls.as_ref().and_then(|t| t.mqtt_listen.as_ref()),
+        ) {
+            (
+                Some(tls::Tls {
+                    mqtt: Some(server), ..
+                }),
+                Some(addr),
+            ) => {
+                let addr = *addr.get_ref();
+                let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| {
+                    format!("cannot listen for MQTT over TLS on {addr}: is the port taken?")
+                })?;
+                let bound = listener.local_addr()?;
+                let task = tokio::spawn(tls::mqtt::serve(
+                    listener,
+                    tokio_rustls::TlsAcceptor::from(server.clone()),
+                    tls::mqtt::Upstream::of(link.v4, link.v5),
+                    config.mqtt.max_connections,
+                    metrics.clone(),
+                ));
+                tracing::info!(%bound, "MQTT over TLS listening (3.1.1 and 5)");
+                Some((bound, task))
+            }
+            _ => None,
+        };
+
         let listener = tokio::net::TcpListener::bind(config.http.listen)
             .await
             .with_context(|| format!("cannot serve HTTP on {}", config.http.listen))?;
         let http = listener.local_addr()?;
         let (http_stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let (closing, closing_rx) = tokio::sync::watch::channel(false);
+        let https = tls.as_ref().and_then(|t| t.https.clone());
         let web = web::WebState {
             store: store.clone(),
             live: live.clone(),
             sessions: Default::default(),
             closing: closing_rx.clone(),
+            https: https.is_some(),
         };
         let api = api::ApiState {
             store: store.clone(),
             live: live.clone(),
             closing: closing_rx,
         };
-        let http_task = tokio::spawn(http::serve(
-            listener,
-            metrics.clone(),
-            api,
-            web,
-            async move {
-                let _ = stopped.await;
-            },
-        ));
-        tracing::info!(%http, "metrics at http://{http}/metrics; gRPC API on the same port");
+        let stopped = async move {
+            let _ = stopped.await;
+        };
+        let scheme = if https.is_some() { "https" } else { "http" };
+        let http_task = match https {
+            Some(server) => {
+                let listener = tls::https::TlsListener::new(
+                    listener,
+                    tokio_rustls::TlsAcceptor::from(server),
+                    metrics.clone(),
+                );
+                tokio::spawn(http::serve(listener, metrics.clone(), api, web, stopped))
+            }
+            None => tokio::spawn(http::serve(listener, metrics.clone(), api, web, stopped)),
+        };
+        tracing::info!(%http, "metrics at {scheme}://{http}/metrics; gRPC API on the same port");
         // Without its control socket the hub still runs; only `backup` and `audit verify` then
         // need it stopped.
         let control = match backup::listen(&config.store.path) {
@@ -170,7 +218,9 @@ impl Hub {
         Ok(Hub {
             mqtt_v4: link.v4,
             mqtt_v5: link.v5,
+            mqtt_tls: mqtt_tls.as_ref().map(|(addr, _)| *addr),
             http,
+            https: scheme == "https",
             store,
             directory,
             metrics,
@@ -183,6 +233,7 @@ impl Hub {
             http_stop,
             http_task,
             control,
+            mqtt_tls_task: mqtt_tls.map(|(_, task)| task),
             store_failed,
         })
     }
@@ -223,6 +274,10 @@ impl Hub {
     /// HTTP endpoint and closes the store.
     pub async fn shutdown(self) -> anyhow::Result<()> {
         self.stop.store(true, Ordering::Release);
+        // No new TLS devices; connections already piped live on, as the broker's own do.
+        if let Some(task) = &self.mqtt_tls_task {
+            task.abort();
+        }
         let ingest = self.ingest;
         tokio::task::spawn_blocking(move || ingest.join())
             .await?

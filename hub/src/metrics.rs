@@ -34,6 +34,13 @@ pub struct AuthLabel {
     pub result: AuthResult,
 }
 
+/// A TLS handshake on one of the hub's listeners (`mqtt` or `https`), and whether it completed.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct TlsLabel {
+    pub listener: &'static str,
+    pub result: &'static str,
+}
+
 /// Every counter the hub exports. Cheap to share: the metric types are atomics behind `Arc`s.
 pub struct Metrics {
     registry: Registry,
@@ -47,6 +54,7 @@ pub struct Metrics {
     pub store_errors: Counter,
     pub tickets_opened: Counter,
     pub auth: Family<AuthLabel, Counter>,
+    pub tls_handshakes: Family<TlsLabel, Counter>,
 }
 
 impl Default for Metrics {
@@ -62,6 +70,7 @@ impl Default for Metrics {
             store_errors: Counter::default(),
             tickets_opened: Counter::default(),
             auth: Family::default(),
+            tls_handshakes: Family::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -109,6 +118,11 @@ impl Default for Metrics {
             "Device connection attempts, by result",
             m.auth.clone(),
         );
+        registry.register(
+            "tls_handshakes",
+            "TLS handshakes on the MQTT TLS port and the HTTPS port, by listener and result",
+            m.tls_handshakes.clone(),
+        );
         Metrics { registry, ..m }
     }
 }
@@ -123,8 +137,24 @@ impl Metrics {
         self.auth.get_or_create(&AuthLabel { result }).get()
     }
 
+    /// Counts one TLS handshake on `listener` (`mqtt` or `https`).
+    pub fn tls_handshake(&self, listener: &'static str, completed: bool) {
+        let result = if completed { "completed" } else { "failed" };
+        self.tls_handshakes
+            .get_or_create(&TlsLabel { listener, result })
+            .inc();
+    }
+
+    /// TLS handshakes on `listener` so far that completed (`true`) or failed.
+    pub fn tls_handshakes(&self, listener: &'static str, completed: bool) -> u64 {
+        let result = if completed { "completed" } else { "failed" };
+        self.tls_handshakes
+            .get_or_create(&TlsLabel { listener, result })
+            .get()
+    }
+
     /// Every metric the hub exports, as named in the exposition (a test keeps `render` in step).
-    pub const NAMES: [&'static str; 9] = [
+    pub const NAMES: [&'static str; 10] = [
         "heartline_ingest_reports_committed_total",
         "heartline_ingest_states_committed_total",
         "heartline_ingest_rejected_total",
@@ -134,6 +164,7 @@ impl Metrics {
         "heartline_store_errors_total",
         "heartline_engine_tickets_opened_total",
         "heartline_mqtt_auth_total",
+        "heartline_tls_handshakes_total",
     ];
 
     /// The Prometheus text exposition.
@@ -162,6 +193,7 @@ mod tests {
                 result: AuthResult::Refused,
             })
             .inc();
+        m.tls_handshake("mqtt", false);
         let text = m.render();
         for name in Metrics::NAMES {
             assert!(text.contains(name), "{name} missing from /metrics:\n{text}");

@@ -29,6 +29,8 @@ pub struct WebState {
     pub live: Live,
     pub sessions: Arc<session::Sessions>,
     pub closing: tokio::sync::watch::Receiver<bool>,
+    /// Served over HTTPS: session cookies are marked `Secure` (never sent over plain HTTP).
+    pub https: bool,
 }
 
 /// An error as the API answers it: a status and `{"error": "…"}` saying what to do.

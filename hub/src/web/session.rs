@@ -237,8 +237,9 @@ pub async fn login(
     let principal = Principal::of(&user);
     tracing::info!(user = %user.id, role = principal.role(), "logged in");
     let id = state.sessions.open(principal.clone());
+    let secure = if state.https { "; Secure" } else { "" };
     let cookie = format!(
-        "{COOKIE}={id}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}",
+        "{COOKIE}={id}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}{secure}",
         SESSION_TTL.as_secs()
     );
     let mut resp =
@@ -265,9 +266,12 @@ pub async fn logout(State(state): State<WebState>, headers: HeaderMap) -> Respon
         state.sessions.close(&id);
     }
     let mut resp = StatusCode::NO_CONTENT.into_response();
-    resp.headers_mut().insert(
-        header::SET_COOKIE,
-        HeaderValue::from_static("hl_session=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0"),
-    );
+    let cleared = if state.https {
+        "hl_session=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0; Secure"
+    } else {
+        "hl_session=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0"
+    };
+    resp.headers_mut()
+        .insert(header::SET_COOKIE, HeaderValue::from_static(cleared));
     resp
 }
