@@ -120,6 +120,10 @@ async fn the_agent_reports_over_the_hubs_own_tls_port_and_is_acknowledged() {
     let pki = pki();
     let th = tls_hub(&fleet, &pki, false).await;
     let port = th.hub.mqtt_tls.unwrap().port();
+    // A client that connects and never starts its handshake holds up nobody else.
+    let _silent = tokio::net::TcpStream::connect(th.hub.mqtt_tls.unwrap())
+        .await
+        .unwrap();
 
     let dir = tempfile::tempdir().unwrap();
     let cfg = agent_config(port, &fleet.devices[0], dir.path(), &pki.ca_pem);
@@ -322,6 +326,8 @@ async fn people_use_the_web_view_api_and_grpc_over_https() {
     let pki = pki();
     let th = tls_hub(&fleet, &pki, true).await;
     let base = format!("https://127.0.0.1:{}", th.hub.http.port());
+    // A client that connects and never starts its handshake holds up nobody else.
+    let _silent = tokio::net::TcpStream::connect(th.hub.http).await.unwrap();
 
     // Login and the JSON API with a client that trusts the test CA.
     let (agent, url) = (https_agent(Some(&pki.ca_pem)), base.clone());
