@@ -504,10 +504,22 @@ pub fn output_of(cmd: &mut std::process::Command) -> (bool, String, String) {
 /// Writes `agent.toml` in `dir` for device `d` reporting every 100 ms to the hub's MQTT 3.1.1
 /// `port`, its outbox in `dir/state`.
 pub fn write_agent_config(dir: &std::path::Path, port: u16, d: &DeviceCreds) -> std::path::PathBuf {
+    write_agent_config_at(dir, "127.0.0.1", port, d, "interval = \"100ms\"")
+}
+
+/// Writes `agent.toml` in `dir` for device `d` talking to `host:port`, with `agent` as the
+/// `[agent]` settings besides its outbox in `dir/state`.
+pub fn write_agent_config_at(
+    dir: &std::path::Path,
+    host: &str,
+    port: u16,
+    d: &DeviceCreds,
+    agent: &str,
+) -> std::path::PathBuf {
     let path = dir.join("agent.toml");
     let toml = format!(
-        "[hub]\nhost = \"127.0.0.1\"\nport = {port}\ntenant = \"{}\"\ndevice_id = \"{}\"\ntoken = \"{}\"\nkey = \"{}\"\n\n\
-         [agent]\ninterval = \"100ms\"\nstate_dir = \"state\"\n\n[collect]\ntemperatures = false\nnetwork = false\n",
+        "[hub]\nhost = \"{host}\"\nport = {port}\ntenant = \"{}\"\ndevice_id = \"{}\"\ntoken = \"{}\"\nkey = \"{}\"\n\n\
+         [agent]\n{agent}\nstate_dir = \"state\"\n\n[collect]\ntemperatures = false\nnetwork = false\n",
         d.tenant,
         d.id,
         d.token,
@@ -544,6 +556,36 @@ pub fn assert_history_exact(store: &heartline_hub::store::Store, id: &str, until
     );
 }
 
+/// Asserts that the reports of `device` in the store, followed by those still waiting in its
+/// agent's outbox (`agent_dir/state`), are exactly `1..=n` in order, each once; returns the
+/// stored reports.
+pub fn assert_agent_lost_nothing(
+    store: &heartline_hub::store::Store,
+    agent_dir: &std::path::Path,
+    device: &str,
+) -> Vec<heartline_hub::report::Report> {
+    let stored = store
+        .history(&heartline_hub::store::Scope::Operator, device, usize::MAX)
+        .unwrap();
+    let seqs: Vec<u64> = stored.iter().map(|r| r.sequence).collect();
+    let outbox =
+        heartline_agent::outbox::Outbox::open(&agent_dir.join("state/outbox.redb"), 100_000)
+            .unwrap();
+    let pending: Vec<u64> = outbox
+        .pending()
+        .unwrap()
+        .iter()
+        .map(|e| e.sequence)
+        .filter(|s| !seqs.contains(s))
+        .collect();
+    let all: Vec<u64> = seqs.iter().chain(pending.iter()).copied().collect();
+    assert!(
+        all.iter().copied().eq(1..=all.len() as u64),
+        "{device}: stored {seqs:?} + still pending {pending:?}"
+    );
+    stored
+}
+
 /// A loopback port that was free a moment ago.
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -565,11 +607,23 @@ impl HubProcess {
     /// Writes `hub.toml` in `dir` (inventory `inventory.toml`, store `store.redb`, the given
     /// ports, then `extra` TOML) and starts `bin` on it; returns once it prints "hub running".
     pub fn spawn(bin: &str, dir: &std::path::Path, ports: [u16; 3], extra: &str) -> HubProcess {
+        HubProcess::spawn_on(bin, dir, "127.0.0.1", ports, extra)
+    }
+
+    /// As [`HubProcess::spawn`], with the MQTT listeners on `mqtt_host` (the HTTP port stays on
+    /// loopback).
+    pub fn spawn_on(
+        bin: &str,
+        dir: &std::path::Path,
+        mqtt_host: &str,
+        ports: [u16; 3],
+        extra: &str,
+    ) -> HubProcess {
         use std::io::BufRead;
         let [v4, v5, http] = ports;
         let config = format!(
             "inventory = \"inventory.toml\"\n{extra}\n\
-             [mqtt]\nv4_listen = \"127.0.0.1:{v4}\"\nv5_listen = \"127.0.0.1:{v5}\"\n\
+             [mqtt]\nv4_listen = \"{mqtt_host}:{v4}\"\nv5_listen = \"{mqtt_host}:{v5}\"\n\
              [store]\npath = \"store.redb\"\nhistory_len = 1000000\n\
              [http]\nlisten = \"127.0.0.1:{http}\"\n"
         );

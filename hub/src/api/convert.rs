@@ -93,6 +93,7 @@ pub fn ticket_json(t: &Ticket) -> serde_json::Value {
         "respond_by_ms": t.respond_by,
         "repair_by_ms": t.repair_by,
         "reason": t.dispatch.reason,
+        "affected": t.affected,
         "timeline": t.timeline.iter().map(|e| {
             let (kind, who) = actor(&e.actor);
             serde_json::json!({"at_ms": e.at, "actor_kind": kind, "actor": who, "what": e.what})

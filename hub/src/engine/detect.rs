@@ -75,6 +75,26 @@ impl Engine {
         self.checks(now, d, report);
         self.events(now, d, report);
         self.trends(now, d, report);
+        self.uplink_heard(now, d);
+    }
+
+    /// Devices behind `d` waiting to know whether `d` is down get their answer now: the path
+    /// is up, so their silence is their own (placed at once rather than at the wait's end).
+    fn uplink_heard(&mut self, now: Ms, d: u32) {
+        let mut stack = self.children[d as usize].clone();
+        while let Some(c) = stack.pop() {
+            stack.extend(self.children[c as usize].iter().copied());
+            let mut waiting = false;
+            for f in &mut self.slots[c as usize].mem.faults {
+                if f.topology_wait_until.is_some_and(|w| w > now) {
+                    f.topology_wait_until = Some(now);
+                    waiting = true;
+                }
+            }
+            if waiting {
+                self.touch(now, c);
+            }
+        }
     }
 
     pub(crate) fn on_online(&mut self, now: Ms, d: u32) {

@@ -129,34 +129,42 @@ impl Engine {
 
     /// A silent device behind an uplink waits until the uplink's own deadline has passed, so
     /// that a gateway going down yields one ticket, not one per device behind it. No wait once an
-    /// uplink was heard from after the device went quiet: the path is up, the device is not.
+    /// uplink was heard from after the device was *due* (its last report plus its declared
+    /// check-in): the path carried traffic when the device's report should have crossed it, so
+    /// the device itself is at fault.
     ///
-    /// Known limit (the simulator's storm shows it): a gateway that reports more often than its
-    /// devices was nearly always heard from after a device's last report, so a device due a few
-    /// seconds after its gateway died gets its own ticket, merged into the gateway's moments
-    /// later. Waiting until the gateway was heard from after the device was *due* removes those,
-    /// but delays every death behind a gateway by up to the gateway's report interval.
+    /// Hearing the uplink after the device's last report is not enough: the uplink may have died
+    /// between that and the device's due time, and a device due a few seconds after its gateway
+    /// died would get its own ticket, merged into the gateway's moments later (the partition test
+    /// and the simulator's storm showed exactly that). The price: a death behind a gateway that
+    /// reports less often than the grace period waits for the gateway's next report (at most
+    /// `topology_wait_max`).
     fn topology_wait(&self, now: Ms, d: u32, i: usize) -> Option<Ms> {
         let f = &self.slots[d as usize].mem.faults[i];
         if f.kind != FaultKind::Silent {
             return None;
         }
-        let quiet_since = self.slots[d as usize].mem.last_report_at.unwrap_or(Ms::MIN);
+        let mem = &self.slots[d as usize].mem;
+        let due = mem
+            .last_report_at
+            .map_or(Ms::MIN, |t| t.saturating_add(mem.checkin));
         let limit = f.active_since + self.cfg.topology_wait_max;
         let mut wait: Option<Ms> = None;
         let mut at = self.slots[d as usize].uplink;
         for _ in 0..self.slots.len() {
             let Some(u) = at else { break };
             let up = &self.slots[u as usize].mem;
-            if up.last_report_at.is_some_and(|t| t > quiet_since) {
+            if up.last_report_at.is_some_and(|t| t > due) || self.heard_through(u, d, due) {
                 return None;
             }
             let failing = up
                 .faults
                 .iter()
                 .any(|f| f.kind.is_down() && f.raw_since.is_some());
+            // Past its deadline but not yet marked silent: the same tick may handle it next.
+            let overdue = up.deadline.is_some_and(|dl| dl < now);
             // A failing uplink not yet placed is re-checked each tick, not each millisecond.
-            let verdict = if failing {
+            let verdict = if failing || overdue {
                 now + super::TICK
             } else {
                 up.deadline.map_or(now, |dl| dl + 1)
@@ -169,6 +177,24 @@ impl Engine {
         wait.map(|w| w.min(limit)).filter(|&w| w > now)
     }
 
+    /// Whether another device behind `u` (not `d`) was heard after `due`: its reports crossed
+    /// `u`, so the path through `u` is up.
+    fn heard_through(&self, u: u32, d: u32, due: Ms) -> bool {
+        let mut stack = self.children[u as usize].clone();
+        while let Some(c) = stack.pop() {
+            if c != d
+                && self.slots[c as usize]
+                    .mem
+                    .last_report_at
+                    .is_some_and(|t| t > due)
+            {
+                return true;
+            }
+            stack.extend(self.children[c as usize].iter().copied());
+        }
+        false
+    }
+
     fn attach_affected(&mut self, now: Ms, d: u32, i: usize, t: TicketId) {
         let id = self.slots[d as usize].info.id.clone();
         let f = &mut self.slots[d as usize].mem.faults[i];
@@ -178,6 +204,14 @@ impl Engine {
             if !tk.affected.contains(&id) {
                 tk.affected.push(id);
                 tk.updated_at = now;
+                if tk.root.is_down() {
+                    // Says what the problem is: one unreachable uplink, not one device.
+                    tk.title = format!(
+                        "{}: uplink down, {} device(s) behind it unreachable",
+                        tk.device,
+                        tk.affected.len()
+                    );
+                }
             }
         });
     }
