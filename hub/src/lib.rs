@@ -7,6 +7,7 @@
 //! - [`store`]: redb behind one narrow, scoped interface.
 //! - [`directory`]: device credentials in memory, for connect-time auth and signature checks.
 //! - [`broker`]: the embedded rumqttd and the hub's in-process link to it.
+//! - [`broker_watch`]: notices a broker that broke (a panic in rumqttd), so the hub stops.
 //! - [`ingest`]: decode → verify → dedupe → commit → ack, on its own thread.
 //! - [`engine`]: the sans-IO detection engine and ticket lifecycle.
 //! - [`dispatch`]: the sans-IO dispatch policy and SLA escalation ladder (applied by `engine::assign`).
@@ -25,6 +26,7 @@ pub mod api;
 pub mod audit;
 pub mod backup;
 pub mod broker;
+pub mod broker_watch;
 pub mod cli;
 pub mod config;
 pub mod detection_config;
@@ -105,6 +107,7 @@ impl Hub {
         let directory = Directory::load(&store)?;
         let metrics = Arc::new(Metrics::default());
 
+        broker_watch::install();
         let link = broker::start(&config.mqtt, directory.clone(), metrics.clone())?;
         let limits = Limits {
             max_report_bytes: *config.ingest.max_report_bytes.get_ref(),
@@ -248,6 +251,12 @@ impl Hub {
         }
     }
 
+    /// Resolves when the embedded broker failed (a panic in rumqttd): devices may no longer be
+    /// able to connect until the hub restarts. Never resolves otherwise.
+    pub async fn broker_failed(&self) -> String {
+        broker_watch::failed().await
+    }
+
     /// Ticket actions and live ticket changes.
     pub fn live(&self) -> &live::Live {
         &self.live
@@ -348,14 +357,22 @@ pub async fn run(config: HubConfig, shutdown: impl Future<Output = ()>) -> anyho
     let hub = Hub::start(config).await?;
     let failed = tokio::select! {
         () = shutdown => None,
-        why = hub.store_failed() => Some(why),
+        why = hub.store_failed() => Some(format!(
+            "the store failed a write ({why}); free space on its disk and start the hub again"
+        )),
+        why = hub.broker_failed() => {
+            tracing::error!(%why, "the embedded MQTT broker failed; stopping so that the hub can be restarted");
+            Some(format!(
+                "the embedded MQTT broker failed ({why}); devices may not be able to connect \
+                 until the hub restarts: start it again (a service manager with \
+                 Restart=on-failure does)"
+            ))
+        }
     };
     tracing::info!("shutting down: draining in-flight reports");
     hub.shutdown().await?;
     match failed {
         None => Ok(()),
-        Some(why) => anyhow::bail!(
-            "the store failed a write ({why}); free space on its disk and start the hub again"
-        ),
+        Some(why) => anyhow::bail!(why),
     }
 }

@@ -217,9 +217,8 @@ async fn the_connection_beyond_max_connections_is_not_served() {
     let r = dev.report(1);
     dev.send(&r).await.unwrap();
     dev.wait_ack(r.boot_id, 1).await.unwrap();
-    // Not tested: the turned-away client reconnecting with the same id. rumqttd 0.20 then
-    // panics on a stale last-will handler (server/broker.rs:544) and poisons the listener's
-    // lock, so that listener accepts nobody until the hub restarts (RELIABILITY.md).
+    // The turned-away client reconnecting with the same id makes rumqttd 0.20 panic and poison
+    // its listener; `broker_watchdog.rs` tests that the hub then stops with a clear error.
     drop(held);
     th.hub.shutdown().await.unwrap();
 }
