@@ -74,6 +74,43 @@ async fn login_sets_a_strict_cookie_and_refuses_guessing() {
         assert_eq!(guesser.login("ops", "guess").await.0, 401);
     }
     assert_eq!(guesser.login("ops", &s.operator).await.0, 429);
+    // Names nobody has are not locked into the trail; five guesses at one are.
+    for _ in 0..5 {
+        assert_eq!(guesser.login("nobody", "guess").await.0, 401);
+    }
+
+    // The login and the lock-out are in the audit trail, with who and when; the guesses at an
+    // unknown name are not, and the chain holds.
+    let trail =
+        s.th.hub
+            .store()
+            .audit_trail(&heartline_hub::store::Scope::Operator, 0, 10_000)
+            .unwrap();
+    let people: Vec<(String, String, String)> = trail
+        .iter()
+        .filter(|r| r.object.starts_with("user/"))
+        .map(|r| (r.who.clone(), r.what.clone(), r.object.clone()))
+        .collect();
+    assert_eq!(
+        people,
+        [
+            (
+                "customer:alice".into(),
+                "logged in".into(),
+                "user/alice".into()
+            ),
+            (
+                "operator:ops".into(),
+                "login locked for a minute after 5 failed attempts".into(),
+                "user/ops".into()
+            ),
+        ],
+        "{people:#?}"
+    );
+    assert!(matches!(
+        s.th.hub.store().verify_audit().unwrap(),
+        heartline_hub::audit::Verdict::Intact { .. }
+    ));
 
     // Logging out ends the session.
     let (status, _) = web.post("/logout", json!({})).await;

@@ -62,6 +62,15 @@ impl Store {
         Ok(crate::audit::verify(rows))
     }
 
+    /// Appends people's actions that change no stored object (a login, a lock-out) to the audit
+    /// trail, in a transaction of their own.
+    pub fn record_audit(&self, entries: Vec<AuditEntry>) -> Result<(), StoreError> {
+        let tx = self.db.begin_write()?;
+        append(&tx, entries)?;
+        tx.commit()?;
+        Ok(())
+    }
+
     /// Records after `after`, oldest first, at most `limit`. The trail is the operator's: other
     /// scopes see nothing.
     pub fn audit_trail(

@@ -121,9 +121,12 @@ impl Sessions {
         list.len() < LOGIN_FAILURES
     }
 
-    fn failed(&self, user: &str) {
+    /// Counts a failure; true when it is the one that locks `user` out for the window.
+    fn failed(&self, user: &str) -> bool {
         let mut f = self.failures.lock().unwrap_or_else(|e| e.into_inner());
-        f.entry(user.to_string()).or_default().push(Instant::now());
+        let list = f.entry(user.to_string()).or_default();
+        list.push(Instant::now());
+        list.len() == LOGIN_FAILURES
     }
 }
 
@@ -207,6 +210,7 @@ pub async fn login(
         Err(e) => return ApiError::store(e).into_response(),
     };
     let user = users.into_iter().find(|u| u.id == form.user);
+    let known = user.as_ref().map(|u| Principal::of(u).role());
     let password = form.password.clone();
     // Verify even for unknown users, so timing does not tell which names exist.
     let verified = tokio::task::spawn_blocking(move || {
@@ -229,13 +233,24 @@ pub async fn login(
     .ok()
     .flatten();
     let Some(user) = verified else {
-        state.sessions.failed(&form.user);
+        let locked = state.sessions.failed(&form.user);
         tracing::info!(user = %form.user, "login failed");
+        // Only a real account's lock-out is recorded: guessed names cannot fill the trail.
+        if let (true, Some(role)) = (locked, known) {
+            audit_login(
+                &state,
+                role,
+                &form.user,
+                format!("login locked for a minute after {LOGIN_FAILURES} failed attempts"),
+            )
+            .await;
+        }
         return ApiError::new(StatusCode::UNAUTHORIZED, "wrong user name or password")
             .into_response();
     };
     let principal = Principal::of(&user);
     tracing::info!(user = %user.id, role = principal.role(), "logged in");
+    audit_login(&state, principal.role(), &user.id, "logged in".into()).await;
     let id = state.sessions.open(principal.clone());
     let secure = if state.https { "; Secure" } else { "" };
     let cookie = format!(
@@ -248,6 +263,22 @@ pub async fn login(
         resp.headers_mut().insert(header::SET_COOKIE, v);
     }
     resp
+}
+
+/// A login or lock-out in the audit trail (`customer:alice`, `user/alice`). A failure to write
+/// it is logged; it does not refuse the login.
+async fn audit_login(state: &WebState, role: &str, user: &str, what: String) {
+    let entry = crate::audit::AuditEntry {
+        at: crate::audit::now_ms(),
+        who: format!("{role}:{user}"),
+        what,
+        object: format!("user/{user}"),
+    };
+    let store = state.store.clone();
+    let written = tokio::task::spawn_blocking(move || store.record_audit(vec![entry])).await;
+    if !matches!(written, Ok(Ok(()))) {
+        tracing::error!(user, "could not write the login to the audit trail");
+    }
 }
 
 /// An Argon2id PHC string for `password`, as the inventory keeps it.
