@@ -101,11 +101,19 @@ enum DeviceCommand {
     New,
 }
 
+/// The hub's default log filter. rumqttd logs every client that drops its connection as an
+/// error (including the hub's own readiness probe); the hub counts and logs what matters about
+/// devices itself.
+pub const LOG_FILTER: &str = "info,rumqttd=warn,rumqttd::server::broker=off";
+
 fn init_logging() {
-    // rumqttd logs every client that drops its connection as an error (including the hub's own
-    // readiness probe); the hub counts and logs what matters about devices itself.
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| "info,rumqttd=warn,rumqttd::server::broker=off".into());
+    init_logging_with(LOG_FILTER);
+}
+
+/// Logs to stderr with `default` as the filter unless `RUST_LOG` sets one.
+pub fn init_logging_with(default: &str) {
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| default.into());
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_target(false)
@@ -203,16 +211,14 @@ fn dispatch() -> anyhow::Result<()> {
         Command::Demo { dir } => {
             if !dir.join("hub.toml").exists() {
                 write_examples(&dir, false)?;
-                write_demo_logins(&dir)?;
+                write_demo_logins(&dir, "acme-health", ("eng-li", "Li Wei"))?;
                 println!("wrote a demo config and inventory in {}", dir.display());
             }
-            if let Ok(logins) = std::fs::read_to_string(dir.join(DEMO_LOGINS)) {
-                println!(
-                    "web view logins (from {}):",
-                    dir.join(DEMO_LOGINS).display()
-                );
-                print!("{logins}");
-            }
+            println!(
+                "(a hub without devices; for the demo with a simulated fleet of 2,000 devices run \
+                 `cargo run --release -p heartline-sim -- demo`)"
+            );
+            print_demo_logins(&dir);
             serve(&dir.join("hub.toml"))
         }
     }
@@ -242,7 +248,7 @@ fn serve(config: &Path) -> anyhow::Result<()> {
 }
 
 /// Waits for SIGINT or SIGTERM; re-applies the inventory on SIGHUP.
-async fn wait_for_stop(hub: &crate::Hub, inventory: Option<&Path>) -> anyhow::Result<()> {
+pub async fn wait_for_stop(hub: &crate::Hub, inventory: Option<&Path>) -> anyhow::Result<()> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut term = signal(SignalKind::terminate())?;
     let mut int = signal(SignalKind::interrupt())?;
@@ -268,20 +274,28 @@ async fn wait_for_stop(hub: &crate::Hub, inventory: Option<&Path>) -> anyhow::Re
 /// The demo's web logins, written next to its inventory on first use (mode 0600).
 const DEMO_LOGINS: &str = "demo-logins.txt";
 
-/// Adds an operator, a customer of the example tenant and the example engineer as users of the
-/// demo's inventory, with fresh passwords kept in `demo-logins.txt`.
-fn write_demo_logins(dir: &Path) -> anyhow::Result<()> {
+/// Prints the demo's web logins, if `dir` has them.
+pub fn print_demo_logins(dir: &Path) {
+    if let Ok(logins) = std::fs::read_to_string(dir.join(DEMO_LOGINS)) {
+        println!(
+            "web view logins (from {}):",
+            dir.join(DEMO_LOGINS).display()
+        );
+        print!("{logins}");
+    }
+}
+
+/// Adds an operator, a customer of `tenant` and the engineer `(id, name)` as users of the
+/// inventory in `dir`, with fresh passwords kept in `demo-logins.txt`.
+pub fn write_demo_logins(dir: &Path, tenant: &str, engineer: (&str, &str)) -> anyhow::Result<()> {
     use std::io::Write as _;
     use std::os::unix::fs::OpenOptionsExt as _;
+    let customer = format!("tenant = \"{tenant}\"\n");
+    let linked = format!("engineer = \"{}\"\n", engineer.0);
     let users = [
-        ("ops", "Operator on duty", "operator", ""),
-        (
-            "acme",
-            "ACME hospital IT",
-            "customer",
-            "tenant = \"acme-health\"\n",
-        ),
-        ("li", "Li Wei", "engineer", "engineer = \"eng-li\"\n"),
+        ("ops", "Operator on duty", "operator", String::new()),
+        ("customer", "Customer IT", "customer", customer),
+        ("engineer", engineer.1, "engineer", linked),
     ];
     let mut inventory =
         String::from("\n# Demo logins for the web view (passwords in demo-logins.txt).\n");
@@ -292,7 +306,7 @@ fn write_demo_logins(dir: &Path) -> anyhow::Result<()> {
         inventory.push_str(&format!(
             "[[user]]\nid = \"{id}\"\nname = \"{name}\"\nrole = \"{role}\"\n{link}password_hash = \"{hash}\"\n\n"
         ));
-        logins.push_str(&format!("  {role:<9} user {id:<5} password {password}\n"));
+        logins.push_str(&format!("  {role:<9} user {id:<8} password {password}\n"));
     }
     let path = dir.join("inventory.toml");
     let mut f = std::fs::OpenOptions::new()
@@ -310,11 +324,15 @@ fn write_demo_logins(dir: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn secret_hex(bytes: usize) -> String {
+/// `bytes` random bytes as hex.
+pub fn secret_hex(bytes: usize) -> String {
     let mut buf = vec![0u8; bytes];
     rand::rng().fill_bytes(&mut buf);
     hex::encode(buf)
 }
+
+/// The commented example `hub.toml` (`init`, `demo`).
+pub const EXAMPLE_HUB_TOML: &str = include_str!("templates/hub.toml");
 
 /// Writes `hub.toml` and `inventory.toml` into `dir`, with fresh secrets in the inventory.
 pub fn write_examples(dir: &Path, force: bool) -> anyhow::Result<Vec<PathBuf>> {
@@ -326,10 +344,7 @@ pub fn write_examples(dir: &Path, force: bool) -> anyhow::Result<Vec<PathBuf>> {
         .replace("{{CAM_TOKEN}}", &secret_hex(24))
         .replace("{{ENG_TOKEN}}", &secret_hex(24));
     let files = [
-        (
-            dir.join("hub.toml"),
-            include_str!("templates/hub.toml").to_string(),
-        ),
+        (dir.join("hub.toml"), EXAMPLE_HUB_TOML.to_string()),
         (dir.join("inventory.toml"), inventory),
     ];
     if !force {

@@ -1,5 +1,6 @@
-//! The `heartline-sim` command: `run` a scenario in virtual time and print its score, or
-//! `check` a scenario file.
+//! The `heartline-sim` command: `run` a scenario in virtual time and print its score, `real`
+//! runs it as MQTT clients against a hub in this process, `demo` is the one-command tour, and
+//! `check` validates a scenario file.
 
 use crate::run::Options;
 use crate::scenario::Scenario;
@@ -33,6 +34,49 @@ enum Command {
         #[arg(long)]
         quiet: bool,
     },
+    /// Runs a scenario in real time: its devices as MQTT clients and its engineers on the API,
+    /// against a hub started in this process; prints the score.
+    Real {
+        #[arg(long)]
+        scenario: PathBuf,
+        /// The hub's folder (config, inventory, store); a temporary one when absent.
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// How many times the fault schedule runs.
+        #[arg(long, default_value_t = 1)]
+        rounds: u32,
+        /// How long to keep going after the schedule, for the last tickets to close.
+        #[arg(long, default_value = "1m", value_parser = humantime::parse_duration)]
+        drain: std::time::Duration,
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Writes the score as JSON to this file.
+        #[arg(long)]
+        json: Option<PathBuf>,
+    },
+    /// The one-command tour: a hub (store in DIR), a simulated fleet of about 2,000 devices and
+    /// 40 engineers, and a compressed day of faults, until Ctrl-C. Re-running reuses DIR.
+    Demo {
+        #[arg(long, default_value = "heartline-demo")]
+        dir: PathBuf,
+        /// Another scenario instead of the built-in demo (simulations/scenarios/demo.toml).
+        #[arg(long)]
+        scenario: Option<PathBuf>,
+    },
+    /// Only the fleet of a demo folder (or `--scenario`), against a hub running elsewhere on
+    /// that folder's inventory (`heartline-hub run --config DIR/hub.toml`), until Ctrl-C.
+    Fleet {
+        #[arg(long, default_value = "heartline-demo")]
+        dir: PathBuf,
+        #[arg(long)]
+        scenario: Option<PathBuf>,
+        /// The hub's MQTT 3.1.1 address.
+        #[arg(long, default_value = "127.0.0.1:1883")]
+        mqtt: std::net::SocketAddr,
+        /// The hub's HTTP address (gRPC API).
+        #[arg(long, default_value = "127.0.0.1:9090")]
+        http: std::net::SocketAddr,
+    },
     /// Validates a scenario file and prints what it describes.
     Check {
         #[arg(long)]
@@ -58,14 +102,26 @@ pub fn main() -> anyhow::Result<()> {
                 progress: !quiet,
             };
             let score = crate::run_and_score(&s, &opts)?;
-            print!("{}", crate::score::table(&score));
-            if let Some(path) = json {
-                let text = serde_json::to_string_pretty(&score)?;
-                std::fs::write(&path, text + "\n")
-                    .with_context(|| format!("writing {}", path.display()))?;
-            }
-            Ok(())
+            report(&score, json.as_deref())
         }
+        Command::Real {
+            scenario,
+            dir,
+            rounds,
+            drain,
+            seed,
+            json,
+        } => {
+            let score = crate::demo::real(&scenario, dir, rounds, drain, seed)?;
+            report(&score, json.as_deref())
+        }
+        Command::Demo { dir, scenario } => crate::demo::demo(&dir, scenario.as_deref()),
+        Command::Fleet {
+            dir,
+            scenario,
+            mqtt,
+            http,
+        } => crate::demo::fleet_only(&dir, scenario.as_deref(), mqtt, http),
         Command::Check { scenario } => {
             let s = Scenario::load(&scenario)?;
             let fleet = crate::fleet::Fleet::build(&s);
@@ -81,4 +137,14 @@ pub fn main() -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// Prints the score's table and writes its JSON.
+fn report(score: &crate::score::Score, json: Option<&std::path::Path>) -> anyhow::Result<()> {
+    print!("{}", crate::score::table(score));
+    if let Some(path) = json {
+        let text = serde_json::to_string_pretty(score)?;
+        std::fs::write(path, text + "\n").with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(())
 }

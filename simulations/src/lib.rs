@@ -1,7 +1,7 @@
-//! Heartline's fleet simulator, virtual-time mode: a scenario file describes a fleet and a fault
+//! Heartline's fleet simulator. Virtual-time mode: a scenario file describes a fleet and a fault
 //! schedule; the run drives the hub's own sans-IO engine (detection, tickets, dispatch) with
 //! simulated devices and engineers, seeded and deterministic, and scores the tickets against
-//! the ground truth.
+//! the ground truth. Real mode runs the same fleet and schedule as MQTT clients against a hub.
 //!
 //! Component map:
 //! - [`scenario`]: the TOML file, validated with the line of each mistake;
@@ -10,19 +10,29 @@
 //! - [`queue`]: the calendar queue of device reports;
 //! - [`run`]: the virtual-time event loop (devices, faults, engineers, hub restarts);
 //! - [`score`]: ground truth against tickets, as a table and as JSON;
-//! - [`progress`]: the progress line; [`cli`]: the `heartline-sim` command.
+//! - [`progress`]: the progress line; [`cli`]: the `heartline-sim` command;
+//! - [`symptoms`]: what a faulty device reports (both modes);
+//! - [`real`]: real mode, the fleet as MQTT clients and engineers on the API against a hub;
+//! - [`secrets`], [`inventory`], [`local`]: the fleet's secrets, its inventory file, a hub in
+//!   this process for it; [`demo`]: `heartline-sim demo` and `heartline-sim real`.
 //!
 //! Architecture invariant: the simulator drives the engine only through its public sans-IO
 //! interface (`handle`, `next_deadline`, `take_changes`, `restore`), exactly as ingest does.
 
 pub mod cli;
+pub mod demo;
 pub mod fleet;
+pub mod inventory;
+pub mod local;
 pub mod progress;
 pub mod queue;
+pub mod real;
 pub mod run;
 pub mod scenario;
 pub mod schedule;
 pub mod score;
+pub mod secrets;
+pub mod symptoms;
 pub mod usage;
 
 use heartline_hub::diagnostic::FileError;

@@ -206,6 +206,8 @@ pub struct EngineerGroup {
     pub grid_cells: Vec<String>,
     pub skills: Vec<String>,
     pub shifts: Vec<Shift>,
+    /// The shifts as written, for an inventory file.
+    pub shift_texts: Vec<String>,
     pub grid_manager: String,
     pub accept: Think,
     pub travel: Think,
@@ -471,6 +473,7 @@ impl Checker<'_> {
                 grid_cells: e.grid_cells,
                 skills: e.skills,
                 shifts,
+                shift_texts: e.shifts.iter().map(|s| s.get_ref().clone()).collect(),
                 grid_manager: e.grid_manager,
                 accept: self.think(&e.accept)?,
                 travel: self.think(&e.travel)?,

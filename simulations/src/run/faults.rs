@@ -5,8 +5,7 @@ use super::{BEHIND, DEAD, Event, FLAP, NONE, OFF, RECONNECT, World};
 use crate::scenario::FaultType;
 use heartline_hub::engine::rules::{HOUR, applies};
 use heartline_hub::engine::{Input, Ms};
-use heartline_hub::report::{CheckResult, Report};
-use heartline_proto::CheckState;
+use heartline_hub::report::Report;
 use rand::Rng;
 
 impl World<'_> {
@@ -16,49 +15,17 @@ impl World<'_> {
         let mut r = template.report.clone();
         let problem = &self.problems[p];
         let hours = (self.now - problem.start) as f64 / HOUR as f64;
-        let set = |r: &mut Report, metric: &str, f: &dyn Fn(f64) -> f64| {
-            for m in r.metrics.iter_mut().filter(|m| m.name == metric) {
-                m.value = f(m.value);
-            }
-        };
-        match &problem.fault {
-            FaultType::DiskFills { metric, rate } => {
-                set(&mut r, metric, &|v| (v + rate * hours).min(100.0));
-            }
-            FaultType::BatteryDrains { metric, rate } => {
-                set(&mut r, metric, &|v| (v - rate * hours).max(0.0));
-            }
-            FaultType::Overheats { metric, value, .. } => set(&mut r, metric, &|_| *value),
-            FaultType::CheckFails { check } => {
-                r.checks.retain(|c| &c.name != check);
-                r.checks.push(CheckResult {
-                    name: check.clone(),
-                    state: CheckState::Crit,
-                    message: "failing (simulated)".into(),
-                });
-            }
-            _ => return (r, false),
-        }
-        (r, true)
+        let bad = crate::symptoms::apply(&mut r, &problem.fault, hours);
+        (r, bad)
     }
 
     /// The hold of the rule a threshold or check problem trips (0 for checks).
     pub(super) fn hold(&self, d: u32, p: usize) -> Option<Ms> {
-        let info = &self.fleet.infos[d as usize];
-        match &self.problems[p].fault {
-            FaultType::Overheats { metric, value, .. } => self
-                .cfg
-                .thresholds
-                .iter()
-                .find(|r| {
-                    &r.metric == metric
-                        && r.direction.past(*value, r.threshold)
-                        && applies(&r.kinds, &r.projects, &info.kind, &info.project)
-                })
-                .map(|r| r.hold),
-            FaultType::CheckFails { .. } => Some(0),
-            _ => None,
-        }
+        crate::symptoms::hold(
+            &self.cfg,
+            &self.fleet.infos[d as usize],
+            &self.problems[p].fault,
+        )
     }
 
     /// When the hub should find device `d` silent if it reports no more: its last report plus
