@@ -91,13 +91,15 @@ async fn a_real_fleet_opens_one_ticket_per_problem_and_engineers_close_them() ->
         }
     };
     let tickets = hub.store().tickets(&Scope::Operator)?;
+    // What the fleet saw, should the hub have seen too little (devices not connected, say).
+    let fleet_saw = fleet.snapshot();
     let outcome = fleet.stop(tickets).await;
     let score = heartline_sim::score::score(&outcome);
     hub.shutdown().await?;
     let table = heartline_sim::score::table(&score);
     eprintln!("{table}");
     if let Err(missing) = result {
-        panic!("within 90 s: {missing}\n{table}");
+        panic!("within 90 s: {missing}\nfleet: {fleet_saw:?}\n{table}");
     }
     assert_eq!(score.duplicate_tickets, 0, "{table}");
     assert_eq!(score.false_tickets, 0, "{table}");
