@@ -118,7 +118,10 @@ pub async fn run(cfg: AgentConfig, shutdown: impl Future<Output = ()>) -> anyhow
         .with_context(|| format!("opening the outbox in {}", cfg.state_dir.display()))?;
     let boot_id = collect::boot_id();
     let session_id: u64 = rand::random();
-    let will = session::state_change(&cfg, boot_id, session_id, Presence::Offline, now_ms());
+    // The will is set once, before the first connection; every `online` of this session carries
+    // the same time, or the hub would take the will for a message older than the `online`.
+    let session_at = now_ms();
+    let will = session::state_change(&cfg, boot_id, session_id, Presence::Offline, session_at);
     let (client, eventloop) = session::client(&cfg, will)?;
     let (ev_tx, mut ev_rx) = mpsc::unbounded_channel();
     let driver = tokio::spawn(session::drive(eventloop, ev_tx));
@@ -158,7 +161,7 @@ pub async fn run(cfg: AgentConfig, shutdown: impl Future<Output = ()>) -> anyhow
                 }
             }
             Some(ev) = ev_rx.recv() => match ev {
-                SessionEvent::Connected => d.connected(session_id).await?,
+                SessionEvent::Connected => d.connected(session_id, session_at).await?,
                 SessionEvent::Disconnected(e) => {
                     if d.connected {
                         tracing::warn!(error = %e, pending = d.outbox.len()?, "lost the hub; reports wait in the outbox");
@@ -233,7 +236,7 @@ impl Daemon {
         }
     }
 
-    async fn connected(&mut self, session_id: u64) -> anyhow::Result<()> {
+    async fn connected(&mut self, session_id: u64, session_at: i64) -> anyhow::Result<()> {
         self.connected = true;
         let cfg = &self.reporter.cfg;
         for (channel, qos) in [
@@ -249,7 +252,7 @@ impl Daemon {
             self.reporter.boot_id,
             session_id,
             Presence::Online,
-            now_ms(),
+            session_at,
         );
         self.client
             .publish(

@@ -91,3 +91,39 @@ async fn online_then_last_will_then_goodbye() {
     assert_eq!(m.states_committed.get(), 4);
     hub.hub.shutdown().await.unwrap();
 }
+
+/// The real agent: killed without a goodbye, its last will reaches the hub and counts (the will
+/// is stamped when the agent starts, so its `online` must carry the same time, or the hub takes
+/// the will for an old message).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_agents_last_will_counts() {
+    let fleet = Fleet::new(&[("acme", ids("acme", 1))]);
+    let hub = TestHub::start(&fleet).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = heartline_e2e::write_agent_config(
+        dir.path(),
+        hub.hub.mqtt_v4.port(),
+        fleet.device("acme-0"),
+    );
+    let mut agent = heartline_e2e::spawn_agent(env!("CARGO_BIN_EXE_agent"), &config);
+    // Reports committed after the agent said it is online (the will comes from its start).
+    eventually("the agent online and reporting", || {
+        presence(&hub, "acme-0") == Presence::Online
+            && hub
+                .hub
+                .store()
+                .device_state(&Scope::Operator, "acme-0")
+                .unwrap()
+                .is_some_and(|s| s.reports >= 3)
+    })
+    .await
+    .unwrap();
+    agent.kill().unwrap(); // SIGKILL: no goodbye, the broker publishes the will
+    agent.wait().unwrap();
+    eventually("the agent's last will taken", || {
+        presence(&hub, "acme-0") == Presence::Offline
+    })
+    .await
+    .unwrap();
+    hub.hub.shutdown().await.unwrap();
+}
