@@ -4,54 +4,12 @@
 //!
 //! `cargo bench -p heartline-e2e --bench ingest_throughput` (env: DEVICES, REPORTS, ROUNDS).
 
-use heartline_e2e::{Device, Fleet, HubProcess, Protocol, free_port, ids};
+use heartline_e2e::bench::{Pace, connect_all, cpu_us, env_or, publish_all, rss_kib, spawn_hub};
+use heartline_e2e::{Fleet, ids};
 use heartline_proto::envelope::seal;
-use std::net::SocketAddr;
 use std::time::Instant;
 
 const HUB: &str = env!("CARGO_BIN_EXE_hub");
-
-fn env_or(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-/// utime + stime of a process, in microseconds.
-fn cpu_us(pid: u32) -> u64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
-    // Fields after the command name (which is in parentheses and may contain spaces).
-    let rest = &stat[stat.rfind(')').unwrap() + 2..];
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let ticks: u64 = f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap();
-    let hz = 100; // USER_HZ on Linux
-    ticks * 1_000_000 / hz
-}
-
-fn rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse().ok())
-        .unwrap_or(0)
-}
-
-async fn run_device(mut dev: Device, first: u64, count: u64, window: u64) {
-    let mut acked = first - 1;
-    let last = first + count - 1;
-    let mut next = first;
-    let topic = dev.creds.topic(heartline_proto::Channel::Report);
-    while acked < last {
-        while next <= last && next - acked <= window {
-            let payload = seal(&dev.creds.key, &dev.report(next));
-            dev.publish(&topic, payload).await.unwrap();
-            next += 1;
-        }
-        acked = acked.max(dev.next_ack().await.unwrap().sequence);
-    }
-}
 
 fn main() {
     let devices = env_or("DEVICES", 64) as usize;
@@ -60,17 +18,9 @@ fn main() {
     let window = 100;
 
     let fleet = Fleet::new(&[("bench", ids("b", devices))]);
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("inventory.toml"), &fleet.inventory).unwrap();
     // The per-device rate limit is off: this measures how fast ingest goes, and each device here
     // sends far more than a real one would.
-    let hub = HubProcess::spawn(
-        HUB,
-        dir.path(),
-        [free_port(), free_port(), free_port()],
-        "[ingest]\nmax_reports_per_minute = 0\n",
-    );
-    let (v4, v5) = (hub.v4.port(), hub.v5.port());
+    let (_dir, hub) = spawn_hub(HUB, &fleet, "[ingest]\nmax_reports_per_minute = 0\n");
     let pid = hub.child.id();
 
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -92,24 +42,10 @@ fn main() {
     for round in 0..rounds {
         let first = round * reports + 1;
         let (elapsed, cpu) = rt.block_on(async {
-            let mut devs = Vec::new();
-            for (i, c) in fleet.devices.iter().enumerate() {
-                let (addr, p): (SocketAddr, _) = if i % 2 == 0 {
-                    (([127, 0, 0, 1], v4).into(), Protocol::V4)
-                } else {
-                    (([127, 0, 0, 1], v5).into(), Protocol::V5)
-                };
-                devs.push(Device::connect(addr, c, p).await.unwrap());
-            }
+            let devs = connect_all(&fleet.devices, hub.v4, hub.v5).await;
             let cpu0 = cpu_us(pid);
             let t0 = Instant::now();
-            let tasks: Vec<_> = devs
-                .into_iter()
-                .map(|d| tokio::spawn(run_device(d, first, reports, window)))
-                .collect();
-            for t in tasks {
-                t.await.unwrap();
-            }
+            publish_all(devs, first, reports, Pace::HubAcks(window)).await;
             (t0.elapsed(), cpu_us(pid) - cpu0)
         });
         let total = devices as u64 * reports;

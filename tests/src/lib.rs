@@ -1,6 +1,8 @@
 //! End-to-end harness: a real hub (embedded broker, redb file in a temp folder) on ephemeral
 //! loopback ports, and test devices that speak the real protocol over rumqttc (MQTT 3.1.1 or 5).
 
+pub mod bench;
+
 use anyhow::{Context, anyhow, bail};
 use heartline_hub::Hub;
 use heartline_hub::config::HubConfig;
