@@ -81,6 +81,9 @@ impl Engine {
     /// Devices behind `d` waiting to know whether `d` is down get their answer now: the path
     /// is up, so their silence is their own (placed at once rather than at the wait's end).
     fn uplink_heard(&mut self, now: Ms, d: u32) {
+        if !std::mem::take(&mut self.slots[d as usize].waiting_below) {
+            return;
+        }
         let mut stack = self.children[d as usize].clone();
         while let Some(c) = stack.pop() {
             stack.extend(self.children[c as usize].iter().copied());

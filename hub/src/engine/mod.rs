@@ -125,6 +125,10 @@ pub(crate) struct Slot {
     pub mem: DeviceMemory,
     /// The earliest device timer in the heap, if any.
     armed: Option<Ms>,
+    /// Some device below this one may be waiting for its verdict (see `place::topology_wait`):
+    /// set when one starts waiting, cleared when this device's report answers them. Kept out of
+    /// the hot path: a report walks the devices below only while this is set.
+    pub(crate) waiting_below: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -194,6 +198,7 @@ impl Engine {
                     uplink,
                     mem,
                     armed: None,
+                    waiting_below: false,
                 }
             })
             .collect();
@@ -235,6 +240,10 @@ impl Engine {
                 engine.fresh_grace(d, now);
             }
             engine.arm(d, now);
+            let mem = &engine.slots[d as usize].mem;
+            if mem.faults.iter().any(|f| f.topology_wait_until.is_some()) {
+                engine.mark_waiting(d);
+            }
         }
         engine.arm_maintenance(now);
         // Holds, confirmations and waits that fell due while the hub was down.

@@ -97,6 +97,7 @@ impl Engine {
             }
             if let Some(wait) = self.topology_wait(now, d, i) {
                 self.slots[d as usize].mem.faults[i].topology_wait_until = Some(wait);
+                self.mark_waiting(d);
                 return;
             }
         }
@@ -175,6 +176,16 @@ impl Engine {
             at = self.slots[u as usize].uplink;
         }
         wait.map(|w| w.min(limit)).filter(|&w| w > now)
+    }
+
+    /// Flags every uplink above `d`: a report from any of them may answer `d`'s wait.
+    pub(crate) fn mark_waiting(&mut self, d: u32) {
+        let mut at = self.slots[d as usize].uplink;
+        for _ in 0..self.slots.len() {
+            let Some(u) = at else { break };
+            self.slots[u as usize].waiting_below = true;
+            at = self.slots[u as usize].uplink;
+        }
     }
 
     /// Whether another device behind `u` (not `d`) was heard after `due`: its reports crossed
