@@ -7,6 +7,7 @@
 //! Reports are published by a few connections on the devices' own topics: the hub trusts the
 //! signature, not the connection, which lets one machine stand in for 100k devices' timers.
 
+use heartline_e2e::bench::{env_or, percentile};
 use heartline_e2e::{Device, Fleet, HubProcess, Protocol, free_port, ids, sample_report, scrape};
 use heartline_hub::store::{Scope, Store};
 use heartline_proto::Channel;
@@ -16,13 +17,6 @@ use std::time::{Duration, Instant};
 
 const HUB: &str = env!("CARGO_BIN_EXE_hub");
 const GRACE_MS: i64 = 1_000;
-
-fn env_or(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 /// Polls a counter of the hub until it reaches `target`.
 fn wait_for(http: SocketAddr, name: &str, target: f64, limit: Duration) -> Duration {
@@ -38,10 +32,6 @@ fn wait_for(http: SocketAddr, name: &str, target: f64, limit: Duration) -> Durat
         );
         std::thread::sleep(Duration::from_millis(200));
     }
-}
-
-fn percentile(sorted: &[i64], p: f64) -> i64 {
-    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
 
 fn main() {

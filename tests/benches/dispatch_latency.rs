@@ -6,6 +6,7 @@
 //! `cargo bench -p heartline-e2e --bench dispatch_latency` (env: TICKETS, DEVICES, ENGINEERS,
 //! RATE = tickets opened per second).
 
+use heartline_e2e::bench::{env_or, nearest_rank};
 use heartline_e2e::{Device, Fleet, HubProcess, Protocol, engineer_client, free_port, ids, now_ms};
 use heartline_proto::wire;
 use std::collections::HashMap;
@@ -13,17 +14,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 const HUB: &str = env!("CARGO_BIN_EXE_hub");
-
-fn env_or(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-fn percentile(sorted: &[i64], p: f64) -> i64 {
-    sorted[((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1]
-}
 
 fn main() {
     let tickets = env_or("TICKETS", 1_000) as usize;
@@ -107,8 +97,8 @@ fn main() {
                 "every ticket reaches its engineer's stream"
             );
             let (p50, p99, max) = (
-                percentile(&latencies, 0.50),
-                percentile(&latencies, 0.99),
+                nearest_rank(&latencies, 0.50),
+                nearest_rank(&latencies, 0.99),
                 *latencies.last().unwrap(),
             );
             println!(

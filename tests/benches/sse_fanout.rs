@@ -5,23 +5,13 @@
 //!
 //! `cargo bench -p heartline-e2e --bench sse_fanout` (env: VIEWERS, FAULTS).
 
+use heartline_e2e::bench::{env_or, nearest_rank};
 use heartline_e2e::{Device, Fleet, HubProcess, Protocol, SseClient, free_port, ids, now_ms};
 use heartline_proto::wire;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 const HUB: &str = env!("CARGO_BIN_EXE_hub");
-
-fn env_or(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-fn percentile(sorted: &[i64], p: f64) -> i64 {
-    sorted[((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1]
-}
 
 fn main() {
     let viewers = env_or("VIEWERS", 1_000) as usize;
@@ -95,15 +85,15 @@ fn main() {
             );
             println!(
                 "  commit → viewer p50 {} ms   p99 {} ms   max {} ms   (target p99 ≤ 200 ms)",
-                percentile(&lat, 0.5),
-                percentile(&lat, 0.99),
+                nearest_rank(&lat, 0.5),
+                nearest_rank(&lat, 0.99),
                 lat.last().unwrap()
             );
             println!(
                 "{{\"bench\":\"sse_fanout\",\"viewers\":{viewers},\"deliveries\":{},\"p50_ms\":{},\"p99_ms\":{},\"max_ms\":{}}}",
                 lat.len(),
-                percentile(&lat, 0.5),
-                percentile(&lat, 0.99),
+                nearest_rank(&lat, 0.5),
+                nearest_rank(&lat, 0.99),
                 lat.last().unwrap()
             );
             hub.stop();

@@ -38,9 +38,15 @@ pub fn rss_kib(pid: u32) -> u64 {
         .unwrap_or(0)
 }
 
-/// The value at quantile `p` of a sorted, non-empty slice.
+/// The value at quantile `p` of a sorted, non-empty slice (the nearest index, rounded).
 pub fn percentile(sorted: &[i64], p: f64) -> i64 {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+/// The nearest-rank quantile `p` of a sorted, non-empty slice: the smallest value with at least
+/// `p` of the values at or below it.
+pub fn nearest_rank(sorted: &[i64], p: f64) -> i64 {
+    sorted[((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1]
 }
 
 /// The middle value (the upper one of an even count).
