@@ -108,6 +108,17 @@ struct Daemon {
     checks: Vec<JoinHandle<()>>,
     check_tx: mpsc::Sender<Outcome>,
     config_version: u64,
+    /// The `sent_at_ms` of the last probe answered: an older or equal one is a replay.
+    last_probe: i64,
+}
+
+/// What a message from the hub asks of the main loop.
+enum Reaction {
+    Nothing,
+    /// The config set a new report interval.
+    Interval(Duration),
+    /// A probe: report now.
+    ReportNow,
 }
 
 /// Runs the agent until `shutdown` resolves, then says goodbye.
@@ -146,6 +157,7 @@ pub async fn run(cfg: AgentConfig, shutdown: impl Future<Output = ()>) -> anyhow
         checks: Vec::new(),
         check_tx,
         config_version: 0,
+        last_probe: i64::MIN,
     };
     d.start_checks(cfg.checks.clone());
     let mut interval = tokio::time::interval(cfg.interval);
@@ -168,12 +180,14 @@ pub async fn run(cfg: AgentConfig, shutdown: impl Future<Output = ()>) -> anyhow
                     }
                     d.connected = false;
                 }
-                SessionEvent::Message { topic, payload } => {
-                    if let Some(new_interval) = d.message(&topic, &payload)? {
-                        interval = tokio::time::interval(new_interval);
+                SessionEvent::Message { topic, payload } => match d.message(&topic, &payload)? {
+                    Reaction::Interval(every) => {
+                        interval = tokio::time::interval(every);
                         interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
                     }
-                }
+                    Reaction::ReportNow => d.produce(false).await?,
+                    Reaction::Nothing => {}
+                },
             },
             _ = &mut shutdown => break,
         }
@@ -242,6 +256,7 @@ impl Daemon {
         for (channel, qos) in [
             (Channel::Ack, QoS::AtLeastOnce),
             (Channel::Config, QoS::AtLeastOnce),
+            (Channel::Probe, QoS::AtMostOnce),
         ] {
             self.client
                 .subscribe(session::topic(cfg, channel), qos)
@@ -273,9 +288,25 @@ impl Daemon {
         Ok(())
     }
 
-    /// Handles an ack or a config message; returns a new report interval when the config set one.
-    fn message(&mut self, topic: &str, payload: &[u8]) -> anyhow::Result<Option<Duration>> {
+    /// Handles an ack, a config or a probe message.
+    fn message(&mut self, topic: &str, payload: &[u8]) -> anyhow::Result<Reaction> {
         let cfg = &self.reporter.cfg;
+        if topic == session::topic(cfg, Channel::Probe) {
+            match open::<wire::Probe>(&self.key, payload) {
+                Ok(p) if p.device_id == cfg.device_id && p.sent_at_ms > self.last_probe => {
+                    self.last_probe = p.sent_at_ms;
+                    tracing::debug!(
+                        "the hub asked for a report now (a device behind us went silent)"
+                    );
+                    return Ok(Reaction::ReportNow);
+                }
+                Ok(_) => tracing::warn!("ignored a replayed or misaddressed probe"),
+                Err(_) => {
+                    tracing::warn!("ignored a probe that is not signed with this device's key")
+                }
+            }
+            return Ok(Reaction::Nothing);
+        }
         if topic == session::topic(cfg, Channel::Ack) {
             match open::<wire::Ack>(&self.key, payload) {
                 Ok(ack) if ack.device_id == cfg.device_id => {
@@ -283,22 +314,22 @@ impl Daemon {
                 }
                 _ => tracing::warn!("ignored an ack that is not signed with this device's key"),
             }
-            return Ok(None);
+            return Ok(Reaction::Nothing);
         }
         if topic == session::topic(cfg, Channel::Config) {
             let Ok(c) = open::<wire::DeviceConfig>(&self.key, payload) else {
                 tracing::warn!("ignored a config that is not signed with this device's key");
-                return Ok(None);
+                return Ok(Reaction::Nothing);
             };
             if c.version <= self.config_version || c.device_id != cfg.device_id {
-                return Ok(None);
+                return Ok(Reaction::Nothing);
             }
             if !(1..=86_400).contains(&c.report_interval_s) && c.report_interval_s != 0 {
                 tracing::warn!(
                     interval_s = c.report_interval_s,
                     "ignored a config with a report interval outside 1 s ..1 day"
                 );
-                return Ok(None);
+                return Ok(Reaction::Nothing);
             }
             self.config_version = c.version;
             let mut checks = cfg.checks.clone();
@@ -328,9 +359,9 @@ impl Daemon {
             if c.report_interval_s > 0 {
                 let every = Duration::from_secs(c.report_interval_s as u64);
                 self.reporter.cfg.interval = every;
-                return Ok(Some(every));
+                return Ok(Reaction::Interval(every));
             }
         }
-        Ok(None)
+        Ok(Reaction::Nothing)
     }
 }

@@ -23,6 +23,7 @@ pub struct EngineSettings {
     pub reopen_window: Option<Duration>,
     pub verify: Option<Duration>,
     pub topology_wait_max: Option<Duration>,
+    pub probe_uplinks: Option<bool>,
     pub stall_threshold: Option<Duration>,
     pub down_severity: Option<Severity>,
     pub check_warn_severity: Option<Severity>,
@@ -127,6 +128,7 @@ pub fn compile(
     set(&mut c.verify, &engine.verify)?;
     set(&mut c.topology_wait_max, &engine.topology_wait_max)?;
     set(&mut c.stall_threshold, &engine.stall_threshold)?;
+    c.probe_uplinks = engine.probe_uplinks.unwrap_or(c.probe_uplinks);
     c.flap_count = engine.flap_count.unwrap_or(c.flap_count).max(2);
     c.down_severity = engine.down_severity.unwrap_or(c.down_severity);
     c.check_warn_severity = engine.check_warn_severity.unwrap_or(c.check_warn_severity);

@@ -53,6 +53,8 @@ pub struct Metrics {
     pub commit_seconds: Histogram,
     pub store_errors: Counter,
     pub tickets_opened: Counter,
+    /// Uplinks asked for a report because a device behind them went silent.
+    pub probes_sent: Counter,
     pub auth: Family<AuthLabel, Counter>,
     pub tls_handshakes: Family<TlsLabel, Counter>,
 }
@@ -69,6 +71,7 @@ impl Default for Metrics {
             commit_seconds: Histogram::new(exponential_buckets(0.000_1, 2.0, 16)),
             store_errors: Counter::default(),
             tickets_opened: Counter::default(),
+            probes_sent: Counter::default(),
             auth: Family::default(),
             tls_handshakes: Family::default(),
             registry: Registry::default(),
@@ -114,6 +117,11 @@ impl Default for Metrics {
             m.tickets_opened.clone(),
         );
         registry.register(
+            "engine_probes_sent",
+            "Uplinks asked for a report at once because a device behind them went silent",
+            m.probes_sent.clone(),
+        );
+        registry.register(
             "mqtt_auth",
             "Device connection attempts, by result",
             m.auth.clone(),
@@ -154,7 +162,7 @@ impl Metrics {
     }
 
     /// Every metric the hub exports, as named in the exposition (a test keeps `render` in step).
-    pub const NAMES: [&'static str; 10] = [
+    pub const NAMES: [&'static str; 11] = [
         "heartline_ingest_reports_committed_total",
         "heartline_ingest_states_committed_total",
         "heartline_ingest_rejected_total",
@@ -163,6 +171,7 @@ impl Metrics {
         "heartline_ingest_commit_seconds",
         "heartline_store_errors_total",
         "heartline_engine_tickets_opened_total",
+        "heartline_engine_probes_sent_total",
         "heartline_mqtt_auth_total",
         "heartline_tls_handshakes_total",
     ];

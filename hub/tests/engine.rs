@@ -654,6 +654,78 @@ fn a_child_silent_before_its_uplink_waits_for_the_uplink() {
     );
 }
 
+#[test]
+fn a_waiting_child_asks_its_uplink_and_gets_its_own_ticket_one_round_trip_later() {
+    let devices = vec![dev("gw", None, "gateway"), dev("a", Some("gw"), "camera")];
+    let mut s = Sim::new(cfg(), devices);
+    s.send("gw", report(300));
+    s.send("a", report(10));
+    assert!(s.engine.take_probes().is_empty());
+    // a's deadline: 10 s check-in + 30 s grace. It waits, and the hub asks gw for a report.
+    let deadline = T0 + 40 * SECOND;
+    s.to(deadline + 1);
+    assert!(s.tickets().is_empty(), "a waits for its uplink's verdict");
+    assert_eq!(s.engine.take_probes(), vec!["gw".to_string()]);
+    // Still unanswered a second later: not asked again yet.
+    s.by(SECOND);
+    assert!(s.engine.take_probes().is_empty());
+    // gw answers: the path is up, so a's silence is its own.
+    s.send("gw", report(300));
+    let t = s.only();
+    assert_eq!((t.device.as_str(), t.root), ("a", FaultKind::Silent));
+    assert_eq!(t.opened_at, s.now);
+    assert!(t.affected.is_empty());
+}
+
+#[test]
+fn an_unanswered_probe_changes_nothing_the_dead_uplink_still_gets_the_one_ticket() {
+    let devices = vec![
+        dev("gw", None, "gateway"),
+        dev("a", Some("gw"), "camera"),
+        dev("b", Some("gw"), "camera"),
+    ];
+    let mut s = Sim::new(cfg(), devices);
+    s.send("gw", report(300));
+    s.send("a", report(10));
+    s.by(5 * SECOND);
+    s.send("b", report(10));
+    // Both go quiet with the gateway. a asks at its deadline; b, due 5 s later, asks again
+    // (the first probe is unanswered and old enough).
+    s.to(T0 + 41 * SECOND);
+    assert_eq!(s.engine.take_probes(), vec!["gw".to_string()]);
+    s.to(T0 + 46 * SECOND);
+    assert_eq!(s.engine.take_probes(), vec!["gw".to_string()]);
+    assert!(s.tickets().is_empty());
+    s.to(T0 + 331 * SECOND);
+    let t = s.only();
+    let mut affected = t.affected.clone();
+    affected.sort();
+    assert_eq!(
+        (t.device.as_str(), affected),
+        ("gw", vec!["a".to_string(), "b".to_string()])
+    );
+}
+
+#[test]
+fn with_probes_off_nothing_is_asked() {
+    let devices = vec![dev("gw", None, "gateway"), dev("a", Some("gw"), "camera")];
+    let mut s = Sim::new(
+        EngineConfig {
+            probe_uplinks: false,
+            ..cfg()
+        },
+        devices,
+    );
+    s.send("gw", report(300));
+    s.send("a", report(10));
+    s.by(MINUTE);
+    assert!(s.engine.take_probes().is_empty());
+    assert!(
+        s.tickets().is_empty(),
+        "a still waits for its uplink's verdict"
+    );
+}
+
 // ---- maintenance ---------------------------------------------------------------------------
 
 #[test]

@@ -25,6 +25,8 @@ pub enum Channel {
     Ack,
     /// Hub → device, retained: a signed `DeviceConfig`.
     Config,
+    /// Hub → device, QoS 0: a signed `Probe`, "report now".
+    Probe,
 }
 
 impl Channel {
@@ -34,6 +36,7 @@ impl Channel {
             Channel::State => "state",
             Channel::Ack => "ack",
             Channel::Config => "config",
+            Channel::Probe => "probe",
         }
     }
 
@@ -43,6 +46,7 @@ impl Channel {
             "state" => Channel::State,
             "ack" => Channel::Ack,
             "config" => Channel::Config,
+            "probe" => Channel::Probe,
             _ => return None,
         })
     }
@@ -107,6 +111,7 @@ mod tests {
             Channel::State,
             Channel::Ack,
             Channel::Config,
+            Channel::Probe,
         ] {
             let t = Topic::new("acme", "cam-1", channel);
             let s = t.to_string();

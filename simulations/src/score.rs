@@ -401,6 +401,12 @@ pub fn table(s: &Score) -> String {
             s.stats.inputs, s.stats.reports, s.stats.ticks, s.inputs_per_s
         ),
     );
+    if s.stats.probes > 0 {
+        row(
+            "uplinks probed / answered",
+            format!("{} / {}", s.stats.probes, s.stats.probes_answered),
+        );
+    }
     row(
         "wall / CPU / peak RSS",
         format!(

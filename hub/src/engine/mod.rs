@@ -44,6 +44,10 @@ pub type Ms = i64;
 /// inputs means the hub itself stalled.
 pub const TICK: Ms = 1_000;
 
+/// A probe not answered within this may be sent again (the uplink may simply be down; its own
+/// deadline still decides that).
+pub const PROBE_RETRY: Ms = 5_000;
+
 /// Everything the engine reacts to.
 #[derive(Debug, Clone)]
 pub enum Input<'a> {
@@ -116,6 +120,8 @@ pub struct Changes {
     /// Maintenance windows added by input (not from the config): kept across restarts.
     pub maintenance: Vec<Maintenance>,
     pub outputs: Vec<Output>,
+    /// Uplinks to ask for a report now (see [`EngineConfig::probe_uplinks`]); not stored.
+    pub probes: Vec<String>,
     pub next_ticket: TicketId,
 }
 
@@ -129,6 +135,8 @@ pub(crate) struct Slot {
     /// set when one starts waiting, cleared when this device's report answers them. Kept out of
     /// the hot path: a report walks the devices below only while this is set.
     pub(crate) waiting_below: bool,
+    /// When this device was last probed for a report on behalf of a device waiting below it.
+    pub(crate) probed_at: Option<Ms>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -157,6 +165,7 @@ pub struct Engine {
     dirty_tickets: BTreeSet<TicketId>,
     new_maintenance: Vec<Maintenance>,
     outputs: Vec<Output>,
+    probes: Vec<String>,
     /// Rules by metric name, for reports.
     pub(crate) thresholds_by_metric: HashMap<String, Vec<usize>>,
     pub(crate) trends_by_metric: HashMap<String, Vec<usize>>,
@@ -199,6 +208,7 @@ impl Engine {
                     mem,
                     armed: None,
                     waiting_below: false,
+                    probed_at: None,
                 }
             })
             .collect();
@@ -229,6 +239,7 @@ impl Engine {
             dirty_tickets: BTreeSet::new(),
             new_maintenance: Vec::new(),
             outputs: Vec::new(),
+            probes: Vec::new(),
             thresholds_by_metric,
             trends_by_metric,
         };
@@ -350,8 +361,15 @@ impl Engine {
             tickets,
             maintenance: std::mem::take(&mut self.new_maintenance),
             outputs: std::mem::take(&mut self.outputs),
+            probes: self.take_probes(),
             next_ticket: self.next_ticket,
         }
+    }
+
+    /// The uplinks to probe now, taken on their own: a caller that batches `take_changes` can
+    /// still send probes without waiting for the batch.
+    pub fn take_probes(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.probes)
     }
 
     pub fn ticket(&self, id: TicketId) -> Option<&Ticket> {
@@ -445,6 +463,22 @@ impl Engine {
 
     pub(crate) fn emit(&mut self, o: Output) {
         self.outputs.push(o);
+    }
+
+    /// Asks device `u` for a report now, unless a probe to it is still unanswered and recent.
+    pub(crate) fn probe(&mut self, now: Ms, u: u32) {
+        if !self.cfg.probe_uplinks {
+            return;
+        }
+        let s = &mut self.slots[u as usize];
+        let answered = |t: Ms| s.mem.last_report_at.is_some_and(|r| r >= t);
+        if s.probed_at
+            .is_some_and(|t| now - t < PROBE_RETRY && !answered(t))
+        {
+            return;
+        }
+        s.probed_at = Some(now);
+        self.probes.push(s.info.id.clone());
     }
 
     fn arm(&mut self, d: u32, now: Ms) {

@@ -95,9 +95,12 @@ impl Engine {
                 self.attach_affected(now, d, i, t);
                 return;
             }
-            if let Some(wait) = self.topology_wait(now, d, i) {
+            if let Some((wait, ask)) = self.topology_wait(now, d, i) {
                 self.slots[d as usize].mem.faults[i].topology_wait_until = Some(wait);
                 self.mark_waiting(d);
+                if let Some(u) = ask {
+                    self.probe(now, u);
+                }
                 return;
             }
         }
@@ -138,9 +141,10 @@ impl Engine {
     /// between that and the device's due time, and a device due a few seconds after its gateway
     /// died would get its own ticket, merged into the gateway's moments later (the partition test
     /// and the simulator's storm showed exactly that). The price: a death behind a gateway that
-    /// reports less often than the grace period waits for the gateway's next report (at most
-    /// `topology_wait_max`).
-    fn topology_wait(&self, now: Ms, d: u32, i: usize) -> Option<Ms> {
+    /// reports less often than the grace period would wait for the gateway's next report (at
+    /// most `topology_wait_max`); so the nearest uplink, unless it is failing already, is also
+    /// returned to be probed for a report now.
+    fn topology_wait(&self, now: Ms, d: u32, i: usize) -> Option<(Ms, Option<u32>)> {
         let f = &self.slots[d as usize].mem.faults[i];
         if f.kind != FaultKind::Silent {
             return None;
@@ -151,6 +155,7 @@ impl Engine {
             .map_or(Ms::MIN, |t| t.saturating_add(mem.checkin));
         let limit = f.active_since + self.cfg.topology_wait_max;
         let mut wait: Option<Ms> = None;
+        let mut ask = None;
         let mut at = self.slots[d as usize].uplink;
         for _ in 0..self.slots.len() {
             let Some(u) = at else { break };
@@ -173,9 +178,14 @@ impl Engine {
             if verdict > now {
                 wait = Some(wait.map_or(verdict, |w| w.max(verdict)));
             }
+            if Some(u) == self.slots[d as usize].uplink && !failing && !overdue {
+                ask = Some(u);
+            }
             at = self.slots[u as usize].uplink;
         }
-        wait.map(|w| w.min(limit)).filter(|&w| w > now)
+        wait.map(|w| w.min(limit))
+            .filter(|&w| w > now)
+            .map(|w| (w, ask))
     }
 
     /// Flags every uplink above `d`: a report from any of them may answer `d`'s wait.

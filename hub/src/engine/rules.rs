@@ -141,6 +141,10 @@ pub struct EngineConfig {
     pub verify: Ms,
     /// Longest a silent device waits for its uplink's verdict before it gets its own ticket.
     pub topology_wait_max: Ms,
+    /// Ask a waiting device's uplink for a report at once (a signed probe the agent answers)
+    /// instead of waiting for its next scheduled one: a device that died on its own behind a
+    /// healthy gateway gets its ticket at its own deadline plus one round trip.
+    pub probe_uplinks: bool,
     /// A gap between two inputs longer than this means the hub itself stalled (or was down):
     /// devices get a fresh grace instead of a flood of heartbeat tickets.
     pub stall_threshold: Ms,
@@ -175,6 +179,7 @@ impl Default for EngineConfig {
             reopen_window: 24 * HOUR,
             verify: 10 * MINUTE,
             topology_wait_max: 5 * MINUTE,
+            probe_uplinks: true,
             stall_threshold: 30 * SECOND,
             maintenance: Vec::new(),
             roster: Roster::default(),

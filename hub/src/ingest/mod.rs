@@ -277,7 +277,7 @@ impl Ingest {
             Channel::Report => self.report(&device, &key, payload, batch),
             Channel::State => self.state_change(&device, &key, payload, batch),
             // The hub's own publishes; it does not subscribe to them.
-            Channel::Ack | Channel::Config => Ok(()),
+            Channel::Ack | Channel::Config | Channel::Probe => Ok(()),
         };
         if let Err(reason) = result {
             self.reject(topic.device, reason);
@@ -417,6 +417,10 @@ impl Ingest {
     /// acknowledged and the in-memory state is rebuilt from the store.
     fn flush(&mut self, batch: Batch) {
         let changes = self.engine.take_changes();
+        // Probes are questions, not state: they go out whatever becomes of the commit.
+        for device in &changes.probes {
+            self.probe(device);
+        }
         if batch.messages == 0
             && batch.replies.is_empty()
             && changes.devices.is_empty()
@@ -557,6 +561,24 @@ impl Ingest {
                     "the hub was not processing for a while; every device gets a fresh grace period instead of a heartbeat ticket"
                 ),
             }
+        }
+    }
+
+    /// Asks a device (an uplink with a silent device behind it) for a report now.
+    fn probe(&mut self, device: &str) {
+        let Some(record) = self.directory.get(device) else {
+            return;
+        };
+        let probe = wire::Probe {
+            device_id: device.to_string(),
+            sent_at_ms: now_ms(),
+        };
+        let payload = seal(&DeviceKey(record.secrets.key), &probe);
+        let topic = Topic::new(&record.info.tenant, device, Channel::Probe).to_string();
+        self.metrics.probes_sent.inc();
+        tracing::debug!(device, "probing an uplink: a device behind it went silent");
+        if let Err(e) = self.link_tx.publish(topic, payload) {
+            tracing::error!(device, error = %e, "cannot publish a probe");
         }
     }
 

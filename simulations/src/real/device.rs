@@ -158,6 +158,8 @@ impl Device {
         let mut failures = 0u32;
         let mut first = true;
         let ack_topic = self.topic(Channel::Ack);
+        let probe_topic = self.topic(Channel::Probe);
+        let mut last_probe = i64::MIN;
         let cut = loop {
             tokio::select! {
                 ev = el.poll() => match ev {
@@ -168,6 +170,7 @@ impl Device {
                             self.shared.connected.fetch_add(1, Ordering::Relaxed);
                         }
                         let _ = client.try_subscribe(ack_topic.clone(), QoS::AtLeastOnce);
+                        let _ = client.try_subscribe(probe_topic.clone(), QoS::AtMostOnce);
                         let online = self.presence(Presence::Online, session, session_at);
                         let _ = client.try_publish(self.topic(Channel::State), QoS::AtLeastOnce, true, online);
                         if first {
@@ -184,6 +187,16 @@ impl Device {
                                 self.outbox.retain(|&s, _| s > ack.sequence);
                                 let acked = (before - self.outbox.len()) as u64;
                                 self.shared.acked.fetch_add(acked, Ordering::Relaxed);
+                            }
+                        }
+                    }
+                    Ok(Event::Incoming(Packet::Publish(p))) if p.topic == probe_topic => {
+                        // The hub asks for a report now, as the agent answers it.
+                        if let Ok(probe) = open::<wire::Probe>(&self.spec.key, &p.payload) {
+                            if probe.device_id == self.spec.id && probe.sent_at_ms > last_probe {
+                                last_probe = probe.sent_at_ms;
+                                self.produce(&cond.borrow().clone());
+                                self.resend(&client, Duration::ZERO);
                             }
                         }
                     }

@@ -256,6 +256,7 @@ impl Running {
                 inputs_lost: 0,
                 restarts: 0,
                 wall_s,
+                ..Stats::default()
             },
         }
     }

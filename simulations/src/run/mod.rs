@@ -38,6 +38,9 @@ pub struct Stats {
     pub inputs: u64,
     pub reports: u64,
     pub ticks: u64,
+    /// Uplinks probed for a report because a device behind them went silent, and answers.
+    pub probes: u64,
+    pub probes_answered: u64,
     /// Engineer actions the engine refused (the ticket moved on: healed, merged, re-offered).
     pub actions_refused: u64,
     /// Inputs that arrived while the hub was down.
@@ -73,6 +76,9 @@ const NONE: u32 = u32::MAX;
 pub const MAINTENANCE_MARGIN: Ms = 10 * 60_000;
 /// A device back on the network reports within this.
 const RECONNECT: Ms = 30_000;
+/// From the hub's probe to the uplink's answering report arriving back (a generous LAN round
+/// trip plus ingest's batching).
+pub const PROBE_RTT: Ms = 250;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Step {
@@ -92,6 +98,8 @@ enum Event {
     Engineer(TicketId, u16, Step),
     HubDown(usize),
     HubUp(usize),
+    /// A probed device's answer: one extra report, if it can still send.
+    ProbeAnswer(u32),
 }
 
 /// What the hub had committed when it stopped: what `Engine::restore` gets back. Ingest commits
@@ -271,6 +279,7 @@ impl World<'_> {
                 self.now = at;
                 self.handle(Input::Tick);
                 self.stats.ticks += 1;
+                self.probes();
                 // Ingest commits in batches; once per virtual second is plenty for notices,
                 // which carry their own time.
                 if at / 1_000 != self.collected / 1_000 {
@@ -293,6 +302,17 @@ impl World<'_> {
                 self.stats.actions_refused += 1;
                 false
             }
+        }
+    }
+
+    /// Sends the engine's probes: a device that can report answers one round trip later.
+    fn probes(&mut self) {
+        for id in self.engine.take_probes() {
+            let Some(&d) = self.fleet.index.get(&id) else {
+                continue;
+            };
+            self.stats.probes += 1;
+            self.schedule(self.now + PROBE_RTT, Event::ProbeAnswer(d));
         }
     }
 
@@ -349,6 +369,12 @@ impl World<'_> {
             return;
         }
         self.reports.push(t + self.fleet.every(d), d);
+        self.send(t, d);
+    }
+
+    /// One report from device `d` at `t` (a scheduled one, or the answer to a probe).
+    fn send(&mut self, t: Ms, d: u32) {
+        let i = d as usize;
         self.stats.reports += 1;
         if !self.hub_up {
             self.stats.inputs_lost += 1;
@@ -409,6 +435,14 @@ impl World<'_> {
                 self.hub_up = false;
             }
             Event::HubUp(i) => self.hub_up(i),
+            Event::ProbeAnswer(d) => {
+                // Dead, cut off or disconnected devices don't answer.
+                if self.flags[d as usize] == 0 {
+                    self.stats.probes_answered += 1;
+                    self.send(self.now, d);
+                    self.probes();
+                }
+            }
         }
     }
 
