@@ -16,8 +16,6 @@ const BYTES: &[(&str, u32)] = &[
     (".heartline.v1.StateChange.device_id", 64),
     (".heartline.v1.Ack.device_id", 64),
     (".heartline.v1.DeviceConfig.device_id", 64),
-    // Not subscribed by the firmware today (a leaf device is nobody's uplink).
-    (".heartline.v1.Probe.device_id", 64),
     (".heartline.v1.Metric.name", 24),
     (".heartline.v1.Metric.unit", 8),
     (".heartline.v1.Metric.instance", 16),

@@ -108,7 +108,7 @@ struct Daemon {
     checks: Vec<JoinHandle<()>>,
     check_tx: mpsc::Sender<Outcome>,
     config_version: u64,
-    /// The `sent_at_ms` of the last probe answered: an older or equal one is a replay.
+    /// The `report_now_at_ms` of the last probe answered: an older or equal one is a replay.
     last_probe: i64,
 }
 
@@ -117,7 +117,7 @@ enum Reaction {
     Nothing,
     /// The config set a new report interval.
     Interval(Duration),
-    /// A probe: report now.
+    /// An ack carrying a probe: report now.
     ReportNow,
 }
 
@@ -157,7 +157,7 @@ pub async fn run(cfg: AgentConfig, shutdown: impl Future<Output = ()>) -> anyhow
         checks: Vec::new(),
         check_tx,
         config_version: 0,
-        last_probe: i64::MIN,
+        last_probe: 0,
     };
     d.start_checks(cfg.checks.clone());
     let mut interval = tokio::time::interval(cfg.interval);
@@ -256,7 +256,6 @@ impl Daemon {
         for (channel, qos) in [
             (Channel::Ack, QoS::AtLeastOnce),
             (Channel::Config, QoS::AtLeastOnce),
-            (Channel::Probe, QoS::AtMostOnce),
         ] {
             self.client
                 .subscribe(session::topic(cfg, channel), qos)
@@ -288,29 +287,23 @@ impl Daemon {
         Ok(())
     }
 
-    /// Handles an ack, a config or a probe message.
+    /// Handles an ack (which may carry a probe: "report now") or a config message.
     fn message(&mut self, topic: &str, payload: &[u8]) -> anyhow::Result<Reaction> {
         let cfg = &self.reporter.cfg;
-        if topic == session::topic(cfg, Channel::Probe) {
-            match open::<wire::Probe>(&self.key, payload) {
-                Ok(p) if p.device_id == cfg.device_id && p.sent_at_ms > self.last_probe => {
-                    self.last_probe = p.sent_at_ms;
-                    tracing::debug!(
-                        "the hub asked for a report now (a device behind us went silent)"
-                    );
-                    return Ok(Reaction::ReportNow);
-                }
-                Ok(_) => tracing::warn!("ignored a replayed or misaddressed probe"),
-                Err(_) => {
-                    tracing::warn!("ignored a probe that is not signed with this device's key")
-                }
-            }
-            return Ok(Reaction::Nothing);
-        }
         if topic == session::topic(cfg, Channel::Ack) {
             match open::<wire::Ack>(&self.key, payload) {
                 Ok(ack) if ack.device_id == cfg.device_id => {
                     self.outbox.ack(ack.boot_id, ack.sequence)?;
+                    if ack.report_now_at_ms > self.last_probe {
+                        self.last_probe = ack.report_now_at_ms;
+                        tracing::debug!(
+                            "the hub asked for a report now (a device behind us went silent)"
+                        );
+                        return Ok(Reaction::ReportNow);
+                    }
+                    if ack.report_now_at_ms != 0 {
+                        tracing::warn!("ignored a replayed probe");
+                    }
                 }
                 _ => tracing::warn!("ignored an ack that is not signed with this device's key"),
             }

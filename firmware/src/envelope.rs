@@ -128,6 +128,7 @@ mod tests {
                 device_id: "mcu-0".into(),
                 boot_id: 5,
                 sequence: 9,
+                report_now_at_ms: 0,
             },
         );
         let ack: Ack = open(&KEY, &sealed).unwrap();

@@ -68,6 +68,7 @@ mod tests {
             device_id: "cam-1".into(),
             boot_id: 9,
             sequence: 42,
+            report_now_at_ms: 0,
         };
         let sealed = seal(&key, &ack);
         assert_eq!(open::<Ack>(&key, &sealed), Ok(ack.clone()));

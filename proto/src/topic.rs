@@ -25,8 +25,6 @@ pub enum Channel {
     Ack,
     /// Hub → device, retained: a signed `DeviceConfig`.
     Config,
-    /// Hub → device, QoS 0: a signed `Probe`, "report now".
-    Probe,
 }
 
 impl Channel {
@@ -36,7 +34,6 @@ impl Channel {
             Channel::State => "state",
             Channel::Ack => "ack",
             Channel::Config => "config",
-            Channel::Probe => "probe",
         }
     }
 
@@ -46,7 +43,6 @@ impl Channel {
             "state" => Channel::State,
             "ack" => Channel::Ack,
             "config" => Channel::Config,
-            "probe" => Channel::Probe,
             _ => return None,
         })
     }
@@ -111,7 +107,6 @@ mod tests {
             Channel::State,
             Channel::Ack,
             Channel::Config,
-            Channel::Probe,
         ] {
             let t = Topic::new("acme", "cam-1", channel);
             let s = t.to_string();

@@ -1,7 +1,7 @@
 //! Probing an uplink: a device behind a gateway goes silent, the hub asks the gateway (a real
 //! agent that reports only every 10 min) for a report at once, the agent answers, and the device
-//! gets its own ticket without waiting for the gateway's next scheduled report. The agent ignores
-//! probes that are forged or replayed.
+//! gets its own ticket without waiting for the gateway's next scheduled report. A probe is an ack
+//! carrying `report_now_at_ms`; the agent ignores probes that are forged or replayed.
 
 use heartline_e2e::{Device, Fleet, Protocol, TestHub, eventually, ids, now_ms};
 use heartline_hub::engine::FaultKind;
@@ -48,15 +48,17 @@ async fn a_silent_device_behind_a_slow_gateway_gets_its_ticket_after_one_probe()
     .await
     .unwrap();
 
-    // The camera's connection also carries probes addressed to the gateway, as any client could.
+    // The camera's connection also carries probes addressed to the gateway, as any client could
+    // (the broker has no topic ACL: only the signature counts).
     let mut cam = Device::connect(hub.hub.mqtt_v4, fleet.device("acme-1"), Protocol::V4)
         .await
         .unwrap();
-    let probe_topic = gw.topic(Channel::Probe);
-    let probe = |key: &DeviceKey, sent_at_ms: i64| {
-        let p = wire::Probe {
+    let probe_topic = gw.topic(Channel::Ack);
+    let probe = |key: &DeviceKey, report_now_at_ms: i64| {
+        let p = wire::Ack {
             device_id: "acme-0".into(),
-            sent_at_ms,
+            report_now_at_ms,
+            ..Default::default()
         };
         seal(key, &p)
     };
@@ -72,8 +74,7 @@ async fn a_silent_device_behind_a_slow_gateway_gets_its_ticket_after_one_probe()
         .await
         .unwrap();
     eventually("the agent ignores a replay and a forgery", || {
-        log_has("ignored a replayed or misaddressed probe")
-            && log_has("ignored a probe that is not signed")
+        log_has("ignored a replayed probe") && log_has("ignored an ack that is not signed")
     })
     .await
     .unwrap();

@@ -75,6 +75,7 @@ fn hub_ack(sequence: u64, boot_id: u64, key: [u8; 32]) -> Vec<u8> {
         device_id: "mcu-0".into(),
         boot_id,
         sequence,
+        report_now_at_ms: 0,
     };
     script::publish(
         "hl/v1/lab/mcu-0/ack",

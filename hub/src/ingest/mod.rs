@@ -277,7 +277,7 @@ impl Ingest {
             Channel::Report => self.report(&device, &key, payload, batch),
             Channel::State => self.state_change(&device, &key, payload, batch),
             // The hub's own publishes; it does not subscribe to them.
-            Channel::Ack | Channel::Config | Channel::Probe => Ok(()),
+            Channel::Ack | Channel::Config => Ok(()),
         };
         if let Err(reason) = result {
             self.reject(topic.device, reason);
@@ -564,25 +564,24 @@ impl Ingest {
         }
     }
 
-    /// Asks a device (an uplink with a silent device behind it) for a report now.
+    /// Asks a device (an uplink with a silent device behind it) for a report now: an ack of
+    /// what is already committed, carrying the question.
     fn probe(&mut self, device: &str) {
-        let Some(record) = self.directory.get(device) else {
-            return;
-        };
-        let probe = wire::Probe {
-            device_id: device.to_string(),
-            sent_at_ms: now_ms(),
-        };
-        let payload = seal(&DeviceKey(record.secrets.key), &probe);
-        let topic = Topic::new(&record.info.tenant, device, Channel::Probe).to_string();
+        let (boot_id, sequence) = self
+            .states
+            .get(device)
+            .and_then(|s| s.boots.first())
+            .map_or((0, 0), |b| (b.boot_id, b.committed));
         self.metrics.probes_sent.inc();
         tracing::debug!(device, "probing an uplink: a device behind it went silent");
-        if let Err(e) = self.link_tx.publish(topic, payload) {
-            tracing::error!(device, error = %e, "cannot publish a probe");
-        }
+        self.send_ack(device, boot_id, sequence, now_ms());
     }
 
     fn ack(&mut self, device: &str, boot_id: u64, sequence: u64) {
+        self.send_ack(device, boot_id, sequence, 0);
+    }
+
+    fn send_ack(&mut self, device: &str, boot_id: u64, sequence: u64, report_now_at_ms: i64) {
         let Some(record) = self.directory.get(device) else {
             return;
         };
@@ -590,6 +589,7 @@ impl Ingest {
             device_id: device.to_string(),
             boot_id,
             sequence,
+            report_now_at_ms,
         };
         let payload = seal(&DeviceKey(record.secrets.key), &ack);
         let topic = Topic::new(&record.info.tenant, device, Channel::Ack).to_string();

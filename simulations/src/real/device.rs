@@ -158,8 +158,7 @@ impl Device {
         let mut failures = 0u32;
         let mut first = true;
         let ack_topic = self.topic(Channel::Ack);
-        let probe_topic = self.topic(Channel::Probe);
-        let mut last_probe = i64::MIN;
+        let mut last_probe = 0;
         let cut = loop {
             tokio::select! {
                 ev = el.poll() => match ev {
@@ -170,7 +169,6 @@ impl Device {
                             self.shared.connected.fetch_add(1, Ordering::Relaxed);
                         }
                         let _ = client.try_subscribe(ack_topic.clone(), QoS::AtLeastOnce);
-                        let _ = client.try_subscribe(probe_topic.clone(), QoS::AtMostOnce);
                         let online = self.presence(Presence::Online, session, session_at);
                         let _ = client.try_publish(self.topic(Channel::State), QoS::AtLeastOnce, true, online);
                         if first {
@@ -188,13 +186,9 @@ impl Device {
                                 let acked = (before - self.outbox.len()) as u64;
                                 self.shared.acked.fetch_add(acked, Ordering::Relaxed);
                             }
-                        }
-                    }
-                    Ok(Event::Incoming(Packet::Publish(p))) if p.topic == probe_topic => {
-                        // The hub asks for a report now, as the agent answers it.
-                        if let Ok(probe) = open::<wire::Probe>(&self.spec.key, &p.payload) {
-                            if probe.device_id == self.spec.id && probe.sent_at_ms > last_probe {
-                                last_probe = probe.sent_at_ms;
+                            // A probe: the hub asks for a report now, as the agent answers it.
+                            if ack.device_id == self.spec.id && ack.report_now_at_ms > last_probe {
+                                last_probe = ack.report_now_at_ms;
                                 self.produce(&cond.borrow().clone());
                                 self.resend(&client, Duration::ZERO);
                             }
