@@ -446,9 +446,10 @@ impl Controller {
                         since: tokio::time::Instant::now(),
                     },
                 );
-                // The latest it can show: the next report, plus the rule's hold.
+                // A device reports a changed state at once (as the agent does), so the fault
+                // shows from now, plus the rule's hold.
                 let hold = crate::symptoms::hold(&self.s.detection, &info, fault);
-                (hold.map(|h| now + self.fleet.every(root) + h), false)
+                (hold.map(|h| now + h), false)
             }
         };
         let mut all = self.problems.lock().expect("problems");
