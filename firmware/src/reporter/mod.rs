@@ -170,6 +170,8 @@ pub struct Reporter<'a> {
     last_publish_at: Millis,
     reset: Option<ResetCause>,
     config_version: u64,
+    /// `report_now_at_ms` of the last probe answered: one not newer is a replay.
+    last_probe: i64,
     goodbye: Option<(&'a str, u32)>,
     pub stats: Stats,
 }
@@ -208,6 +210,7 @@ impl<'a> Reporter<'a> {
             last_publish_at: 0,
             reset: Some(reset),
             config_version: 0,
+            last_probe: 0,
             goodbye: None,
             stats: Stats::default(),
         })
@@ -396,6 +399,8 @@ impl<'a> Reporter<'a> {
                         acked: &mut self.acked,
                         config_version: &mut self.config_version,
                         interval_ms: &mut self.settings.interval_ms,
+                        last_probe: &mut self.last_probe,
+                        next_report_at: &mut self.next_report_at,
                     },
                 );
                 self.after_event(now, after, notice)
@@ -508,6 +513,8 @@ struct Shared<'r> {
     acked: &'r mut u64,
     config_version: &'r mut u64,
     interval_ms: &'r mut Millis,
+    last_probe: &'r mut i64,
+    next_report_at: &'r mut Millis,
 }
 
 fn on_event(event: Event<'_>, s: &mut Shared<'_>) -> (After, Option<Notice>) {
@@ -527,8 +534,16 @@ fn on_message(topic: &str, payload: &[u8], s: &mut Shared<'_>) -> Option<Notice>
             Ok(a) => a,
             Err(e) => return Some(Notice::Refused(e)),
         };
+        if ack.device_id.as_str() != s.device {
+            return None;
+        }
+        // A probe (a device behind us went silent): report now, whatever boot the ack names.
+        if ack.report_now_at_ms > *s.last_probe {
+            *s.last_probe = ack.report_now_at_ms;
+            *s.next_report_at = 0;
+        }
         // An ack for another boot (an old retained copy) says nothing about this one.
-        if ack.device_id.as_str() != s.device || ack.boot_id != s.boot_id {
+        if ack.boot_id != s.boot_id {
             return None;
         }
         s.outbox.ack(ack.sequence);

@@ -71,11 +71,16 @@ fn run(r: &mut Reporter<'_>, now: Millis, link: &mut Script) -> Vec<Notice> {
 }
 
 fn hub_ack(sequence: u64, boot_id: u64, key: [u8; 32]) -> Vec<u8> {
+    hub_probe(sequence, boot_id, key, 0)
+}
+
+/// An ack that also asks for a report now (a probe) when `report_now_at_ms` is not 0.
+fn hub_probe(sequence: u64, boot_id: u64, key: [u8; 32], report_now_at_ms: i64) -> Vec<u8> {
     let ack = wire::Ack {
         device_id: "mcu-0".into(),
         boot_id,
         sequence,
-        report_now_at_ms: 0,
+        report_now_at_ms,
     };
     script::publish(
         "hl/v1/lab/mcu-0/ack",
@@ -212,6 +217,32 @@ fn forged_acks_and_acks_of_other_boots_change_nothing() {
     link.feed(&hub_ack(1, BOOT - 1, KEY));
     assert_eq!(run(&mut r, 20, &mut link), []);
     assert_eq!((r.unacked(), r.acked()), (1, 0));
+}
+
+#[test]
+fn a_probe_makes_a_report_due_now_once_and_a_replay_or_forgery_does_not() {
+    let mut r = reporter();
+    let mut link = Script::new();
+    bring_up(&mut r, 0, &mut link);
+    r.record(0, &readings(30_000));
+    run(&mut r, 0, &mut link);
+    take_reports(&mut link);
+    assert!(!r.report_due(100), "the next report is an interval away");
+    // Forged: nothing.
+    link.feed(&hub_probe(1, BOOT, [6; 32], 50));
+    run(&mut r, 100, &mut link);
+    assert!(!r.report_due(100));
+    // Genuine (even naming an older boot, as before the first ack): due at once.
+    link.feed(&hub_probe(0, 0, KEY, 50));
+    run(&mut r, 100, &mut link);
+    assert!(r.report_due(100));
+    r.record(100, &readings(30_000));
+    run(&mut r, 100, &mut link);
+    assert_eq!(take_reports(&mut link)[0].sequence, 2);
+    // The same probe again is a replay.
+    link.feed(&hub_probe(0, 0, KEY, 50));
+    run(&mut r, 200, &mut link);
+    assert!(!r.report_due(200));
 }
 
 #[test]
