@@ -201,14 +201,20 @@ fn reports_are_signed_acknowledged_and_leave_the_outbox() {
     assert_eq!(temp.status, wire::CheckStatus::Crit as i32);
 }
 
-#[test]
-fn forged_acks_and_acks_of_other_boots_change_nothing() {
+/// A connected reporter whose first report went out (not yet acknowledged).
+fn up_with_one_report() -> (Reporter<'static>, Script) {
     let mut r = reporter();
     let mut link = Script::new();
     bring_up(&mut r, 0, &mut link);
     r.record(0, &readings(30_000));
     run(&mut r, 0, &mut link);
     take_reports(&mut link);
+    (r, link)
+}
+
+#[test]
+fn forged_acks_and_acks_of_other_boots_change_nothing() {
+    let (mut r, mut link) = up_with_one_report();
     link.feed(&hub_ack(1, BOOT, [6; 32]));
     assert_eq!(
         run(&mut r, 10, &mut link),
@@ -221,12 +227,7 @@ fn forged_acks_and_acks_of_other_boots_change_nothing() {
 
 #[test]
 fn a_probe_makes_a_report_due_now_once_and_a_replay_or_forgery_does_not() {
-    let mut r = reporter();
-    let mut link = Script::new();
-    bring_up(&mut r, 0, &mut link);
-    r.record(0, &readings(30_000));
-    run(&mut r, 0, &mut link);
-    take_reports(&mut link);
+    let (mut r, mut link) = up_with_one_report();
     assert!(!r.report_due(100), "the next report is an interval away");
     // Forged: nothing.
     link.feed(&hub_probe(1, BOOT, [6; 32], 50));
