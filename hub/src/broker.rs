@@ -84,7 +84,7 @@ pub fn start(
     let (a4, a5) = (auth.clone(), auth);
     // Everything devices publish to the hub lands in the logs of the hub's two subscriptions;
     // they get a large ring so a burst never overtakes ingest. Every other log (each device's ack
-    // and config subscription) stays small.
+    // and config subscription) stays small: the broker keeps what a log holds, delivered or not.
     let ingest_segments = SegmentConfig {
         max_segment_size: INGEST_SEGMENT_BYTES,
         max_segment_count: (cfg.ingest_buffer_bytes / INGEST_SEGMENT_BYTES).max(2),
@@ -94,8 +94,8 @@ pub fn start(
         router: RouterConfig {
             max_connections: cfg.max_connections,
             max_outgoing_packet_count: 500,
-            max_segment_size: cfg.segment_bytes,
-            max_segment_count: cfg.segment_count,
+            max_segment_size: *cfg.segment_bytes.get_ref(),
+            max_segment_count: *cfg.segment_count.get_ref(),
             custom_segment: Some(HashMap::from([
                 (ALL_REPORTS.to_string(), ingest_segments.clone()),
                 (ALL_STATES.to_string(), ingest_segments),

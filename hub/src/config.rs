@@ -53,12 +53,15 @@ pub struct MqttConfig {
     /// Largest MQTT packet the broker accepts; larger ones cost the client its connection.
     #[serde(default = "default_max_packet_bytes")]
     pub max_packet_bytes: Spanned<usize>,
-    /// Size of one broker log segment. Small segments keep memory low (each stored message pins
-    /// its segment).
+    /// The broker's log of each device's own subscriptions (acks, config): segments of this size
+    /// (payload bytes), this many kept. The broker keeps what the log holds whether or not it was
+    /// delivered, about 1 KiB of memory per ack, so this bounds memory per device: with 64 KiB ×
+    /// 16 a device that had sent 240 reports cost 310 KiB, and it would have grown to megabytes.
+    /// A device only needs its latest ack.
     #[serde(default = "default_segment_bytes")]
-    pub segment_bytes: usize,
+    pub segment_bytes: Spanned<usize>,
     #[serde(default = "default_segment_count")]
-    pub segment_count: usize,
+    pub segment_count: Spanned<usize>,
     /// How far ingest may fall behind the devices before the broker overwrites reports it has
     /// not yet handed over (the devices then re-send them, as nothing was acknowledged). Sized
     /// for a burst such as every device flushing its outbox after a hub restart.
@@ -182,11 +185,11 @@ fn default_max_connections() -> usize {
 fn default_max_packet_bytes() -> Spanned<usize> {
     Spanned::new(0..0, 64 * 1024)
 }
-fn default_segment_bytes() -> usize {
-    64 * 1024
+fn default_segment_bytes() -> Spanned<usize> {
+    Spanned::new(0..0, 4 * 1024)
 }
-fn default_segment_count() -> usize {
-    16
+fn default_segment_count() -> Spanned<usize> {
+    Spanned::new(0..0, 2)
 }
 fn default_ingest_buffer_bytes() -> usize {
     64 * 1024 * 1024
@@ -404,6 +407,26 @@ impl HubConfig {
                     "report_burst = {} is out of range: use a number of reports from 1 to \
                      {MAX_REPORTS_PER_MINUTE}, at least what a device's outbox holds",
                     burst.get_ref()
+                ),
+            ));
+        }
+        // rumqttd panics at start on a segment under 1 KiB or no segment at all.
+        if *m.segment_bytes.get_ref() < 1024 {
+            return Err(at(
+                m.segment_bytes.span(),
+                format!(
+                    "segment_bytes = {} is too small: the broker needs at least 1024",
+                    m.segment_bytes.get_ref()
+                ),
+            ));
+        }
+        if !(1..=1024).contains(m.segment_count.get_ref()) {
+            return Err(at(
+                m.segment_count.span(),
+                format!(
+                    "segment_count = {} is out of range: use 1 to 1024 (2 is plenty: a device \
+                     needs only its latest ack)",
+                    m.segment_count.get_ref()
                 ),
             ));
         }

@@ -200,6 +200,13 @@ fn config_mistakes_point_at_their_line() {
             "max_packet_bytes",
         ),
         ("[mqtt]\nmax_packet_bytes = 10\n", 2, "must exceed"),
+        ("[mqtt]\nsegment_bytes = 100\n", 2, "at least 1024"),
+        (
+            "[mqtt]\nsegment_bytes = 4096\nsegment_count = 0\n",
+            3,
+            "out of range",
+        ),
+        ("[engine]\nprobe_uplinks = \"yes\"\n", 2, "invalid type"),
         ("[store]\npaht = \"x\"\n", 2, "unknown field"),
         ("[ingest]\nmax_report_bytes = 0\n", 2, "above 0"),
         (
