@@ -9,7 +9,8 @@
 //! - [`detect`]: what a report, a will or a goodbye says about a device's conditions;
 //! - [`place`]: where an active fault goes: a ticket, an uplink's ticket, or a maintenance window;
 //! - [`ticket`]: the lifecycle and timeline; [`rules`]: the settings;
-//! - [`assign`]: dispatch to engineers, SLA clocks and escalation, applied to tickets.
+//! - [`assign`]: dispatch to engineers, SLA clocks and escalation, applied to tickets;
+//! - `timers`: the queue of device, ticket and maintenance timers.
 //!
 //! Architecture invariant: the engine knows nothing of tokio, the broker or the store.
 
@@ -19,6 +20,7 @@ pub mod fault;
 pub mod place;
 pub mod rules;
 pub mod ticket;
+mod timers;
 
 pub use assign::{Notice, NoticeKind};
 pub use fault::{Fault, FaultKind};
@@ -34,8 +36,8 @@ use crate::report::Report;
 use crate::store::DeviceInfo;
 use heartline_proto::DeviceStatus;
 use serde::{Deserialize, Serialize};
-use std::cmp::Reverse;
-use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use timers::TimerQueue;
 
 /// Milliseconds since the Unix epoch, as the caller's clock says.
 pub type Ms = i64;
@@ -149,7 +151,7 @@ pub struct Engine {
     /// Latest finished ticket per root cause, for reopening.
     pub(crate) last_by_root: HashMap<(u32, FaultKind), TicketId>,
     pub(crate) next_ticket: TicketId,
-    timers: BinaryHeap<Reverse<(Ms, Timer)>>,
+    timers: TimerQueue<Timer>,
     pub(crate) maintenance: Vec<Maintenance>,
     maintenance_armed: Option<Ms>,
     last_now: Ms,
@@ -221,7 +223,7 @@ impl Engine {
             open_by_root: HashMap::new(),
             last_by_root: HashMap::new(),
             next_ticket: next_ticket.max(1),
-            timers: BinaryHeap::new(),
+            timers: TimerQueue::new(),
             maintenance,
             maintenance_armed: None,
             last_now: now,
@@ -266,10 +268,10 @@ impl Engine {
             }
         }
         if let Some(v) = t.verify_until {
-            self.timers.push(Reverse((v, Timer::Ticket(t.id))));
+            self.timers.push(v, Timer::Ticket(t.id));
         }
         if let Some(at) = assign::next_clock(&t) {
-            self.timers.push(Reverse((at, Timer::Ticket(t.id))));
+            self.timers.push(at, Timer::Ticket(t.id));
         }
         self.next_ticket = self.next_ticket.max(t.id + 1);
         self.tickets.insert(t.id, t);
@@ -327,9 +329,7 @@ impl Engine {
     /// When the caller must call `handle(_, Input::Tick)` next.
     pub fn next_deadline(&self) -> Ms {
         let cadence = self.last_now + TICK;
-        self.timers
-            .peek()
-            .map_or(cadence, |Reverse((t, _))| (*t).min(cadence))
+        self.timers.peek().map_or(cadence, |(t, _)| t.min(cadence))
     }
 
     /// Everything changed since the last call, for the store; and what to tell the world.
@@ -454,12 +454,12 @@ impl Engine {
         let slot = &mut self.slots[d as usize];
         if slot.armed.is_none_or(|a| wake < a) {
             slot.armed = Some(wake);
-            self.timers.push(Reverse((wake, Timer::Device(d))));
+            self.timers.push(wake, Timer::Device(d));
         }
     }
 
     pub(crate) fn arm_ticket(&mut self, id: TicketId, at: Ms) {
-        self.timers.push(Reverse((at, Timer::Ticket(id))));
+        self.timers.push(at, Timer::Ticket(id));
     }
 
     fn arm_maintenance(&mut self, now: Ms) {
@@ -472,13 +472,13 @@ impl Engine {
         if let Some(t) = next {
             if self.maintenance_armed.is_none_or(|a| t < a) {
                 self.maintenance_armed = Some(t);
-                self.timers.push(Reverse((t, Timer::Maintenance)));
+                self.timers.push(t, Timer::Maintenance);
             }
         }
     }
 
     fn run_timers(&mut self, now: Ms) {
-        while let Some(&Reverse((at, timer))) = self.timers.peek() {
+        while let Some((at, timer)) = self.timers.peek() {
             if at > now {
                 break;
             }
