@@ -217,6 +217,32 @@ fn silence_past_declared_checkin_plus_grace_opens_one_ticket() {
     assert_eq!(s.tickets().len(), 1, "still one ticket an hour later");
 }
 
+/// The simulator's way in: a report by device handle, and no device memories in the changes;
+/// the same detection, the same tickets and outputs.
+#[test]
+fn a_report_by_handle_and_no_device_changes_detect_the_same() {
+    let mut s = Sim::one(cfg());
+    s.engine.skip_device_changes();
+    let d = s.engine.device_ref("d").expect("a known device");
+    assert_eq!(s.engine.device_ref("nobody"), None);
+    let r = report(60);
+    s.input(Input::ReportRef {
+        device: d,
+        report: &r,
+    });
+    assert_eq!(
+        s.engine.device_memory("d").and_then(|m| m.last_report_at),
+        Some(T0)
+    );
+    let deadline = T0 + 90 * SECOND;
+    s.to(deadline + 1);
+    assert_eq!(s.only().opened_at, deadline + 1);
+    let changes = s.engine.take_changes();
+    assert!(changes.devices.is_empty());
+    assert_eq!(changes.tickets.len(), 1);
+    assert!(changes.outputs.contains(&Output::TicketOpened(1)));
+}
+
 #[test]
 fn a_report_exactly_at_the_deadline_is_in_time() {
     let mut s = Sim::one(cfg());

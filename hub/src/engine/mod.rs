@@ -53,6 +53,11 @@ pub enum Input<'a> {
         device: &'a str,
         report: &'a Report,
     },
+    /// A report from a device named by the handle `Engine::device_ref` gave: no lookup by id.
+    ReportRef {
+        device: DeviceRef,
+        report: &'a Report,
+    },
     /// The device announced itself on a new connection.
     Online {
         device: &'a str,
@@ -74,6 +79,12 @@ pub enum Input<'a> {
         actor: Actor,
     },
 }
+
+/// A device as the engine numbers it, from `Engine::device_ref`: for a caller (the simulator)
+/// that sends many inputs and would rather not have every one looked up by id. Valid for this
+/// engine, and for one restored with the same devices in the same order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeviceRef(u32);
 
 /// Something worth telling the outside world (logs, live views, notifications).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -156,6 +167,8 @@ pub struct Engine {
     maintenance_armed: Option<Ms>,
     last_now: Ms,
     dirty_devices: BTreeSet<u32>,
+    /// Whether `take_changes` reports device memories (see `skip_device_changes`).
+    device_changes: bool,
     dirty_tickets: BTreeSet<TicketId>,
     new_maintenance: Vec<Maintenance>,
     outputs: Vec<Output>,
@@ -228,6 +241,7 @@ impl Engine {
             maintenance_armed: None,
             last_now: now,
             dirty_devices: BTreeSet::new(),
+            device_changes: true,
             dirty_tickets: BTreeSet::new(),
             new_maintenance: Vec::new(),
             outputs: Vec::new(),
@@ -296,6 +310,13 @@ impl Engine {
                     self.touch(now, d);
                 }
             }
+            Input::ReportRef {
+                device: DeviceRef(d),
+                report,
+            } => {
+                self.on_report(now, d, report);
+                self.touch(now, d);
+            }
             Input::Online { device } => {
                 if let Some(d) = self.device_index(device) {
                     self.on_online(now, d);
@@ -352,6 +373,19 @@ impl Engine {
             outputs: std::mem::take(&mut self.outputs),
             next_ticket: self.next_ticket,
         }
+    }
+
+    /// For a caller that keeps no device memories (the simulator): from now on `take_changes`
+    /// leaves `devices` empty, and the engine does not track them. Ingest, which commits them,
+    /// never calls this.
+    pub fn skip_device_changes(&mut self) {
+        self.device_changes = false;
+        self.dirty_devices.clear();
+    }
+
+    /// The handle of a device, for `Input::ReportRef`.
+    pub fn device_ref(&self, device: &str) -> Option<DeviceRef> {
+        self.device_index(device).map(DeviceRef)
     }
 
     pub fn ticket(&self, id: TicketId) -> Option<&Ticket> {
@@ -414,7 +448,7 @@ impl Engine {
             let fresh = now + slot.mem.checkin + grace;
             if fresh > deadline {
                 slot.mem.deadline = Some(fresh);
-                self.dirty_devices.insert(d);
+                self.dirty_device(d);
             }
         }
     }
@@ -431,12 +465,14 @@ impl Engine {
     /// Re-evaluates a device after a change and re-arms its timer.
     pub(crate) fn touch(&mut self, now: Ms, d: u32) {
         self.step_device(now, d);
-        self.dirty_devices.insert(d);
+        self.dirty_device(d);
         self.arm(d, now);
     }
 
     pub(crate) fn dirty_device(&mut self, d: u32) {
-        self.dirty_devices.insert(d);
+        if self.device_changes {
+            self.dirty_devices.insert(d);
+        }
     }
 
     pub(crate) fn mark_ticket(&mut self, id: TicketId) {
