@@ -880,6 +880,52 @@ fn a_reboot_restarts_the_sequence_without_a_false_alarm() {
     assert!(s.tickets().is_empty());
 }
 
+/// A trend's samples are kept per rule name and instance: across a restart (the series comes
+/// back from the store) and when two rules share a name, the samples go on in one series.
+#[test]
+fn trend_samples_stay_in_one_series_across_a_restart_and_shared_rule_names() {
+    let rule = |name: &str, metric: &str| TrendRule {
+        name: name.into(),
+        metric: metric.into(),
+        instance: String::new(),
+        direction: Direction::Above,
+        limit: 100.0,
+        horizon: HOUR,
+        window: 12 * HOUR,
+        min_samples: 6,
+        severity: Severity::Minor,
+        kinds: vec![],
+        projects: vec![],
+    };
+    let mut c = cfg();
+    c.trends.push(rule("other", "temp"));
+    c.trends.push(rule("disk", "disk_used_pct"));
+    c.trends.push(rule("disk", "disk_free_pct"));
+    let mut s = Sim::one(c);
+    let mut persisted = Default::default();
+    let series = |s: &Sim| {
+        let m = s.engine.device_memory("d").expect("known device");
+        m.series
+            .iter()
+            .map(|x| (x.rule.clone(), x.points.len()))
+            .collect::<Vec<_>>()
+    };
+    for i in 0..3 {
+        s.send("d", metric("disk_used_pct", "", 10.0 + i as f64));
+        s.by(HOUR);
+    }
+    assert_eq!(series(&s), vec![("disk".to_string(), 3)]);
+    s.restart(&mut persisted);
+    s.send("d", metric("disk_used_pct", "", 13.0));
+    s.by(HOUR);
+    s.send("d", metric("disk_free_pct", "", 86.0));
+    s.send("d", metric("temp", "", 40.0));
+    assert_eq!(
+        series(&s),
+        vec![("disk".to_string(), 5), ("other".to_string(), 1)]
+    );
+}
+
 #[test]
 fn a_hub_restart_mid_fault_keeps_the_fault_and_its_one_ticket() {
     let mut persisted = Default::default();

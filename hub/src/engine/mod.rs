@@ -10,11 +10,12 @@
 //! - [`place`]: where an active fault goes: a ticket, an uplink's ticket, or a maintenance window;
 //! - [`ticket`]: the lifecycle and timeline; [`rules`]: the settings;
 //! - [`assign`]: dispatch to engineers, SLA clocks and escalation, applied to tickets;
-//! - `timers`: the queue of device, ticket and maintenance timers.
+//! - `timers`: the queue of device, ticket and maintenance timers; `by_metric`: rules by metric.
 //!
 //! Architecture invariant: the engine knows nothing of tokio, the broker or the store.
 
 pub mod assign;
+mod by_metric;
 pub mod detect;
 pub mod fault;
 pub mod place;
@@ -34,6 +35,7 @@ pub use ticket::{
 
 use crate::report::Report;
 use crate::store::DeviceInfo;
+use by_metric::ByMetric;
 use heartline_proto::DeviceStatus;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -114,11 +116,31 @@ pub struct DeviceMemory {
     pub series: Vec<Series>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Series {
     pub rule: String,
     pub instance: String,
     pub points: Vec<(Ms, f64)>,
+    /// The position in this engine's trend rules of the first rule named `rule`, once known:
+    /// finds the series without reading the name (a cache miss per report on a large fleet).
+    /// Never persisted, and forgotten by `Engine::restore`: the rules may differ by then.
+    #[serde(skip, default = "Series::rule_unknown")]
+    pub(crate) rule_index: u32,
+}
+
+impl Series {
+    pub(crate) const RULE_UNKNOWN: u32 = u32::MAX;
+
+    fn rule_unknown() -> u32 {
+        Series::RULE_UNKNOWN
+    }
+}
+
+/// What is remembered, not how it is found: `rule_index` is left out.
+impl PartialEq for Series {
+    fn eq(&self, other: &Series) -> bool {
+        self.rule == other.rule && self.instance == other.instance && self.points == other.points
+    }
 }
 
 /// What changed since the last `take_changes`: to be committed with the input that caused it.
@@ -173,8 +195,8 @@ pub struct Engine {
     new_maintenance: Vec<Maintenance>,
     outputs: Vec<Output>,
     /// Rules by metric name, for reports.
-    pub(crate) thresholds_by_metric: HashMap<String, Vec<usize>>,
-    pub(crate) trends_by_metric: HashMap<String, Vec<usize>>,
+    pub(crate) thresholds_by_metric: ByMetric,
+    pub(crate) trends_by_metric: ByMetric,
 }
 
 impl Engine {
@@ -207,7 +229,10 @@ impl Engine {
                 if let Some(u) = uplink {
                     children[u as usize].push(i as u32);
                 }
-                let mem = memory.remove(&info.id).unwrap_or_default();
+                let mut mem = memory.remove(&info.id).unwrap_or_default();
+                for s in &mut mem.series {
+                    s.rule_index = Series::RULE_UNKNOWN;
+                }
                 Slot {
                     info,
                     uplink,
@@ -217,15 +242,8 @@ impl Engine {
                 }
             })
             .collect();
-        let by_metric = |metrics: Vec<&String>| {
-            let mut map: HashMap<String, Vec<usize>> = HashMap::new();
-            for (i, m) in metrics.into_iter().enumerate() {
-                map.entry(m.clone()).or_default().push(i);
-            }
-            map
-        };
-        let thresholds_by_metric = by_metric(cfg.thresholds.iter().map(|r| &r.metric).collect());
-        let trends_by_metric = by_metric(cfg.trends.iter().map(|r| &r.metric).collect());
+        let thresholds_by_metric = ByMetric::new(cfg.thresholds.iter().map(|r| r.metric.as_str()));
+        let trends_by_metric = ByMetric::new(cfg.trends.iter().map(|r| r.metric.as_str()));
         let maintenance = cfg.maintenance.clone();
         let mut engine = Engine {
             cfg,
