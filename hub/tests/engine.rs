@@ -217,6 +217,32 @@ fn silence_past_declared_checkin_plus_grace_opens_one_ticket() {
     assert_eq!(s.tickets().len(), 1, "still one ticket an hour later");
 }
 
+/// The simulator's way in: a report by device handle, and no device memories in the changes;
+/// the same detection, the same tickets and outputs.
+#[test]
+fn a_report_by_handle_and_no_device_changes_detect_the_same() {
+    let mut s = Sim::one(cfg());
+    s.engine.skip_device_changes();
+    let d = s.engine.device_ref("d").expect("a known device");
+    assert_eq!(s.engine.device_ref("nobody"), None);
+    let r = report(60);
+    s.input(Input::ReportRef {
+        device: d,
+        report: &r,
+    });
+    assert_eq!(
+        s.engine.device_memory("d").and_then(|m| m.last_report_at),
+        Some(T0)
+    );
+    let deadline = T0 + 90 * SECOND;
+    s.to(deadline + 1);
+    assert_eq!(s.only().opened_at, deadline + 1);
+    let changes = s.engine.take_changes();
+    assert!(changes.devices.is_empty());
+    assert_eq!(changes.tickets.len(), 1);
+    assert!(changes.outputs.contains(&Output::TicketOpened(1)));
+}
+
 #[test]
 fn a_report_exactly_at_the_deadline_is_in_time() {
     let mut s = Sim::one(cfg());
@@ -924,6 +950,52 @@ fn a_reboot_restarts_the_sequence_without_a_false_alarm() {
     s.send("d", r);
     s.keep("d", &report(60), MINUTE, s.now + HOUR);
     assert!(s.tickets().is_empty());
+}
+
+/// A trend's samples are kept per rule name and instance: across a restart (the series comes
+/// back from the store) and when two rules share a name, the samples go on in one series.
+#[test]
+fn trend_samples_stay_in_one_series_across_a_restart_and_shared_rule_names() {
+    let rule = |name: &str, metric: &str| TrendRule {
+        name: name.into(),
+        metric: metric.into(),
+        instance: String::new(),
+        direction: Direction::Above,
+        limit: 100.0,
+        horizon: HOUR,
+        window: 12 * HOUR,
+        min_samples: 6,
+        severity: Severity::Minor,
+        kinds: vec![],
+        projects: vec![],
+    };
+    let mut c = cfg();
+    c.trends.push(rule("other", "temp"));
+    c.trends.push(rule("disk", "disk_used_pct"));
+    c.trends.push(rule("disk", "disk_free_pct"));
+    let mut s = Sim::one(c);
+    let mut persisted = Default::default();
+    let series = |s: &Sim| {
+        let m = s.engine.device_memory("d").expect("known device");
+        m.series
+            .iter()
+            .map(|x| (x.rule.clone(), x.points.len()))
+            .collect::<Vec<_>>()
+    };
+    for i in 0..3 {
+        s.send("d", metric("disk_used_pct", "", 10.0 + i as f64));
+        s.by(HOUR);
+    }
+    assert_eq!(series(&s), vec![("disk".to_string(), 3)]);
+    s.restart(&mut persisted);
+    s.send("d", metric("disk_used_pct", "", 13.0));
+    s.by(HOUR);
+    s.send("d", metric("disk_free_pct", "", 86.0));
+    s.send("d", metric("temp", "", 40.0));
+    assert_eq!(
+        series(&s),
+        vec![("disk".to_string(), 5), ("other".to_string(), 1)]
+    );
 }
 
 #[test]

@@ -166,9 +166,8 @@ impl Engine {
 
     fn thresholds(&mut self, now: Ms, d: u32, report: &Report) {
         for m in &report.metrics {
-            let n = self.thresholds_by_metric.get(&m.name).map_or(0, Vec::len);
-            for j in 0..n {
-                let r = self.thresholds_by_metric[&m.name][j];
+            for k in self.thresholds_by_metric.get(&m.name) {
+                let r = self.thresholds_by_metric.rule(k);
                 let rule = &self.cfg.thresholds[r];
                 let info = &self.slots[d as usize].info;
                 if !applies(&rule.kinds, &rule.projects, &info.kind, &info.project)
@@ -256,35 +255,39 @@ impl Engine {
     }
 
     fn trends(&mut self, now: Ms, d: u32, report: &Report) {
-        let (kind, project) = {
-            let i = &self.slots[d as usize].info;
-            (i.kind.clone(), i.project.clone())
-        };
         for m in &report.metrics {
-            let n = self.trends_by_metric.get(&m.name).map_or(0, Vec::len);
-            for j in 0..n {
-                let r = self.trends_by_metric[&m.name][j];
+            for k in self.trends_by_metric.get(&m.name) {
+                let r = self.trends_by_metric.rule(k);
                 let rule = &self.cfg.trends[r];
-                if !applies(&rule.kinds, &rule.projects, &kind, &project)
+                let info = &self.slots[d as usize].info;
+                if !applies(&rule.kinds, &rule.projects, &info.kind, &info.project)
                     || !(rule.instance.is_empty() || rule.instance == m.instance)
                 {
                     continue;
                 }
-                let series = &mut self.slots[d as usize].mem.series;
-                let i = match series
+                // Series are keyed by rule name: rules sharing a name share one.
+                let first = self.cfg.trends[..r]
                     .iter()
-                    .position(|s| s.rule == rule.name && s.instance == m.instance)
-                {
+                    .position(|x| x.name == rule.name)
+                    .unwrap_or(r) as u32;
+                let series = &mut self.slots[d as usize].mem.series;
+                let i = match series.iter().position(|s| {
+                    (s.rule_index == first
+                        || s.rule_index == Series::RULE_UNKNOWN && s.rule == rule.name)
+                        && s.instance == m.instance
+                }) {
                     Some(i) => i,
                     None => {
                         series.push(Series {
                             rule: rule.name.clone(),
                             instance: m.instance.clone(),
                             points: Vec::new(),
+                            rule_index: first,
                         });
                         series.len() - 1
                     }
                 };
+                series[i].rule_index = first;
                 let points = &mut series[i].points;
                 let spacing = rule.window / MAX_POINTS as Ms;
                 if points.last().is_some_and(|&(t, _)| now - t < spacing) {

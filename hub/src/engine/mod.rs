@@ -9,16 +9,19 @@
 //! - [`detect`]: what a report, a will or a goodbye says about a device's conditions;
 //! - [`place`]: where an active fault goes: a ticket, an uplink's ticket, or a maintenance window;
 //! - [`ticket`]: the lifecycle and timeline; [`rules`]: the settings;
-//! - [`assign`]: dispatch to engineers, SLA clocks and escalation, applied to tickets.
+//! - [`assign`]: dispatch to engineers, SLA clocks and escalation, applied to tickets;
+//! - `timers`: the queue of device, ticket and maintenance timers; `by_metric`: rules by metric.
 //!
 //! Architecture invariant: the engine knows nothing of tokio, the broker or the store.
 
 pub mod assign;
+mod by_metric;
 pub mod detect;
 pub mod fault;
 pub mod place;
 pub mod rules;
 pub mod ticket;
+mod timers;
 
 pub use assign::{Notice, NoticeKind};
 pub use fault::{Fault, FaultKind};
@@ -32,10 +35,11 @@ pub use ticket::{
 
 use crate::report::Report;
 use crate::store::DeviceInfo;
+use by_metric::ByMetric;
 use heartline_proto::DeviceStatus;
 use serde::{Deserialize, Serialize};
-use std::cmp::Reverse;
-use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use timers::TimerQueue;
 
 /// Milliseconds since the Unix epoch, as the caller's clock says.
 pub type Ms = i64;
@@ -53,6 +57,11 @@ pub const PROBE_RETRY: Ms = 5_000;
 pub enum Input<'a> {
     Report {
         device: &'a str,
+        report: &'a Report,
+    },
+    /// A report from a device named by the handle `Engine::device_ref` gave: no lookup by id.
+    ReportRef {
+        device: DeviceRef,
         report: &'a Report,
     },
     /// The device announced itself on a new connection.
@@ -76,6 +85,12 @@ pub enum Input<'a> {
         actor: Actor,
     },
 }
+
+/// A device as the engine numbers it, from `Engine::device_ref`: for a caller (the simulator)
+/// that sends many inputs and would rather not have every one looked up by id. Valid for this
+/// engine, and for one restored with the same devices in the same order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeviceRef(u32);
 
 /// Something worth telling the outside world (logs, live views, notifications).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -105,11 +120,31 @@ pub struct DeviceMemory {
     pub series: Vec<Series>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Series {
     pub rule: String,
     pub instance: String,
     pub points: Vec<(Ms, f64)>,
+    /// The position in this engine's trend rules of the first rule named `rule`, once known:
+    /// finds the series without reading the name (a cache miss per report on a large fleet).
+    /// Never persisted, and forgotten by `Engine::restore`: the rules may differ by then.
+    #[serde(skip, default = "Series::rule_unknown")]
+    pub(crate) rule_index: u32,
+}
+
+impl Series {
+    pub(crate) const RULE_UNKNOWN: u32 = u32::MAX;
+
+    fn rule_unknown() -> u32 {
+        Series::RULE_UNKNOWN
+    }
+}
+
+/// What is remembered, not how it is found: `rule_index` is left out.
+impl PartialEq for Series {
+    fn eq(&self, other: &Series) -> bool {
+        self.rule == other.rule && self.instance == other.instance && self.points == other.points
+    }
 }
 
 /// What changed since the last `take_changes`: to be committed with the input that caused it.
@@ -157,18 +192,20 @@ pub struct Engine {
     /// Latest finished ticket per root cause, for reopening.
     pub(crate) last_by_root: HashMap<(u32, FaultKind), TicketId>,
     pub(crate) next_ticket: TicketId,
-    timers: BinaryHeap<Reverse<(Ms, Timer)>>,
+    timers: TimerQueue<Timer>,
     pub(crate) maintenance: Vec<Maintenance>,
     maintenance_armed: Option<Ms>,
     last_now: Ms,
     dirty_devices: BTreeSet<u32>,
+    /// Whether `take_changes` reports device memories (see `skip_device_changes`).
+    device_changes: bool,
     dirty_tickets: BTreeSet<TicketId>,
     new_maintenance: Vec<Maintenance>,
     outputs: Vec<Output>,
     probes: Vec<String>,
     /// Rules by metric name, for reports.
-    pub(crate) thresholds_by_metric: HashMap<String, Vec<usize>>,
-    pub(crate) trends_by_metric: HashMap<String, Vec<usize>>,
+    pub(crate) thresholds_by_metric: ByMetric,
+    pub(crate) trends_by_metric: ByMetric,
 }
 
 impl Engine {
@@ -201,7 +238,10 @@ impl Engine {
                 if let Some(u) = uplink {
                     children[u as usize].push(i as u32);
                 }
-                let mem = memory.remove(&info.id).unwrap_or_default();
+                let mut mem = memory.remove(&info.id).unwrap_or_default();
+                for s in &mut mem.series {
+                    s.rule_index = Series::RULE_UNKNOWN;
+                }
                 Slot {
                     info,
                     uplink,
@@ -212,15 +252,8 @@ impl Engine {
                 }
             })
             .collect();
-        let by_metric = |metrics: Vec<&String>| {
-            let mut map: HashMap<String, Vec<usize>> = HashMap::new();
-            for (i, m) in metrics.into_iter().enumerate() {
-                map.entry(m.clone()).or_default().push(i);
-            }
-            map
-        };
-        let thresholds_by_metric = by_metric(cfg.thresholds.iter().map(|r| &r.metric).collect());
-        let trends_by_metric = by_metric(cfg.trends.iter().map(|r| &r.metric).collect());
+        let thresholds_by_metric = ByMetric::new(cfg.thresholds.iter().map(|r| r.metric.as_str()));
+        let trends_by_metric = ByMetric::new(cfg.trends.iter().map(|r| r.metric.as_str()));
         let maintenance = cfg.maintenance.clone();
         let mut engine = Engine {
             cfg,
@@ -231,11 +264,12 @@ impl Engine {
             open_by_root: HashMap::new(),
             last_by_root: HashMap::new(),
             next_ticket: next_ticket.max(1),
-            timers: BinaryHeap::new(),
+            timers: TimerQueue::new(),
             maintenance,
             maintenance_armed: None,
             last_now: now,
             dirty_devices: BTreeSet::new(),
+            device_changes: true,
             dirty_tickets: BTreeSet::new(),
             new_maintenance: Vec::new(),
             outputs: Vec::new(),
@@ -277,10 +311,10 @@ impl Engine {
             }
         }
         if let Some(v) = t.verify_until {
-            self.timers.push(Reverse((v, Timer::Ticket(t.id))));
+            self.timers.push(v, Timer::Ticket(t.id));
         }
         if let Some(at) = assign::next_clock(&t) {
-            self.timers.push(Reverse((at, Timer::Ticket(t.id))));
+            self.timers.push(at, Timer::Ticket(t.id));
         }
         self.next_ticket = self.next_ticket.max(t.id + 1);
         self.tickets.insert(t.id, t);
@@ -304,6 +338,13 @@ impl Engine {
                     self.on_report(now, d, report);
                     self.touch(now, d);
                 }
+            }
+            Input::ReportRef {
+                device: DeviceRef(d),
+                report,
+            } => {
+                self.on_report(now, d, report);
+                self.touch(now, d);
             }
             Input::Online { device } => {
                 if let Some(d) = self.device_index(device) {
@@ -338,9 +379,7 @@ impl Engine {
     /// When the caller must call `handle(_, Input::Tick)` next.
     pub fn next_deadline(&self) -> Ms {
         let cadence = self.last_now + TICK;
-        self.timers
-            .peek()
-            .map_or(cadence, |Reverse((t, _))| (*t).min(cadence))
+        self.timers.peek().map_or(cadence, |(t, _)| t.min(cadence))
     }
 
     /// Everything changed since the last call, for the store; and what to tell the world.
@@ -370,6 +409,19 @@ impl Engine {
     /// still send probes without waiting for the batch.
     pub fn take_probes(&mut self) -> Vec<String> {
         std::mem::take(&mut self.probes)
+    }
+
+    /// For a caller that keeps no device memories (the simulator): from now on `take_changes`
+    /// leaves `devices` empty, and the engine does not track them. Ingest, which commits them,
+    /// never calls this.
+    pub fn skip_device_changes(&mut self) {
+        self.device_changes = false;
+        self.dirty_devices.clear();
+    }
+
+    /// The handle of a device, for `Input::ReportRef`.
+    pub fn device_ref(&self, device: &str) -> Option<DeviceRef> {
+        self.device_index(device).map(DeviceRef)
     }
 
     pub fn ticket(&self, id: TicketId) -> Option<&Ticket> {
@@ -432,7 +484,7 @@ impl Engine {
             let fresh = now + slot.mem.checkin + grace;
             if fresh > deadline {
                 slot.mem.deadline = Some(fresh);
-                self.dirty_devices.insert(d);
+                self.dirty_device(d);
             }
         }
     }
@@ -449,12 +501,14 @@ impl Engine {
     /// Re-evaluates a device after a change and re-arms its timer.
     pub(crate) fn touch(&mut self, now: Ms, d: u32) {
         self.step_device(now, d);
-        self.dirty_devices.insert(d);
+        self.dirty_device(d);
         self.arm(d, now);
     }
 
     pub(crate) fn dirty_device(&mut self, d: u32) {
-        self.dirty_devices.insert(d);
+        if self.device_changes {
+            self.dirty_devices.insert(d);
+        }
     }
 
     pub(crate) fn mark_ticket(&mut self, id: TicketId) {
@@ -488,12 +542,12 @@ impl Engine {
         let slot = &mut self.slots[d as usize];
         if slot.armed.is_none_or(|a| wake < a) {
             slot.armed = Some(wake);
-            self.timers.push(Reverse((wake, Timer::Device(d))));
+            self.timers.push(wake, Timer::Device(d));
         }
     }
 
     pub(crate) fn arm_ticket(&mut self, id: TicketId, at: Ms) {
-        self.timers.push(Reverse((at, Timer::Ticket(id))));
+        self.timers.push(at, Timer::Ticket(id));
     }
 
     fn arm_maintenance(&mut self, now: Ms) {
@@ -506,13 +560,13 @@ impl Engine {
         if let Some(t) = next {
             if self.maintenance_armed.is_none_or(|a| t < a) {
                 self.maintenance_armed = Some(t);
-                self.timers.push(Reverse((t, Timer::Maintenance)));
+                self.timers.push(t, Timer::Maintenance);
             }
         }
     }
 
     fn run_timers(&mut self, now: Ms) {
-        while let Some(&Reverse((at, timer))) = self.timers.peek() {
+        while let Some((at, timer)) = self.timers.peek() {
             if at > now {
                 break;
             }

@@ -13,8 +13,8 @@ use crate::scenario::{FaultType, Scenario};
 use crate::schedule::{Plan, Problem, plan};
 use heartline_hub::diagnostic::FileError;
 use heartline_hub::engine::{
-    DeviceMemory, Engine, EngineConfig, Input, Maintenance, Ms, NoticeKind, Output, Ticket,
-    TicketId,
+    DeviceMemory, DeviceRef, Engine, EngineConfig, Input, Maintenance, Ms, NoticeKind, Output,
+    Ticket, TicketId,
 };
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -117,6 +117,8 @@ struct World<'a> {
     fleet: Fleet,
     cfg: EngineConfig,
     engine: Engine,
+    /// The engine's handle of each device, so that reports skip the lookup by id.
+    refs: Vec<DeviceRef>,
     rng: ChaCha8Rng,
     now: Ms,
     end: Ms,
@@ -163,7 +165,14 @@ pub fn run(s: &Scenario, opts: &Options) -> Result<Outcome, FileError> {
             });
         }
     }
-    let engine = Engine::new(cfg.clone(), fleet.infos.clone());
+    let mut engine = Engine::new(cfg.clone(), fleet.infos.clone());
+    // Device memories are read back only at a restart, through `device_memory`.
+    engine.skip_device_changes();
+    let refs = fleet
+        .infos
+        .iter()
+        .map(|i| engine.device_ref(&i.id).expect("the engine's own device"))
+        .collect();
     let horizon = fleet
         .templates
         .iter()
@@ -176,6 +185,7 @@ pub fn run(s: &Scenario, opts: &Options) -> Result<Outcome, FileError> {
         s,
         cfg,
         engine,
+        refs,
         rng,
         now: s.start,
         end: s.start + s.duration,
@@ -381,14 +391,14 @@ impl World<'_> {
             return;
         }
         self.last_report[i] = t;
-        let device = self.fleet.infos[i].id.as_str();
+        let device = self.refs[i];
         let p = self.fault_of[i];
         if p == NONE {
             let template = &self.fleet.templates[self.fleet.template[i] as usize];
             self.stats.inputs += 1;
             let _ = self.engine.handle(
                 self.now,
-                Input::Report {
+                Input::ReportRef {
                     device,
                     report: &template.report,
                 },
@@ -396,9 +406,8 @@ impl World<'_> {
             return;
         }
         let (report, bad) = self.faulty_report(d, p as usize);
-        let device = self.fleet.infos[i].id.clone();
-        self.handle(Input::Report {
-            device: &device,
+        self.handle(Input::ReportRef {
+            device,
             report: &report,
         });
         let hold = bad.then(|| self.hold(d, p as usize)).flatten();

@@ -19,6 +19,7 @@ impl World<'_> {
             p.next_ticket,
             self.now,
         );
+        self.engine.skip_device_changes();
         self.hub_up = true;
         self.stats.restarts += 1;
         // Nothing opens while the hub is down; and silence it did not witness proves nothing:
