@@ -10,7 +10,7 @@ use crate::session::{self, SessionEvent};
 use anyhow::Context;
 use heartline_proto::envelope::{open, seal};
 use heartline_proto::wire::{self, Presence};
-use heartline_proto::{Channel, DeviceKey};
+use heartline_proto::{Channel, DeviceKey, ProbeGuard};
 use rumqttc::QoS;
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -108,8 +108,8 @@ struct Daemon {
     checks: Vec<JoinHandle<()>>,
     check_tx: mpsc::Sender<Outcome>,
     config_version: u64,
-    /// The `report_now_at_ms` of the last probe answered: an older or equal one is a replay.
-    last_probe: i64,
+    /// The last probe answered: an ack repeating it is a replay.
+    probes: ProbeGuard,
 }
 
 /// What a message from the hub asks of the main loop.
@@ -157,7 +157,7 @@ pub async fn run(cfg: AgentConfig, shutdown: impl Future<Output = ()>) -> anyhow
         checks: Vec::new(),
         check_tx,
         config_version: 0,
-        last_probe: 0,
+        probes: ProbeGuard::default(),
     };
     d.start_checks(cfg.checks.clone());
     let mut interval = tokio::time::interval(cfg.interval);
@@ -294,14 +294,13 @@ impl Daemon {
             match open::<wire::Ack>(&self.key, payload) {
                 Ok(ack) if ack.device_id == cfg.device_id => {
                     self.outbox.ack(ack.boot_id, ack.sequence)?;
-                    if ack.report_now_at_ms > self.last_probe {
-                        self.last_probe = ack.report_now_at_ms;
+                    if self.probes.asks(ack.report_now_at_ms) {
                         tracing::debug!(
                             "the hub asked for a report now (a device behind us went silent)"
                         );
                         return Ok(Reaction::ReportNow);
                     }
-                    if ack.report_now_at_ms != 0 {
+                    if self.probes.is_replay(ack.report_now_at_ms) {
                         tracing::warn!("ignored a replayed probe");
                     }
                 }

@@ -4,12 +4,14 @@
 //!   `heartline/v1/*.proto`, the single source of truth for MQTT payloads and the gRPC API.
 //! - [`ids`], [`topic`], [`status`]: domain types that need neither `std` nor an allocator, so the
 //!   firmware uses the same device-id rules, topic scheme and status vocabulary as the hub.
+//! - [`probe`]: when an ack's "report now" is to be answered (not a replay).
 //! - [`signing`]: the HMAC-SHA256 every payload carries, one function to sign and one to verify.
 #![cfg_attr(not(feature = "std"), no_std)]
 
 #[cfg(feature = "std")]
 pub mod envelope;
 pub mod ids;
+pub mod probe;
 pub mod signing;
 pub mod status;
 pub mod topic;
@@ -17,6 +19,7 @@ pub mod topic;
 pub mod wire;
 
 pub use ids::{IdError, validate_id};
+pub use probe::ProbeGuard;
 pub use signing::{DeviceKey, MAC_LEN, sign, verify};
 pub use status::{CheckState, DeviceStatus, Severity};
 pub use topic::{Channel, Topic};

@@ -160,6 +160,15 @@ pub struct TestHub {
 }
 
 impl TestHub {
+    /// How many reports of `device` the store holds.
+    pub fn stored_reports(&self, device: &str) -> u64 {
+        self.hub
+            .store()
+            .device_state(&heartline_hub::store::Scope::Operator, device)
+            .unwrap()
+            .map_or(0, |s| s.reports)
+    }
+
     pub async fn start(fleet: &Fleet) -> anyhow::Result<TestHub> {
         TestHub::start_with(fleet, |_| {}).await
     }

@@ -9,14 +9,6 @@ use heartline_hub::store::Scope;
 use heartline_proto::envelope::seal;
 use heartline_proto::{Channel, DeviceKey, wire};
 
-fn reports(hub: &TestHub, device: &str) -> u64 {
-    hub.hub
-        .store()
-        .device_state(&Scope::Operator, device)
-        .unwrap()
-        .map_or(0, |s| s.reports)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_silent_device_behind_a_slow_gateway_gets_its_ticket_after_one_probe() {
     let mut fleet = Fleet::new(&[("acme", ids("acme", 2))]);
@@ -43,7 +35,7 @@ async fn a_silent_device_behind_a_slow_gateway_gets_its_ticket_after_one_probe()
             .contains(s)
     };
     eventually("the gateway's first report", || {
-        reports(&hub, "acme-0") == 1
+        hub.stored_reports("acme-0") == 1
     })
     .await
     .unwrap();
@@ -65,9 +57,11 @@ async fn a_silent_device_behind_a_slow_gateway_gets_its_ticket_after_one_probe()
     // A probe signed with the gateway's key is answered with a report at once.
     let genuine = probe(&gw.key, now_ms());
     cam.publish(&probe_topic, genuine.clone()).await.unwrap();
-    eventually("the answer to a probe", || reports(&hub, "acme-0") == 2)
-        .await
-        .unwrap();
+    eventually("the answer to a probe", || {
+        hub.stored_reports("acme-0") == 2
+    })
+    .await
+    .unwrap();
     // The same probe again is a replay; one signed with another key is a forgery.
     cam.publish(&probe_topic, genuine).await.unwrap();
     cam.publish(&probe_topic, probe(&DeviceKey([7; 32]), now_ms() + 1))
@@ -78,7 +72,7 @@ async fn a_silent_device_behind_a_slow_gateway_gets_its_ticket_after_one_probe()
     })
     .await
     .unwrap();
-    assert_eq!(reports(&hub, "acme-0"), 2, "neither was answered");
+    assert_eq!(hub.stored_reports("acme-0"), 2, "neither was answered");
 
     // The camera reports once (next check-in 1 s), then falls silent without a will.
     let mut r = cam.report(1);
@@ -97,7 +91,7 @@ async fn a_silent_device_behind_a_slow_gateway_gets_its_ticket_after_one_probe()
     );
     assert!(all[0].affected.is_empty());
     // Its verdict came from the gateway's answer to the hub's probe, 10 min before its next report.
-    assert_eq!(reports(&hub, "acme-0"), 3);
+    assert_eq!(hub.stored_reports("acme-0"), 3);
     assert!(hub.hub.metrics().probes_sent.get() >= 1);
 
     agent.kill().unwrap();

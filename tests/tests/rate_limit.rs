@@ -18,14 +18,6 @@ const FLOOD: u64 = 2_000;
 const QUIET: usize = 4;
 const QUIET_REPORTS: u64 = 20;
 
-fn stored(th: &TestHub, device: &str) -> u64 {
-    th.hub
-        .store()
-        .device_state(&Scope::Operator, device)
-        .unwrap()
-        .map_or(0, |s| s.reports)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_flooding_device_is_held_to_its_allowance_and_the_others_get_through() {
     let fleet = Fleet::new(&[("acme", ids("acme", 1 + QUIET))]);
@@ -79,17 +71,21 @@ async fn a_flooding_device_is_held_to_its_allowance_and_the_others_get_through()
     // Every flood report is either stored or refused as rate-limited, none both.
     let metrics = th.hub.metrics();
     eventually("the hub has handled the whole flood", || {
-        stored(&th, "acme-0") + metrics.rejected(RejectReason::RateLimited) == FLOOD
+        th.stored_reports("acme-0") + metrics.rejected(RejectReason::RateLimited) == FLOOD
     })
     .await
     .unwrap();
     let elapsed = started.elapsed();
-    let noisy_stored = stored(&th, "acme-0");
+    let noisy_stored = th.stored_reports("acme-0");
     let limited = metrics.rejected(RejectReason::RateLimited);
     // The burst, and nothing after the first refused report (31) however many tokens came back.
     assert_eq!(noisy_stored, PER_MINUTE as u64);
     for i in 1..=QUIET {
-        assert_eq!(stored(&th, &format!("acme-{i}")), QUIET_REPORTS, "acme-{i}");
+        assert_eq!(
+            th.stored_reports(&format!("acme-{i}")),
+            QUIET_REPORTS,
+            "acme-{i}"
+        );
     }
     assert_eq!(metrics.rejected(RejectReason::Duplicate), 0);
     eprintln!(

@@ -14,7 +14,7 @@ use crate::pb::{Ack, DeviceConfig, Goodbye, Presence, StateChange};
 use crate::report::Draft;
 use crate::topics::Topics;
 use embedded_io::{Read, ReadReady, Write};
-use heartline_proto::DeviceKey;
+use heartline_proto::{DeviceKey, ProbeGuard};
 
 /// Largest sealed report: what this reporter writes with a 64-byte device id and its longest
 /// check messages and event seals to 367 bytes (`the_largest_report_fits_its_slot…`).
@@ -170,8 +170,8 @@ pub struct Reporter<'a> {
     last_publish_at: Millis,
     reset: Option<ResetCause>,
     config_version: u64,
-    /// `report_now_at_ms` of the last probe answered: one not newer is a replay.
-    last_probe: i64,
+    /// The last probe answered: an ack repeating it is a replay.
+    probes: ProbeGuard,
     goodbye: Option<(&'a str, u32)>,
     pub stats: Stats,
 }
@@ -210,7 +210,7 @@ impl<'a> Reporter<'a> {
             last_publish_at: 0,
             reset: Some(reset),
             config_version: 0,
-            last_probe: 0,
+            probes: ProbeGuard::default(),
             goodbye: None,
             stats: Stats::default(),
         })
@@ -399,7 +399,7 @@ impl<'a> Reporter<'a> {
                         acked: &mut self.acked,
                         config_version: &mut self.config_version,
                         interval_ms: &mut self.settings.interval_ms,
-                        last_probe: &mut self.last_probe,
+                        probes: &mut self.probes,
                         next_report_at: &mut self.next_report_at,
                     },
                 );
@@ -513,7 +513,7 @@ struct Shared<'r> {
     acked: &'r mut u64,
     config_version: &'r mut u64,
     interval_ms: &'r mut Millis,
-    last_probe: &'r mut i64,
+    probes: &'r mut ProbeGuard,
     next_report_at: &'r mut Millis,
 }
 
@@ -538,8 +538,7 @@ fn on_message(topic: &str, payload: &[u8], s: &mut Shared<'_>) -> Option<Notice>
             return None;
         }
         // A probe (a device behind us went silent): report now, whatever boot the ack names.
-        if ack.report_now_at_ms > *s.last_probe {
-            *s.last_probe = ack.report_now_at_ms;
+        if s.probes.asks(ack.report_now_at_ms) {
             *s.next_report_at = 0;
         }
         // An ack for another boot (an old retained copy) says nothing about this one.

@@ -158,7 +158,7 @@ impl Device {
         let mut failures = 0u32;
         let mut first = true;
         let ack_topic = self.topic(Channel::Ack);
-        let mut last_probe = 0;
+        let mut probes = heartline_proto::ProbeGuard::default();
         let cut = loop {
             tokio::select! {
                 ev = el.poll() => match ev {
@@ -187,8 +187,7 @@ impl Device {
                                 self.shared.acked.fetch_add(acked, Ordering::Relaxed);
                             }
                             // A probe: the hub asks for a report now, as the agent answers it.
-                            if ack.device_id == self.spec.id && ack.report_now_at_ms > last_probe {
-                                last_probe = ack.report_now_at_ms;
+                            if ack.device_id == self.spec.id && probes.asks(ack.report_now_at_ms) {
                                 self.produce(&cond.borrow().clone());
                                 self.resend(&client, Duration::ZERO);
                             }
