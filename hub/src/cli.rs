@@ -101,10 +101,10 @@ enum DeviceCommand {
     New,
 }
 
-/// The hub's default log filter. rumqttd logs every client that drops its connection as an
-/// error (including the hub's own readiness probe); the hub counts and logs what matters about
-/// devices itself.
-pub const LOG_FILTER: &str = "info,rumqttd=warn,rumqttd::server::broker=off";
+/// The hub's default log filter. The broker (RMQTT) logs every client that drops its connection;
+/// the hub counts and logs what matters about devices itself (refused logins and topics).
+pub const LOG_FILTER: &str =
+    "info,rmqtt=warn,rmqtt_net=warn,rmqtt_retainer=warn,rmqtt_cluster_broadcast=warn";
 
 fn init_logging() {
     init_logging_with(LOG_FILTER);

@@ -22,6 +22,8 @@ pub struct HubConfig {
     pub notify: NotifyConfig,
     /// TLS for devices and the HTTP port; none: plain TCP only.
     pub tls: Option<TlsConfig>,
+    /// The broker cluster this hub's node belongs to; none: a single node.
+    pub cluster: Option<ClusterConfig>,
     /// Detection settings; see `detection_config`.
     #[serde(default)]
     pub engine: crate::detection_config::EngineSettings,
@@ -48,25 +50,91 @@ pub struct MqttConfig {
     /// MQTT 5 listener (the broker needs one listener per protocol version).
     #[serde(default = "default_v5_listen")]
     pub v5_listen: Spanned<SocketAddr>,
+    /// Device sessions this node holds (connected devices, and the persistent sessions of
+    /// offline ones); a CONNECT past it is answered "server unavailable".
     #[serde(default = "default_max_connections")]
     pub max_connections: usize,
     /// Largest MQTT packet the broker accepts; larger ones cost the client its connection.
     #[serde(default = "default_max_packet_bytes")]
     pub max_packet_bytes: Spanned<usize>,
-    /// The broker's log of each device's own subscriptions (acks, config): segments of this size
-    /// (payload bytes), this many kept. The broker keeps what the log holds whether or not it was
-    /// delivered, about 1 KiB of memory per ack, so this bounds memory per device: with 64 KiB ×
-    /// 16 a device that had sent 240 reports cost 310 KiB, and it would have grown to megabytes.
-    /// A device only needs its latest ack.
-    #[serde(default = "default_segment_bytes")]
-    pub segment_bytes: Spanned<usize>,
-    #[serde(default = "default_segment_count")]
-    pub segment_count: Spanned<usize>,
-    /// How far ingest may fall behind the devices before the broker overwrites reports it has
-    /// not yet handed over (the devices then re-send them, as nothing was acknowledged). Sized
-    /// for a burst such as every device flushing its outbox after a hub restart.
-    #[serde(default = "default_ingest_buffer_bytes")]
-    pub ingest_buffer_bytes: usize,
+    /// Messages the broker queues for one device that is connected but not reading (or offline
+    /// with a persistent session): acks and config. A device needs only its latest ack.
+    #[serde(default = "default_device_queue")]
+    pub device_queue: usize,
+    /// Retained messages the broker keeps (about two per device: its presence and its config);
+    /// past this, new topics are not retained. 0 = no limit.
+    #[serde(default = "default_max_retained")]
+    pub max_retained: usize,
+}
+
+/// Membership of a broker cluster (`rmqtt-cluster-broadcast`): the hub's node and the
+/// broker-only nodes (`heartline-hub broker`) list the same nodes; membership is static.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterConfig {
+    /// This node's id, unique in the cluster (1 to 65535).
+    pub node_id: u64,
+    /// Where this node listens for the other nodes (gRPC).
+    pub listen: Spanned<SocketAddr>,
+    /// Every node of the cluster, this one included, as `"id@host:port"`.
+    pub nodes: Spanned<Vec<String>>,
+}
+
+impl ClusterConfig {
+    /// The nodes as (id, address), checked: well-formed, unique, this node among them at its
+    /// `listen` port. The error carries the span to show.
+    pub fn nodes(&self) -> Result<Vec<(u64, SocketAddr)>, (std::ops::Range<usize>, String)> {
+        let span = self.nodes.span();
+        if !(1..=u64::from(u16::MAX)).contains(&self.node_id) {
+            return Err((
+                span,
+                format!("node_id = {} is out of range: use 1 to 65535", self.node_id),
+            ));
+        }
+        let mut out: Vec<(u64, SocketAddr)> = Vec::new();
+        for entry in self.nodes.get_ref() {
+            let parsed = entry.split_once('@').and_then(|(id, addr)| {
+                Some((
+                    id.trim().parse::<u64>().ok()?,
+                    addr.trim().parse::<SocketAddr>().ok()?,
+                ))
+            });
+            let Some((id, addr)) = parsed else {
+                return Err((
+                    span,
+                    format!(
+                        "{entry:?} is not a node: write \"id@host:port\", e.g. \"2@10.0.0.2:5363\""
+                    ),
+                ));
+            };
+            if out.iter().any(|(other, _)| *other == id) {
+                return Err((span, format!("node id {id} is listed twice")));
+            }
+            out.push((id, addr));
+        }
+        match out.iter().find(|(id, _)| *id == self.node_id) {
+            None => Err((
+                span,
+                format!(
+                    "this node (node_id = {}) is not in nodes: list every node, this one included",
+                    self.node_id
+                ),
+            )),
+            Some((_, addr)) if addr.port() != self.listen.get_ref().port() => Err((
+                self.listen.span(),
+                format!(
+                    "listen {} and this node's entry in nodes ({addr}) name different ports",
+                    self.listen.get_ref()
+                ),
+            )),
+            Some(_) if out.len() < 2 => Err((
+                span,
+                "a cluster needs at least two nodes; without other nodes leave out [cluster]"
+                    .into(),
+            )),
+            Some(_) => Ok(out),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -185,14 +253,11 @@ fn default_max_connections() -> usize {
 fn default_max_packet_bytes() -> Spanned<usize> {
     Spanned::new(0..0, 64 * 1024)
 }
-fn default_segment_bytes() -> Spanned<usize> {
-    Spanned::new(0..0, 4 * 1024)
+fn default_device_queue() -> usize {
+    16
 }
-fn default_segment_count() -> Spanned<usize> {
-    Spanned::new(0..0, 2)
-}
-fn default_ingest_buffer_bytes() -> usize {
-    64 * 1024 * 1024
+fn default_max_retained() -> usize {
+    1_000_000
 }
 fn default_store_path() -> PathBuf {
     PathBuf::from("heartline.redb")
@@ -226,9 +291,8 @@ impl Default for MqttConfig {
             v5_listen: default_v5_listen(),
             max_connections: default_max_connections(),
             max_packet_bytes: default_max_packet_bytes(),
-            segment_bytes: default_segment_bytes(),
-            segment_count: default_segment_count(),
-            ingest_buffer_bytes: default_ingest_buffer_bytes(),
+            device_queue: default_device_queue(),
+            max_retained: default_max_retained(),
         }
     }
 }
@@ -322,10 +386,14 @@ impl HubConfig {
             return Err(at(
                 m.v5_listen.span(),
                 format!(
-                    "v5_listen {} is also v4_listen: each MQTT version needs its own port",
+                    "v5_listen {} is also v4_listen: give each listener its own port (both \
+                     accept MQTT 3.1.1 and 5)",
                     m.v5_listen.get_ref()
                 ),
             ));
+        }
+        if let Some(c) = &config.cluster {
+            c.nodes().map_err(|(span, msg)| at(span, msg))?;
         }
         if let Some(tls) = &config.tls {
             match &tls.mqtt_listen {
@@ -410,26 +478,6 @@ impl HubConfig {
                 ),
             ));
         }
-        // rumqttd panics at start on a segment under 1 KiB or no segment at all.
-        if *m.segment_bytes.get_ref() < 1024 {
-            return Err(at(
-                m.segment_bytes.span(),
-                format!(
-                    "segment_bytes = {} is too small: the broker needs at least 1024",
-                    m.segment_bytes.get_ref()
-                ),
-            ));
-        }
-        if !(1..=1024).contains(m.segment_count.get_ref()) {
-            return Err(at(
-                m.segment_count.span(),
-                format!(
-                    "segment_count = {} is out of range: use 1 to 1024 (2 is plenty: a device \
-                     needs only its latest ack)",
-                    m.segment_count.get_ref()
-                ),
-            ));
-        }
         if *m.max_packet_bytes.get_ref() <= report {
             return Err(at(
                 m.max_packet_bytes.span(),
@@ -463,6 +511,7 @@ impl HubConfig {
             ingest: IngestConfig::default(),
             notify: NotifyConfig::default(),
             tls: None,
+            cluster: None,
             engine: Default::default(),
             rule: Vec::new(),
             trend: Vec::new(),

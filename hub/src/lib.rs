@@ -6,8 +6,7 @@
 //! - [`inventory`]: tenants, projects, sites, devices and engineers from a TOML file.
 //! - [`store`]: redb behind one narrow, scoped interface.
 //! - [`directory`]: device credentials in memory, for connect-time auth and signature checks.
-//! - [`broker`]: the embedded rumqttd and the hub's in-process link to it.
-//! - [`broker_watch`]: notices a broker that broke (a panic in rumqttd), so the hub stops.
+//! - [`broker`]: the embedded broker (RMQTT): device auth and topic ACL, the hub's link, cluster.
 //! - [`ingest`]: decode → verify → dedupe → commit → ack, on its own thread.
 //! - [`engine`]: the sans-IO detection engine and ticket lifecycle.
 //! - [`dispatch`]: the sans-IO dispatch policy and SLA escalation ladder (applied by `engine::assign`).
@@ -26,7 +25,6 @@ pub mod api;
 pub mod audit;
 pub mod backup;
 pub mod broker;
-pub mod broker_watch;
 pub mod cli;
 pub mod config;
 pub mod detection_config;
@@ -85,6 +83,8 @@ pub struct Hub {
     control: Option<tokio::task::JoinHandle<()>>,
     mqtt_tls_task: Option<tokio::task::JoinHandle<()>>,
     store_failed: tokio::sync::watch::Receiver<Option<String>>,
+    broker_failed: tokio::sync::watch::Receiver<Option<String>>,
+    link: broker::LinkTx,
 }
 
 impl Hub {
@@ -107,8 +107,14 @@ impl Hub {
         let directory = Directory::load(&store)?;
         let metrics = Arc::new(Metrics::default());
 
-        broker_watch::install();
-        let link = broker::start(&config.mqtt, directory.clone(), metrics.clone())?;
+        let link = broker::start(
+            &config.mqtt,
+            config.cluster.as_ref(),
+            directory.clone(),
+            metrics.clone(),
+        )
+        .await?;
+        let link_tx = link.tx.clone();
         let limits = Limits {
             max_report_bytes: *config.ingest.max_report_bytes.get_ref(),
             batch_max: config.ingest.batch_max.max(1),
@@ -135,7 +141,7 @@ impl Hub {
         let ingest = ingest.on_store_failure(store_failed_tx);
         let ingest = {
             let stop = stop.clone();
-            let rx = link.rx;
+            let rx = link.rx.clone();
             std::thread::Builder::new()
                 .name("ingest".into())
                 .spawn(move || ingest.run(rx, stop))?
@@ -238,6 +244,8 @@ impl Hub {
             control,
             mqtt_tls_task: mqtt_tls.map(|(_, task)| task),
             store_failed,
+            broker_failed: link.failed,
+            link: link_tx,
         })
     }
 
@@ -251,10 +259,23 @@ impl Hub {
         }
     }
 
-    /// Resolves when the embedded broker failed (a panic in rumqttd): devices may no longer be
-    /// able to connect until the hub restarts. Never resolves otherwise.
+    /// Resolves when the embedded broker failed (its server stopped, or the hub's link to it
+    /// stayed down): devices may no longer reach the hub until it restarts. Never resolves
+    /// otherwise.
     pub async fn broker_failed(&self) -> String {
-        broker_watch::failed().await
+        let mut rx = self.broker_failed.clone();
+        match rx.wait_for(Option::is_some).await {
+            Ok(why) => why.clone().unwrap_or_default(),
+            Err(_) => std::future::pending().await,
+        }
+    }
+
+    /// Publishes a retained message on a device's topic as the hub (the only writer of a
+    /// device's `config`): `payload` is sent as given, so it must already be sealed.
+    pub fn publish_retained(&self, topic: String, payload: Vec<u8>) -> anyhow::Result<()> {
+        self.link
+            .retain(topic, payload)
+            .map_err(|e| anyhow::anyhow!("publishing through the broker link: {e}"))
     }
 
     /// Ticket actions and live ticket changes.

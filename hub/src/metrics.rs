@@ -1,6 +1,7 @@
 //! Prometheus metrics of the hub: what ingest accepted, refused (per reason) and how long commits
 //! take. Counted in the same place the event is logged.
 
+use crate::broker::acl::Refusal;
 use crate::ingest::RejectReason;
 use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue, LabelValueEncoder};
 use prometheus_client::metrics::counter::Counter;
@@ -11,6 +12,12 @@ use prometheus_client::registry::Registry;
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ReasonLabel {
     pub reason: RejectReason,
+}
+
+/// What the broker refused a device (a topic it may not write or read).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RefusalLabel {
+    pub reason: Refusal,
 }
 
 #[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
@@ -56,6 +63,7 @@ pub struct Metrics {
     /// Uplinks asked for a report because a device behind them went silent.
     pub probes_sent: Counter,
     pub auth: Family<AuthLabel, Counter>,
+    pub mqtt_refused: Family<RefusalLabel, Counter>,
     pub tls_handshakes: Family<TlsLabel, Counter>,
 }
 
@@ -73,6 +81,7 @@ impl Default for Metrics {
             tickets_opened: Counter::default(),
             probes_sent: Counter::default(),
             auth: Family::default(),
+            mqtt_refused: Family::default(),
             tls_handshakes: Family::default(),
             registry: Registry::default(),
         };
@@ -127,6 +136,11 @@ impl Default for Metrics {
             m.auth.clone(),
         );
         registry.register(
+            "mqtt_refused",
+            "Publishes, subscriptions and last wills the broker refused a device, by reason",
+            m.mqtt_refused.clone(),
+        );
+        registry.register(
             "tls_handshakes",
             "TLS handshakes on the MQTT TLS port and the HTTPS port, by listener and result",
             m.tls_handshakes.clone(),
@@ -136,6 +150,13 @@ impl Default for Metrics {
 }
 
 impl Metrics {
+    /// How many times the broker refused a device for `reason` so far.
+    pub fn mqtt_refused(&self, reason: Refusal) -> u64 {
+        self.mqtt_refused
+            .get_or_create(&RefusalLabel { reason })
+            .get()
+    }
+
     /// How many messages were refused for `reason` so far.
     pub fn rejected(&self, reason: RejectReason) -> u64 {
         self.rejected.get_or_create(&ReasonLabel { reason }).get()
@@ -162,7 +183,7 @@ impl Metrics {
     }
 
     /// Every metric the hub exports, as named in the exposition (a test keeps `render` in step).
-    pub const NAMES: [&'static str; 11] = [
+    pub const NAMES: [&'static str; 12] = [
         "heartline_ingest_reports_committed_total",
         "heartline_ingest_states_committed_total",
         "heartline_ingest_rejected_total",
@@ -173,6 +194,7 @@ impl Metrics {
         "heartline_engine_tickets_opened_total",
         "heartline_engine_probes_sent_total",
         "heartline_mqtt_auth_total",
+        "heartline_mqtt_refused_total",
         "heartline_tls_handshakes_total",
     ];
 
@@ -203,12 +225,21 @@ mod tests {
             })
             .inc();
         m.tls_handshake("mqtt", false);
+        m.mqtt_refused
+            .get_or_create(&RefusalLabel {
+                reason: Refusal::SubscribeForeignTopic,
+            })
+            .inc();
         let text = m.render();
         for name in Metrics::NAMES {
             assert!(text.contains(name), "{name} missing from /metrics:\n{text}");
         }
         assert!(
             text.contains("heartline_ingest_rejected_total{reason=\"malformed\"} 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("heartline_mqtt_refused_total{reason=\"subscribe_foreign_topic\"} 1"),
             "{text}"
         );
     }

@@ -200,11 +200,22 @@ fn config_mistakes_point_at_their_line() {
             "max_packet_bytes",
         ),
         ("[mqtt]\nmax_packet_bytes = 10\n", 2, "must exceed"),
-        ("[mqtt]\nsegment_bytes = 100\n", 2, "at least 1024"),
+        // A setting of the broker before RMQTT (rumqttd's segments) is named as unknown.
+        ("[mqtt]\nsegment_bytes = 100\n", 2, "unknown field"),
         (
-            "[mqtt]\nsegment_bytes = 4096\nsegment_count = 0\n",
+            "[cluster]\nnode_id = 1\nlisten = \"127.0.0.1:5363\"\nnodes = [\"1@127.0.0.1:5363\", \"2-127.0.0.1:5364\"]\n",
+            4,
+            "id@host:port",
+        ),
+        (
+            "[cluster]\nnode_id = 3\nlisten = \"127.0.0.1:5363\"\nnodes = [\"1@127.0.0.1:5363\", \"2@127.0.0.1:5364\"]\n",
+            4,
+            "not in nodes",
+        ),
+        (
+            "[cluster]\nnode_id = 1\nlisten = \"127.0.0.1:5000\"\nnodes = [\"1@127.0.0.1:5363\", \"2@127.0.0.1:5364\"]\n",
             3,
-            "out of range",
+            "different ports",
         ),
         ("[engine]\nprobe_uplinks = \"yes\"\n", 2, "invalid type"),
         ("[store]\npaht = \"x\"\n", 2, "unknown field"),

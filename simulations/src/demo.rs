@@ -105,7 +105,7 @@ pub fn demo(dir: &Path, scenario: Option<&Path>) -> anyhow::Result<()> {
     }
     // A fleet of simulated devices coming and going: the broker's per-connection errors are
     // noise here; the hub's own warnings stay.
-    heartline_hub::cli::init_logging_with("warn,rumqttd=off");
+    heartline_hub::cli::init_logging_with("warn,rmqtt=error,rmqtt_net=error");
     let mut cfg = HubConfig::load(&hub_toml)?;
     cfg.detection = s.detection.clone();
     let inventory = cfg.inventory.clone();

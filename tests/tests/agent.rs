@@ -238,7 +238,6 @@ async fn a_hung_check_is_cut_off_and_does_not_block_the_others() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_agent_applies_the_hubs_signed_config_and_ignores_a_forged_one() {
-    use heartline_e2e::{Device, Protocol};
     use heartline_proto::envelope::seal;
     use heartline_proto::{Channel, DeviceKey, wire};
     let fleet = Fleet::new(&[("acme", ids("cam", 2))]);
@@ -254,11 +253,9 @@ async fn the_agent_applies_the_hubs_signed_config_and_ignores_a_forged_one() {
     eventually("first report", || history(store, "cam-0").len() == 1)
         .await
         .unwrap();
-    // Another connection publishes configs on the device's topic: the signature decides whether
-    // the agent takes one, not the connection it came from.
-    let publisher = Device::connect(th.hub.mqtt_v4, &fleet.devices[1], Protocol::V4)
-        .await
-        .unwrap();
+    // Configs arrive on the device's retained config topic, which only the hub may write (the
+    // broker refuses devices; see mqtt_acl.rs). The signature decides whether the agent takes one,
+    // whoever delivered it: here a forged one comes first.
     let config = |version, interval| wire::DeviceConfig {
         device_id: d.id.clone(),
         version,
@@ -267,13 +264,11 @@ async fn the_agent_applies_the_hubs_signed_config_and_ignores_a_forged_one() {
     };
     let topic = d.topic(Channel::Config);
     // Forged (wrong key): had it been taken, its high version would shadow the real one.
-    publisher
-        .publish(&topic, seal(&DeviceKey([7; 32]), &config(99, 1)))
-        .await
+    th.hub
+        .publish_retained(topic.clone(), seal(&DeviceKey([7; 32]), &config(99, 1)))
         .unwrap();
-    publisher
-        .publish(&topic, seal(&d.key, &config(2, 2)))
-        .await
+    th.hub
+        .publish_retained(topic, seal(&d.key, &config(2, 2)))
         .unwrap();
     eventually("reports every two seconds", || {
         history(store, "cam-0").len() >= 3
@@ -289,7 +284,6 @@ async fn the_agent_applies_the_hubs_signed_config_and_ignores_a_forged_one() {
         intervals.iter().all(|&s| s == 2),
         "declares the hub's interval, not the forged one: {intervals:?}"
     );
-    drop(publisher);
     agent.stop().await;
     th.hub.shutdown().await.unwrap();
 }

@@ -3,6 +3,7 @@
 //! its reason, stores nothing, and leaves the hub serving the next good report.
 
 use heartline_e2e::{Device, Fleet, Protocol, TestHub, ids, sample_report};
+use heartline_hub::broker::acl::Refusal;
 use heartline_hub::ingest::RejectReason;
 use heartline_hub::metrics::AuthResult;
 use heartline_hub::store::Scope;
@@ -97,13 +98,22 @@ async fn a_wrong_token_or_a_borrowed_client_id_is_refused_at_connect() {
     hub.hub.shutdown().await.unwrap();
 }
 
+/// Who refuses a bad message: the broker, for a topic the device may not publish on (it never
+/// reaches ingest), or ingest, for what the topic allows but the payload breaks.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum By {
+    Broker(Refusal),
+    Ingest(RejectReason),
+}
+
 /// Sends `bad` from `acme-0`'s connection, then a good report on the same connection: once the
 /// good one is acked the bad one has been processed (one connection keeps its order).
 async fn refused(
     bad_topic: impl FnOnce(&Device) -> String,
     bad: impl FnOnce(&Device) -> Vec<u8>,
-    reason: RejectReason,
+    reason: impl Into<By>,
 ) {
+    let by = reason.into();
     let fleet = fleet();
     let hub = TestHub::start(&fleet).await.unwrap();
     let mut dev = Device::connect(hub.hub.mqtt_v4, fleet.device("acme-0"), Protocol::V4)
@@ -118,12 +128,20 @@ async fn refused(
     dev.wait_ack(1, 2).await.unwrap();
 
     let m = hub.hub.metrics();
-    assert_eq!(m.rejected(reason), 1, "refused as {reason:?}");
-    for other in RejectReason::ALL.into_iter().filter(|r| *r != reason) {
+    for other in RejectReason::ALL {
+        let expected = u64::from(by == By::Ingest(other));
         assert_eq!(
             m.rejected(other),
-            0,
-            "{other:?} counted for a {reason:?} case"
+            expected,
+            "{other:?} counted for a {by:?} case"
+        );
+    }
+    for other in Refusal::ALL {
+        let expected = u64::from(by == By::Broker(other));
+        assert_eq!(
+            m.mqtt_refused(other),
+            expected,
+            "{other:?} counted for a {by:?} case"
         );
     }
     assert_eq!(m.reports_committed.get(), 2);
@@ -133,6 +151,18 @@ async fn refused(
         assert_eq!(seqs, expected, "history of {}", d.id);
     }
     hub.hub.shutdown().await.unwrap();
+}
+
+impl From<RejectReason> for By {
+    fn from(r: RejectReason) -> By {
+        By::Ingest(r)
+    }
+}
+
+impl From<Refusal> for By {
+    fn from(r: Refusal) -> By {
+        By::Broker(r)
+    }
 }
 
 fn own_topic(d: &Device) -> String {
@@ -152,17 +182,18 @@ async fn a_forged_signature_is_refused() {
 #[tokio::test]
 async fn a_report_signed_by_device_a_on_device_b_topic_is_refused() {
     // acme-0 signs a report (naming itself, or naming acme-1) with its own key and publishes it on
-    // acme-1's topic: the hub verifies with acme-1's key, so neither passes.
+    // acme-1's topic: the broker refuses the topic (before RMQTT, the hub verified with acme-1's
+    // key, so neither passed either).
     refused(
         |_| fleet().device("acme-1").topic(Channel::Report),
         |d| seal(&d.creds.key, &d.report(7)),
-        RejectReason::BadSignature,
+        Refusal::PublishForeignTopic,
     )
     .await;
     refused(
         |_| fleet().device("acme-1").topic(Channel::Report),
         |d| seal(&d.creds.key, &sample_report("acme-1", 1, 7)),
-        RejectReason::BadSignature,
+        Refusal::PublishForeignTopic,
     )
     .await;
 }
@@ -183,7 +214,7 @@ async fn a_device_named_under_another_tenant_is_refused() {
     refused(
         |d| format!("hl/v1/globex/{}/report", d.creds.id),
         |d| seal(&d.creds.key, &d.report(7)),
-        RejectReason::UnknownDevice,
+        Refusal::PublishForeignTopic,
     )
     .await;
 }
@@ -254,11 +285,12 @@ async fn an_oversized_report_is_refused() {
 
 #[tokio::test]
 async fn a_foreign_topic_is_refused() {
-    // Matches the hub's subscription, but the device segment breaks the id rules.
+    // Matches the hub's subscription, but the device segment breaks the id rules: not the
+    // device's own topic, so the broker refuses it (ingest would refuse it as bad_topic).
     refused(
         |_| "hl/v1/acme/acme 0/report".into(),
         |d| seal(&d.creds.key, &d.report(7)),
-        RejectReason::BadTopic,
+        Refusal::PublishForeignTopic,
     )
     .await;
 }

@@ -16,6 +16,7 @@ mod reject;
 pub use dedupe::{Admit, MAX_BOOTS, admit};
 pub use reject::{RejectLog, RejectReason};
 
+use crate::broker::{Delivery, LinkTx};
 use crate::directory::Directory;
 use crate::dispatch::{Engineer, Manager, Roster, SiteArea};
 use crate::engine::{Engine, EngineConfig, Input, Output, TicketError, TicketId};
@@ -26,8 +27,6 @@ use crate::store::{DeviceRecord, DeviceStateRecord, HistoryEntry, Scope, Store, 
 use heartline_proto::envelope::{OpenError, decode_envelope, seal, verify_body};
 use heartline_proto::wire;
 use heartline_proto::{Channel, DeviceKey, Topic};
-use rumqttd::Notification;
-use rumqttd::local::{LinkError, LinkRx, LinkTx};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -167,7 +166,7 @@ impl Ingest {
 
     /// Processes messages until `stop` is set, then drains what the broker already delivered,
     /// commits it, and returns.
-    pub fn run(mut self, mut rx: LinkRx, stop: Arc<AtomicBool>) {
+    pub fn run(mut self, rx: flume::Receiver<Delivery>, stop: Arc<AtomicBool>) {
         let mut batch = Batch::default();
         loop {
             let generation = self.inventory_gen.load(Ordering::Acquire);
@@ -178,19 +177,18 @@ impl Ingest {
             let until_tick =
                 (self.engine.next_deadline() - now_ms()).clamp(0, STOP_POLL.as_millis() as i64);
             match rx.recv_deadline(Instant::now() + Duration::from_millis(until_tick as u64)) {
-                Ok(Some(n)) => self.notification(n, &rx, &mut batch),
-                Ok(None) => {}
-                Err(LinkError::RecvTimeout(flume::RecvTimeoutError::Timeout)) => {}
-                Err(e) => {
-                    tracing::error!(error = %e, "the broker's link closed; ingest stops");
+                Ok(d) => self.delivery(d, &mut batch),
+                Err(flume::RecvTimeoutError::Timeout) => {}
+                Err(flume::RecvTimeoutError::Disconnected) => {
+                    tracing::error!("the broker's link closed; ingest stops");
                     break;
                 }
             }
             // Take everything already waiting, without blocking, into the same transaction.
             while batch.messages < self.limits.batch_max {
-                match rx.recv_deadline(Instant::now()) {
-                    Ok(Some(n)) => self.notification(n, &rx, &mut batch),
-                    _ => break,
+                match rx.try_recv() {
+                    Ok(d) => self.delivery(d, &mut batch),
+                    Err(_) => break,
                 }
             }
             while let Ok(cmd) = self.live.commands.try_recv() {
@@ -242,21 +240,9 @@ impl Ingest {
         }
     }
 
-    fn notification(&mut self, n: Notification, rx: &LinkRx, batch: &mut Batch) {
-        match n {
-            Notification::Forward(f) => {
-                batch.messages += 1;
-                let topic = String::from_utf8_lossy(&f.publish.topic);
-                self.message(&topic, &f.publish.payload, batch);
-            }
-            // The router pauses a link until it says it is ready again.
-            Notification::Unschedule => {
-                if let Err(e) = rx.ready() {
-                    tracing::error!(error = %e, "cannot reschedule the broker link");
-                }
-            }
-            _ => {}
-        }
+    fn delivery(&mut self, d: Delivery, batch: &mut Batch) {
+        batch.messages += 1;
+        self.message(&d.topic, &d.payload, batch);
     }
 
     fn message(&mut self, topic: &str, payload: &[u8], batch: &mut Batch) {
@@ -593,8 +579,9 @@ impl Ingest {
         };
         let payload = seal(&DeviceKey(record.secrets.key), &ack);
         let topic = Topic::new(&record.info.tenant, device, Channel::Ack).to_string();
-        if let Err(e) = self.link_tx.publish(topic, payload) {
-            tracing::error!(device, error = %e, "cannot publish ack");
+        if let Err(e) = self.link_tx.send(topic, payload) {
+            // The device sends the report again and gets its ack then.
+            tracing::warn!(device, error = %e, "cannot publish ack: the broker link is full or closed");
         }
     }
 }

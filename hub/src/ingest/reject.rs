@@ -66,15 +66,16 @@ impl EncodeLabelValue for RejectReason {
 
 /// Logs a refusal once per (device, reason) and quiet period; repeats inside the period are only
 /// counted, and the next line says how many were held back. One noisy device cannot flood the log.
-pub struct RejectLog {
+/// Generic over the reason, so the broker's refusals use it too.
+pub struct RejectLog<R = RejectReason> {
     quiet: Duration,
-    last: HashMap<(String, RejectReason), (Instant, u64)>,
+    last: HashMap<(String, R), (Instant, u64)>,
 }
 
 /// Entries kept before the log forgets old (device, reason) pairs.
 const MAX_ENTRIES: usize = 10_000;
 
-impl RejectLog {
+impl<R: Copy + Eq + std::hash::Hash> RejectLog<R> {
     pub fn new(quiet: Duration) -> Self {
         RejectLog {
             quiet,
@@ -83,7 +84,7 @@ impl RejectLog {
     }
 
     /// Records a refusal; returns how many were held back before it when it should be logged now.
-    pub fn note(&mut self, now: Instant, device: &str, reason: RejectReason) -> Option<u64> {
+    pub fn note(&mut self, now: Instant, device: &str, reason: R) -> Option<u64> {
         if self.last.len() >= MAX_ENTRIES {
             let quiet = self.quiet;
             self.last
