@@ -26,6 +26,11 @@ enum Command {
         #[arg(long, default_value = "hub.toml")]
         config: PathBuf,
     },
+    /// Run a broker-only node of the hub's cluster (devices connect to it as to the hub).
+    Broker {
+        #[arg(long, default_value = "broker.toml")]
+        config: PathBuf,
+    },
     /// Write a commented example hub.toml and inventory.toml (with fresh device secrets).
     Init {
         #[arg(long, default_value = ".")]
@@ -137,6 +142,23 @@ fn dispatch() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Run { config } => serve(&config),
+        Command::Broker { config } => {
+            init_logging();
+            let cfg = crate::broker::node::NodeConfig::load(&config)?;
+            tokio::runtime::Runtime::new()?.block_on(crate::broker::node::run(cfg, async {
+                use tokio::signal::unix::{SignalKind, signal};
+                let (Ok(mut term), Ok(mut int)) = (
+                    signal(SignalKind::terminate()),
+                    signal(SignalKind::interrupt()),
+                ) else {
+                    return std::future::pending().await;
+                };
+                tokio::select! {
+                    _ = term.recv() => {},
+                    _ = int.recv() => {},
+                }
+            }))
+        }
         Command::User { command } => crate::user_cli::run(command),
         Command::Engineer(args) => tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -259,6 +281,10 @@ pub async fn wait_for_stop(hub: &crate::Hub, inventory: Option<&Path>) -> anyhow
             _ = int.recv() => return Ok(()),
             why = hub.store_failed() => bail!(
                 "the store failed a write ({why}); free space on its disk and start the hub again"
+            ),
+            why = hub.broker_failed() => bail!(
+                "the embedded MQTT broker failed ({why}); devices cannot reach the hub until it \
+                 restarts: start it again (a service manager with Restart=on-failure does)"
             ),
             _ = hup.recv() => match inventory {
                 None => tracing::warn!("SIGHUP: no inventory configured, nothing to apply"),

@@ -78,9 +78,32 @@ pub struct ClusterConfig {
     pub listen: Spanned<SocketAddr>,
     /// Every node of the cluster, this one included, as `"id@host:port"`.
     pub nodes: Spanned<Vec<String>>,
+    /// A file with the secret every node shares (at least 16 characters): broker nodes send it
+    /// to fetch the device directory from the hub. Relative to the config file.
+    pub secret_file: Spanned<PathBuf>,
 }
 
 impl ClusterConfig {
+    /// Reads the shared secret (relative to `base`), or says what is wrong with it.
+    pub fn secret(&self) -> anyhow::Result<String> {
+        let path = self.secret_file.get_ref();
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| anyhow::anyhow!("cluster secret_file {}: {e}", path.display()))?;
+        let secret = text.trim().to_string();
+        anyhow::ensure!(
+            secret.len() >= 16,
+            "the cluster secret in {} is shorter than 16 characters",
+            path.display()
+        );
+        Ok(secret)
+    }
+
+    /// Makes `secret_file` relative to the folder of the config file.
+    pub fn resolve(&mut self, base: &Path) {
+        let span = self.secret_file.span();
+        self.secret_file = Spanned::new(span, base.join(self.secret_file.get_ref()));
+    }
+
     /// The nodes as (id, address), checked: well-formed, unique, this node among them at its
     /// `listen` port. The error carries the span to show.
     pub fn nodes(&self) -> Result<Vec<(u64, SocketAddr)>, (std::ops::Range<usize>, String)> {
@@ -226,7 +249,7 @@ fn default_retry_max() -> u64 {
 }
 
 /// `"30s"`-style durations as milliseconds.
-mod humantime_serde_ms {
+pub(crate) mod humantime_serde_ms {
     use serde::{Deserialize, Deserializer};
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
@@ -334,6 +357,17 @@ impl HubConfig {
         config.store.path = base.join(&config.store.path);
         if let Some(inv) = &config.inventory {
             config.inventory = Some(base.join(inv));
+        }
+        if let Some(c) = &mut config.cluster {
+            c.resolve(base);
+            if let Err(e) = c.secret() {
+                return Err(FileError::at(
+                    path,
+                    &src,
+                    Some(c.secret_file.span()),
+                    format!("{e:#}"),
+                ));
+            }
         }
         if let Some(secret) = &mut config.notify.webhook_secret_file {
             let span = secret.span();

@@ -5,12 +5,15 @@ use crate::inventory::token_sha256;
 use crate::metrics::{AuthResult, Metrics};
 use crate::store::{DeviceRecord, Store, StoreError};
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use subtle::ConstantTimeEq;
 
 #[derive(Clone, Default)]
 pub struct Directory {
     devices: Arc<RwLock<HashMap<String, Arc<DeviceRecord>>>>,
+    /// Bumped on every change, so that broker nodes fetch it only when it changed.
+    generation: Arc<AtomicU64>,
 }
 
 impl Directory {
@@ -28,8 +31,41 @@ impl Directory {
             .map(|d| (d.info.id.clone(), Arc::new(d)))
             .collect();
         let n = fresh.len();
-        *self.devices.write().expect("directory lock poisoned") = fresh;
+        self.replace(fresh.into_values().map(|d| (*d).clone()).collect());
         Ok(n)
+    }
+
+    /// Replaces every device at once (a broker node, with what the hub sent).
+    pub fn replace(&self, devices: Vec<DeviceRecord>) {
+        let fresh = devices
+            .into_iter()
+            .map(|d| (d.info.id.clone(), Arc::new(d)))
+            .collect();
+        *self.devices.write().expect("directory lock poisoned") = fresh;
+        self.generation.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// Changes with every [`Directory::replace`] and [`Directory::reload`].
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    /// Every device, for sharing with broker nodes.
+    pub fn all(&self) -> Vec<Arc<DeviceRecord>> {
+        self.devices
+            .read()
+            .expect("directory lock poisoned")
+            .values()
+            .cloned()
+            .collect()
+    }
+
+    pub fn len(&self) -> usize {
+        self.devices.read().expect("directory lock poisoned").len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 
     pub fn get(&self, device: &str) -> Option<Arc<DeviceRecord>> {

@@ -34,13 +34,18 @@ pub async fn serve<L>(
     m: Arc<Metrics>,
     api: crate::api::ApiState,
     web: crate::web::WebState,
+    cluster: Option<Router>,
     stop: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()>
 where
     L: axum::serve::Listener,
     L::Addr: std::fmt::Debug,
 {
-    let app = router(m)
+    let mut app = router(m);
+    if let Some(cluster) = cluster {
+        app = app.merge(cluster);
+    }
+    let app = app
         .merge(crate::api::router(api, web.clone()))
         .merge(crate::web::router(web));
     axum::serve(listener, app)

@@ -7,6 +7,7 @@
 //! - [`store`]: redb behind one narrow, scoped interface.
 //! - [`directory`]: device credentials in memory, for connect-time auth and signature checks.
 //! - [`broker`]: the embedded broker (RMQTT): device auth and topic ACL, the hub's link, cluster.
+//! - [`cluster`]: the device directory shared with broker-only nodes (`heartline-hub broker`).
 //! - [`ingest`]: decode → verify → dedupe → commit → ack, on its own thread.
 //! - [`engine`]: the sans-IO detection engine and ticket lifecycle.
 //! - [`dispatch`]: the sans-IO dispatch policy and SLA escalation ladder (applied by `engine::assign`).
@@ -26,6 +27,7 @@ pub mod audit;
 pub mod backup;
 pub mod broker;
 pub mod cli;
+pub mod cluster;
 pub mod config;
 pub mod detection_config;
 pub mod diagnostic;
@@ -197,6 +199,10 @@ impl Hub {
         let stopped = async move {
             let _ = stopped.await;
         };
+        let cluster = match &config.cluster {
+            Some(c) => Some(cluster::router(directory.clone(), c.secret()?)),
+            None => None,
+        };
         let scheme = if https.is_some() { "https" } else { "http" };
         let http_task = match https {
             Some(server) => {
@@ -205,9 +211,23 @@ impl Hub {
                     tokio_rustls::TlsAcceptor::from(server),
                     metrics.clone(),
                 );
-                tokio::spawn(http::serve(listener, metrics.clone(), api, web, stopped))
+                tokio::spawn(http::serve(
+                    listener,
+                    metrics.clone(),
+                    api,
+                    web,
+                    cluster,
+                    stopped,
+                ))
             }
-            None => tokio::spawn(http::serve(listener, metrics.clone(), api, web, stopped)),
+            None => tokio::spawn(http::serve(
+                listener,
+                metrics.clone(),
+                api,
+                web,
+                cluster,
+                stopped,
+            )),
         };
         tracing::info!(%http, "metrics at {scheme}://{http}/metrics; gRPC API on the same port");
         // Without its control socket the hub still runs; only `backup` and `audit verify` then
@@ -384,9 +404,8 @@ pub async fn run(config: HubConfig, shutdown: impl Future<Output = ()>) -> anyho
         why = hub.broker_failed() => {
             tracing::error!(%why, "the embedded MQTT broker failed; stopping so that the hub can be restarted");
             Some(format!(
-                "the embedded MQTT broker failed ({why}); devices may not be able to connect \
-                 until the hub restarts: start it again (a service manager with \
-                 Restart=on-failure does)"
+                "the embedded MQTT broker failed ({why}); devices cannot reach the hub until it \
+                 restarts: start it again (a service manager with Restart=on-failure does)"
             ))
         }
     };

@@ -203,18 +203,18 @@ fn config_mistakes_point_at_their_line() {
         // A setting of the broker before RMQTT (rumqttd's segments) is named as unknown.
         ("[mqtt]\nsegment_bytes = 100\n", 2, "unknown field"),
         (
-            "[cluster]\nnode_id = 1\nlisten = \"127.0.0.1:5363\"\nnodes = [\"1@127.0.0.1:5363\", \"2-127.0.0.1:5364\"]\n",
-            4,
+            "[cluster]\nnode_id = 1\nsecret_file = \"s\"\nlisten = \"127.0.0.1:5363\"\nnodes = [\"1@127.0.0.1:5363\", \"2-127.0.0.1:5364\"]\n",
+            5,
             "id@host:port",
         ),
         (
-            "[cluster]\nnode_id = 3\nlisten = \"127.0.0.1:5363\"\nnodes = [\"1@127.0.0.1:5363\", \"2@127.0.0.1:5364\"]\n",
-            4,
+            "[cluster]\nnode_id = 3\nsecret_file = \"s\"\nlisten = \"127.0.0.1:5363\"\nnodes = [\"1@127.0.0.1:5363\", \"2@127.0.0.1:5364\"]\n",
+            5,
             "not in nodes",
         ),
         (
-            "[cluster]\nnode_id = 1\nlisten = \"127.0.0.1:5000\"\nnodes = [\"1@127.0.0.1:5363\", \"2@127.0.0.1:5364\"]\n",
-            3,
+            "[cluster]\nnode_id = 1\nsecret_file = \"s\"\nlisten = \"127.0.0.1:5000\"\nnodes = [\"1@127.0.0.1:5363\", \"2@127.0.0.1:5364\"]\n",
+            4,
             "different ports",
         ),
         ("[engine]\nprobe_uplinks = \"yes\"\n", 2, "invalid type"),

@@ -2,6 +2,7 @@
 //! loopback ports, and test devices that speak the real protocol over rumqttc (MQTT 3.1.1 or 5).
 
 pub mod bench;
+pub mod cluster;
 
 use anyhow::{Context, anyhow, bail};
 use heartline_hub::Hub;

@@ -25,6 +25,9 @@ pub const LINK_QUEUE: usize = 200_000;
 pub const LINK_INFLIGHT: u16 = 4_096;
 /// Publishes from ingest waiting to be written to the broker.
 const LINK_REQUESTS: usize = 65_536;
+/// How long the link's CONNECT may take: in a cluster whose other nodes are not up yet, the
+/// broker first waits for them (about 10 s) to learn whether the client id is connected there.
+const LINK_CONNECT_MAX: Duration = Duration::from_secs(30);
 /// How long the link may stay disconnected before the broker counts as failed.
 const LINK_DOWN_MAX: Duration = Duration::from_secs(10);
 
@@ -70,6 +73,11 @@ pub async fn connect(
         .set_max_packet_size(max_packet_bytes + 1024, max_packet_bytes + 1024)
         .set_inflight(LINK_INFLIGHT);
     let (client, mut events) = AsyncClient::new(opts, LINK_REQUESTS);
+    // In a cluster, a CONNECT asks the other nodes about the client id first; a node that is not
+    // up yet makes that wait for the cluster's request timeout.
+    let mut net = events.network_options();
+    net.set_connection_timeout(LINK_CONNECT_MAX.as_secs());
+    events.set_network_options(net);
     let (tx, rx) = flume::bounded(LINK_CHANNEL);
     let subscribe = |client: &AsyncClient| {
         client.try_subscribe_many(
@@ -78,13 +86,13 @@ pub async fn connect(
         )
     };
     // The first connection and its SUBACK, before start-up goes on.
-    let deadline = Instant::now() + LINK_DOWN_MAX;
+    let deadline = Instant::now() + LINK_CONNECT_MAX;
     loop {
         let event = tokio::time::timeout_at(deadline.into(), events.poll())
             .await
             .map_err(|_| {
                 anyhow::anyhow!(
-                    "the hub's link to its broker did not connect within {LINK_DOWN_MAX:?}"
+                    "the hub's link to its broker did not connect within {LINK_CONNECT_MAX:?}"
                 )
             })?;
         match event {

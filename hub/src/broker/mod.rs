@@ -48,7 +48,7 @@ pub struct BrokerLink {
 }
 
 /// The device listener settings shared by the hub's node and broker-only nodes.
-fn device_listener(name: &str, addr: SocketAddr, cfg: &MqttConfig) -> Builder {
+pub(crate) fn device_listener(name: &str, addr: SocketAddr, cfg: &MqttConfig) -> Builder {
     Builder::new()
         .name(name)
         .laddr(addr)
@@ -68,7 +68,7 @@ fn device_listener(name: &str, addr: SocketAddr, cfg: &MqttConfig) -> Builder {
 }
 
 /// Builds the broker's context: node id, plugins (retained messages; the cluster, if any).
-async fn context(
+pub(crate) async fn context(
     cfg: &MqttConfig,
     cluster: Option<&ClusterConfig>,
 ) -> anyhow::Result<ServerContext> {
@@ -86,6 +86,15 @@ async fn context(
         // ones), answering CONNECT past it with "server unavailable"; the hub's link is one more.
         .mqtt_max_sessions(cfg.max_connections as isize + 1)
         .busy_check_enable(false)
+        // Every publish waits for every other node's answer, so a node that is down stalls each
+        // publish for the request timeout (4 s) until the circuit breaker opens: after three
+        // calls here, then calls to that node fail at once for 10 s before one is tried again.
+        .circuit_breaker_config(rmqtt::context::CircuitBreakerConfig {
+            failure_rate_threshold: 0.5,
+            minimum_number_of_calls: 3,
+            wait_duration_in_open: Duration::from_secs(10),
+            ..Default::default()
+        })
         .plugins_config_map_add("rmqtt-retainer", retainer);
     if let Some(c) = cluster {
         scx = scx.plugins_config_map_add("rmqtt-cluster-broadcast", node::cluster_plugin_config(c));
@@ -94,13 +103,10 @@ async fn context(
     rmqtt_retainer::register(&scx, true, false)
         .await
         .map_err(|e| anyhow::anyhow!("starting the broker's retained-message store: {e}"))?;
-    if let Some(c) = cluster {
-        node::join(&scx, c).await?;
-    }
     Ok(scx)
 }
 
-async fn add_hooks(scx: &ServerContext, hooks: Arc<hooks::Hooks>) {
+pub(crate) async fn add_hooks(scx: &ServerContext, hooks: Arc<hooks::Hooks>) {
     let register = scx.extends.hook_mgr().register();
     for typ in hooks::TYPES {
         register
@@ -110,7 +116,11 @@ async fn add_hooks(scx: &ServerContext, hooks: Arc<hooks::Hooks>) {
     register.start().await;
 }
 
-fn bind(builder: Builder, what: &str, addr: SocketAddr) -> anyhow::Result<rmqtt::net::Listener> {
+pub(crate) fn bind(
+    builder: Builder,
+    what: &str,
+    addr: SocketAddr,
+) -> anyhow::Result<rmqtt::net::Listener> {
     builder
         .bind()
         .and_then(|l| l.tcp())
@@ -121,7 +131,7 @@ fn bind(builder: Builder, what: &str, addr: SocketAddr) -> anyhow::Result<rmqtt:
 }
 
 /// Runs the server on a task; its end (it has none while it works) is a failure.
-fn serve(server: MqttServer, failed: watch::Sender<Option<String>>) {
+pub(crate) fn serve(server: MqttServer, failed: watch::Sender<Option<String>>) {
     tokio::spawn(async move {
         let why = match tokio::spawn(server.run()).await {
             Ok(Ok(())) => "the MQTT server stopped".to_string(),
@@ -141,6 +151,9 @@ pub async fn start(
     metrics: Arc<Metrics>,
 ) -> anyhow::Result<BrokerLink> {
     let scx = context(cfg, cluster).await?;
+    if let Some(c) = cluster {
+        node::join(&scx, c).await?;
+    }
     let secret = hex::encode(rand::random::<[u8; 32]>());
     let credentials = hooks::LinkCredentials {
         listener: LID_LINK,
@@ -180,7 +193,7 @@ pub async fn start(
         v5.local_addr().map_err(|e| anyhow::anyhow!("{e}"))?,
         internal.local_addr().map_err(|e| anyhow::anyhow!("{e}"))?,
     );
-    let server = MqttServer::new(scx)
+    let server = MqttServer::new(scx.clone())
         .listener_by_id(v4, LID_V4)
         .listener_by_id(v5, LID_V5)
         .listener_by_id(internal, LID_LINK)
