@@ -83,6 +83,9 @@ pub struct ClusterConfig {
     pub secret_file: Spanned<PathBuf>,
 }
 
+/// A config mistake: the byte range of the value to point at, and what is wrong with it.
+pub type SpannedError = (std::ops::Range<usize>, String);
+
 impl ClusterConfig {
     /// Reads the shared secret (relative to `base`), or says what is wrong with it.
     pub fn secret(&self) -> anyhow::Result<String> {
@@ -106,7 +109,7 @@ impl ClusterConfig {
 
     /// The nodes as (id, address), checked: well-formed, unique, this node among them at its
     /// `listen` port. The error carries the span to show.
-    pub fn nodes(&self) -> Result<Vec<(u64, SocketAddr)>, (std::ops::Range<usize>, String)> {
+    pub fn nodes(&self) -> Result<Vec<(u64, SocketAddr)>, SpannedError> {
         let span = self.nodes.span();
         if !(1..=u64::from(u16::MAX)).contains(&self.node_id) {
             return Err((

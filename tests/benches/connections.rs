@@ -6,8 +6,8 @@
 //!
 //! Run by `tests/side-by-side/connections.sh` (env: DEVICES, STEP, HOLD_S, FINAL_HOLD_S,
 //! KEEPALIVE_S, REPORT_S, SOURCES, SUBSCRIBE, HANDSHAKES, SIDE_BY_SIDE_MD, SIDE_BY_SIDE_PIDS).
-//! A device that fails to connect does not retry: rumqttd 0.20 panics when a client reconnects
-//! with the id of a connection it dropped before CONNACK (see `hub/src/broker_watch.rs`).
+//! A device that fails to connect does not retry (the table counts it as refused), so a
+//! figure is what one attempt per device achieves.
 
 use heartline_e2e::bench::{cpu_us, emit_markdown, env_or, note_pid, rss_kib, spawn_hub};
 use heartline_e2e::{DeviceCreds, Fleet, ids, sample_report};

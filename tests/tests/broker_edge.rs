@@ -44,7 +44,7 @@ fn connect_packet(creds: &DeviceCreds) -> Vec<u8> {
 async fn connect_and_reset(addr: SocketAddr, creds: &DeviceCreds) {
     let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
     s.write_all(&connect_packet(creds)).await.unwrap();
-    s.set_linger(Some(Duration::ZERO)).unwrap();
+    s.set_zero_linger().unwrap();
     drop(s);
 }
 

@@ -12,7 +12,6 @@ use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 /// The filters tenant A's device tries, and whether each is its own (granted).
 fn filters(a: &DeviceCreds, a2: &DeviceCreds, b: &DeviceCreds) -> Vec<(String, bool)> {
