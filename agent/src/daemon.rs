@@ -128,14 +128,19 @@ pub async fn run(cfg: AgentConfig, shutdown: impl Future<Output = ()>) -> anyhow
     let outbox = Outbox::open(&cfg.state_dir.join("outbox.redb"), cfg.outbox_max)
         .with_context(|| format!("opening the outbox in {}", cfg.state_dir.display()))?;
     let boot_id = collect::boot_id();
-    let session_id: u64 = rand::random();
-    // The will is set once, before the first connection; every `online` of this session carries
-    // the same time, or the hub would take the will for a message older than the `online`.
-    let session_at = now_ms();
-    let will = session::state_change(&cfg, boot_id, session_id, Presence::Offline, session_at);
-    let (client, eventloop) = session::client(&cfg, will)?;
+    let (client, eventloop) = session::client(&cfg)?;
     let (ev_tx, mut ev_rx) = mpsc::unbounded_channel();
-    let driver = tokio::spawn(session::drive(eventloop, ev_tx));
+    // Each connection's will and its `online` name the same session and time.
+    let will = {
+        let cfg = cfg.clone();
+        move |session, at_ms| {
+            session::state_change(&cfg, boot_id, session, Presence::Offline, at_ms)
+        }
+    };
+    let state_topic = session::topic(&cfg, Channel::State);
+    let driver = tokio::spawn(session::drive(eventloop, ev_tx, state_topic, will, now_ms));
+    // The session of the current (or last) connection: the goodbye names it.
+    let mut session_id = 0u64;
     let (check_tx, mut check_rx) = mpsc::channel(64);
     let mut reporter = Reporter::new(cfg.clone(), boot_id);
     if outbox.last_boot()? != Some(boot_id) {
@@ -173,7 +178,10 @@ pub async fn run(cfg: AgentConfig, shutdown: impl Future<Output = ()>) -> anyhow
                 }
             }
             Some(ev) = ev_rx.recv() => match ev {
-                SessionEvent::Connected => d.connected(session_id, session_at).await?,
+                SessionEvent::Connected { session, at_ms } => {
+                    session_id = session;
+                    d.connected(session, at_ms).await?
+                }
                 SessionEvent::Disconnected(e) => {
                     if d.connected {
                         tracing::warn!(error = %e, pending = d.outbox.len()?, "lost the hub; reports wait in the outbox");

@@ -262,30 +262,26 @@ fn serve(config: &Path) -> anyhow::Result<()> {
             "hub running: MQTT 3.1.1 on {}, MQTT 5 on {}{tls}, web view and API on {scheme}://{}/ (metrics at /metrics)",
             hub.mqtt_v4, hub.mqtt_v5, hub.http
         );
-        let stopped = wait_for_stop(&hub, inventory.as_deref()).await;
-        tracing::info!("shutting down: draining in-flight reports");
-        let shut = hub.shutdown().await;
-        stopped.and(shut)
+        let died = wait_for_stop(&hub, inventory.as_deref()).await?;
+        crate::stop_after(hub, died).await
     })
 }
 
-/// Waits for SIGINT or SIGTERM; re-applies the inventory on SIGHUP.
-pub async fn wait_for_stop(hub: &crate::Hub, inventory: Option<&Path>) -> anyhow::Result<()> {
+/// Waits for SIGINT or SIGTERM (`None`) or the death of a part of the hub (which part and why);
+/// re-applies the inventory on SIGHUP.
+pub async fn wait_for_stop(
+    hub: &crate::Hub,
+    inventory: Option<&Path>,
+) -> anyhow::Result<Option<crate::parts::Death>> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut term = signal(SignalKind::terminate())?;
     let mut int = signal(SignalKind::interrupt())?;
     let mut hup = signal(SignalKind::hangup())?;
     loop {
         tokio::select! {
-            _ = term.recv() => return Ok(()),
-            _ = int.recv() => return Ok(()),
-            why = hub.store_failed() => bail!(
-                "the store failed a write ({why}); free space on its disk and start the hub again"
-            ),
-            why = hub.broker_failed() => bail!(
-                "the embedded MQTT broker failed ({why}); devices cannot reach the hub until it \
-                 restarts: start it again (a service manager with Restart=on-failure does)"
-            ),
+            _ = term.recv() => return Ok(None),
+            _ = int.recv() => return Ok(None),
+            death = hub.failed() => return Ok(Some(death)),
             _ = hup.recv() => match inventory {
                 None => tracing::warn!("SIGHUP: no inventory configured, nothing to apply"),
                 Some(path) => match Inventory::load(path).map_err(anyhow::Error::from).and_then(|i| hub.apply_inventory(&i)) {

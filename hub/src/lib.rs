@@ -41,6 +41,7 @@ pub mod inventory;
 pub mod live;
 pub mod metrics;
 pub mod notify;
+pub mod parts;
 pub mod report;
 pub mod store;
 pub mod tls;
@@ -77,6 +78,7 @@ pub struct Hub {
     stop: Arc<AtomicBool>,
     inventory_gen: Arc<std::sync::atomic::AtomicU64>,
     ingest: std::thread::JoinHandle<()>,
+    deaths: parts::Deaths,
     notifier: Option<std::thread::JoinHandle<()>>,
     live: live::Live,
     closing: tokio::sync::watch::Sender<bool>,
@@ -84,8 +86,6 @@ pub struct Hub {
     http_task: tokio::task::JoinHandle<std::io::Result<()>>,
     control: Option<tokio::task::JoinHandle<()>>,
     mqtt_tls_task: Option<tokio::task::JoinHandle<()>>,
-    store_failed: tokio::sync::watch::Receiver<Option<String>>,
-    broker_failed: tokio::sync::watch::Receiver<Option<String>>,
     link: broker::LinkTx,
 }
 
@@ -108,6 +108,8 @@ impl Hub {
         }
         let directory = Directory::load(&store)?;
         let metrics = Arc::new(Metrics::default());
+        let stop = Arc::new(AtomicBool::new(false));
+        let deaths = parts::Deaths::new(stop.clone());
 
         let link = broker::start(
             &config.mqtt,
@@ -117,6 +119,14 @@ impl Hub {
         )
         .await?;
         let link_tx = link.tx.clone();
+        {
+            let (deaths, mut failed) = (deaths.clone(), link.failed.clone());
+            tokio::spawn(async move {
+                if let Ok(why) = failed.wait_for(Option::is_some).await {
+                    deaths.report("broker", why.clone().unwrap_or_default());
+                }
+            });
+        }
         let limits = Limits {
             max_report_bytes: *config.ingest.max_report_bytes.get_ref(),
             batch_max: config.ingest.batch_max.max(1),
@@ -125,9 +135,8 @@ impl Hub {
             report_burst: *config.ingest.report_burst.get_ref() as u32,
         };
         let inventory_gen = Arc::new(std::sync::atomic::AtomicU64::new(0));
-        let stop = Arc::new(AtomicBool::new(false));
         let (live, live_ingest) = live::channels();
-        let notifier = start_notifier(&config.notify, &store, &stop)?;
+        let notifier = start_notifier(&config.notify, &store, &stop, &deaths)?;
         let ingest = Ingest::new(
             store.clone(),
             directory.clone(),
@@ -139,14 +148,11 @@ impl Hub {
             live_ingest,
             notifier.as_ref().map(|(wake, _)| wake.clone()),
         )?;
-        let (store_failed_tx, store_failed) = tokio::sync::watch::channel(None);
-        let ingest = ingest.on_store_failure(store_failed_tx);
+        let ingest = ingest.on_store_failure(deaths.clone());
         let ingest = {
             let stop = stop.clone();
             let rx = link.rx.clone();
-            std::thread::Builder::new()
-                .name("ingest".into())
-                .spawn(move || ingest.run(rx, stop))?
+            deaths.thread("ingest", move || ingest.run(rx, stop))?
         };
 
         let mqtt_tls = match (
@@ -164,13 +170,16 @@ impl Hub {
                     format!("cannot listen for MQTT over TLS on {addr}: is the port taken?")
                 })?;
                 let bound = listener.local_addr()?;
-                let task = tokio::spawn(tls::mqtt::serve(
-                    listener,
-                    tokio_rustls::TlsAcceptor::from(server.clone()),
-                    tls::mqtt::Upstream::of(link.v4, link.v5),
-                    config.mqtt.max_connections,
-                    metrics.clone(),
-                ));
+                let task = deaths.spawn(
+                    "MQTT over TLS listener",
+                    tls::mqtt::serve(
+                        listener,
+                        tokio_rustls::TlsAcceptor::from(server.clone()),
+                        tls::mqtt::Upstream::of(link.v4, link.v5),
+                        config.mqtt.max_connections,
+                        metrics.clone(),
+                    ),
+                );
                 tracing::info!(%bound, "MQTT over TLS listening (3.1.1 and 5)");
                 Some((bound, task))
             }
@@ -211,34 +220,29 @@ impl Hub {
                     tokio_rustls::TlsAcceptor::from(server),
                     metrics.clone(),
                 );
-                tokio::spawn(http::serve(
-                    listener,
-                    metrics.clone(),
-                    api,
-                    web,
-                    cluster,
-                    stopped,
-                ))
+                deaths.spawn(
+                    "HTTP server",
+                    http::serve(listener, metrics.clone(), api, web, cluster, stopped),
+                )
             }
-            None => tokio::spawn(http::serve(
-                listener,
-                metrics.clone(),
-                api,
-                web,
-                cluster,
-                stopped,
-            )),
+            None => deaths.spawn(
+                "HTTP server",
+                http::serve(listener, metrics.clone(), api, web, cluster, stopped),
+            ),
         };
         tracing::info!(%http, "metrics at {scheme}://{http}/metrics; gRPC API on the same port");
         // Without its control socket the hub still runs; only `backup` and `audit verify` then
         // need it stopped.
         let control = match backup::listen(&config.store.path) {
-            Ok(listener) => Some(tokio::spawn(backup::serve(
-                listener,
-                store.clone(),
-                backup::socket_path(&config.store.path),
-                closing.subscribe(),
-            ))),
+            Ok(listener) => Some(deaths.spawn(
+                "control socket",
+                backup::serve(
+                    listener,
+                    store.clone(),
+                    backup::socket_path(&config.store.path),
+                    closing.subscribe(),
+                ),
+            )),
             Err(e) => {
                 tracing::warn!(error = %format!("{e:#}"), "no control socket: `heartline-hub backup` and `audit verify` work only while the hub is stopped");
                 None
@@ -263,31 +267,15 @@ impl Hub {
             http_task,
             control,
             mqtt_tls_task: mqtt_tls.map(|(_, task)| task),
-            store_failed,
-            broker_failed: link.failed,
+            deaths,
             link: link_tx,
         })
     }
 
-    /// Resolves when the store failed a write and ingest stopped (a full disk, say): the hub
-    /// must be restarted to reopen it. Never resolves otherwise.
-    pub async fn store_failed(&self) -> String {
-        let mut rx = self.store_failed.clone();
-        match rx.wait_for(Option::is_some).await {
-            Ok(why) => why.clone().unwrap_or_default(),
-            Err(_) => std::future::pending().await,
-        }
-    }
-
-    /// Resolves when the embedded broker failed (its server stopped, or the hub's link to it
-    /// stayed down): devices may no longer reach the hub until it restarts. Never resolves
-    /// otherwise.
-    pub async fn broker_failed(&self) -> String {
-        let mut rx = self.broker_failed.clone();
-        match rx.wait_for(Option::is_some).await {
-            Ok(why) => why.clone().unwrap_or_default(),
-            Err(_) => std::future::pending().await,
-        }
+    /// Resolves when a part of the hub died (the store failed a write, the broker stopped, a
+    /// thread panicked, a listener ended): the hub must be restarted. Never resolves otherwise.
+    pub async fn failed(&self) -> parts::Death {
+        self.deaths.first().await
     }
 
     /// Publishes a retained message on a device's topic as the hub (the only writer of a
@@ -295,6 +283,14 @@ impl Hub {
     pub fn publish_retained(&self, topic: String, payload: Vec<u8>) -> anyhow::Result<()> {
         self.link
             .retain(topic, payload)
+            .map_err(|e| anyhow::anyhow!("publishing through the broker link: {e}"))
+    }
+
+    /// Sends a message to one device as the hub does an ack or a probe (at most once, not
+    /// retained); `payload` is sent as given, so it must already be sealed.
+    pub fn publish(&self, topic: String, payload: Vec<u8>) -> anyhow::Result<()> {
+        self.link
+            .send(topic, payload)
             .map_err(|e| anyhow::anyhow!("publishing through the broker link: {e}"))
     }
 
@@ -328,30 +324,38 @@ impl Hub {
         if let Some(task) = &self.mqtt_tls_task {
             task.abort();
         }
+        // A part that died does not keep the others from stopping: its error comes last.
         let ingest = self.ingest;
-        tokio::task::spawn_blocking(move || ingest.join())
+        let ingested = tokio::task::spawn_blocking(move || ingest.join())
             .await?
-            .map_err(|_| anyhow::anyhow!("the ingest thread panicked"))?;
+            .map_err(|_| anyhow::anyhow!("the ingest thread panicked"));
         // Live streams end, then the HTTP server stops once its connections are done (bounded:
         // a client that never hangs up does not hold the hub).
         let _ = self.closing.send(true);
         let _ = self.http_stop.send(());
-        match tokio::time::timeout(std::time::Duration::from_secs(5), self.http_task).await {
-            Ok(served) => served??,
-            Err(_) => tracing::warn!("HTTP connections still open after 5 s; closing anyway"),
-        }
+        let served =
+            match tokio::time::timeout(std::time::Duration::from_secs(5), self.http_task).await {
+                Ok(served) => served
+                    .map_err(|e| anyhow::anyhow!("the HTTP server task failed: {e}"))
+                    .and_then(|r| r.map_err(anyhow::Error::from)),
+                Err(_) => {
+                    tracing::warn!("HTTP connections still open after 5 s; closing anyway");
+                    Ok(())
+                }
+            };
         if let Some(control) = self.control {
             let _ = control.await;
         }
-        if let Some(n) = self.notifier {
-            tokio::task::spawn_blocking(move || n.join())
+        let notified = match self.notifier {
+            Some(n) => tokio::task::spawn_blocking(move || n.join())
                 .await?
-                .map_err(|_| anyhow::anyhow!("the notifier thread panicked"))?;
-        }
+                .map_err(|_| anyhow::anyhow!("the notifier thread panicked")),
+            None => Ok(()),
+        };
         // Ingest held the other reference; dropping the last one closes the redb file cleanly.
         drop(self.store);
         tracing::info!("hub stopped");
-        Ok(())
+        ingested.and(served).and(notified)
     }
 }
 
@@ -361,6 +365,7 @@ fn start_notifier(
     cfg: &config::NotifyConfig,
     store: &Arc<Store>,
     stop: &Arc<AtomicBool>,
+    deaths: &parts::Deaths,
 ) -> anyhow::Result<Option<(flume::Sender<()>, std::thread::JoinHandle<()>)>> {
     let (Some(url), Some(secret_file)) = (&cfg.webhook_url, &cfg.webhook_secret_file) else {
         return Ok(None);
@@ -387,32 +392,34 @@ fn start_notifier(
     let (store, stop) = (store.clone(), stop.clone());
     let retry_max = std::time::Duration::from_millis(cfg.retry_max_ms.max(100));
     tracing::info!(url = %url.get_ref(), "notifications go to the webhook");
-    let thread = std::thread::Builder::new()
-        .name("notify".into())
-        .spawn(move || notify::run_outbox(store, Box::new(webhook), woken, stop, retry_max))?;
+    let thread = deaths.thread("notifier", move || {
+        notify::run_outbox(store, Box::new(webhook), woken, stop, retry_max)
+    })?;
     Ok(Some((wake, thread)))
 }
 
-/// Runs a hub until `shutdown` resolves, then stops it gracefully.
+/// Runs a hub until `shutdown` resolves or a part of it dies, then stops it gracefully; a death
+/// is the error (which part, why, what to do).
 pub async fn run(config: HubConfig, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
     let hub = Hub::start(config).await?;
-    let failed = tokio::select! {
+    let died = tokio::select! {
         () = shutdown => None,
-        why = hub.store_failed() => Some(format!(
-            "the store failed a write ({why}); free space on its disk and start the hub again"
-        )),
-        why = hub.broker_failed() => {
-            tracing::error!(%why, "the embedded MQTT broker failed; stopping so that the hub can be restarted");
-            Some(format!(
-                "the embedded MQTT broker failed ({why}); devices cannot reach the hub until it \
-                 restarts: start it again (a service manager with Restart=on-failure does)"
-            ))
-        }
+        death = hub.failed() => Some(death),
     };
+    stop_after(hub, died).await
+}
+
+/// Shuts `hub` down; with a death, logs what the shutdown met and returns the death's advice.
+pub async fn stop_after(hub: Hub, died: Option<parts::Death>) -> anyhow::Result<()> {
     tracing::info!("shutting down: draining in-flight reports");
-    hub.shutdown().await?;
-    match failed {
-        None => Ok(()),
-        Some(why) => anyhow::bail!(why),
+    let shut = hub.shutdown().await;
+    match died {
+        None => shut,
+        Some(death) => {
+            if let Err(e) = shut {
+                tracing::warn!(error = %format!("{e:#}"), "while stopping after the failure");
+            }
+            anyhow::bail!(death.advice())
+        }
     }
 }

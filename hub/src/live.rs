@@ -22,7 +22,12 @@ pub struct DeviceView {
 /// Something on a project changed: pages of that project re-read it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Change {
+    /// The number among all changes (the operator's staff see these).
+    #[serde(skip)]
     pub seq: u64,
+    /// The number among the changes of this tenant (its customers see these).
+    #[serde(skip)]
+    pub tenant_seq: u64,
     pub at_ms: Ms,
     pub tenant: String,
     pub project: String,
@@ -31,10 +36,36 @@ pub struct Change {
     pub id: String,
 }
 
+/// How a viewer's event ids count. The operator's staff (operators, engineers) see every change
+/// numbered in one sequence; a customer sees its tenant's changes numbered on their own, so the
+/// gaps between its ids reveal nothing of other tenants' activity.
+#[derive(Debug, Clone, Copy)]
+pub enum Numbering<'a> {
+    All,
+    Tenant(&'a str),
+}
+
+impl Change {
+    /// This change's event id for a viewer counting by `n`.
+    pub fn number(&self, n: Numbering) -> u64 {
+        match n {
+            Numbering::All => self.seq,
+            Numbering::Tenant(_) => self.tenant_seq,
+        }
+    }
+}
+
+/// The changes kept for replay, and the latest number of each tenant.
+#[derive(Default)]
+struct Recent {
+    changes: VecDeque<Change>,
+    tenants: HashMap<String, u64>,
+}
+
 /// Every device's status, written by ingest after each commit; and the changes, numbered.
 pub struct Board {
     devices: RwLock<HashMap<String, DeviceView>>,
-    recent: Mutex<VecDeque<Change>>,
+    recent: Mutex<Recent>,
     changes: broadcast::Sender<Change>,
 }
 
@@ -62,40 +93,78 @@ impl Board {
     /// Numbers a change, keeps it for replay, and tells every watcher.
     pub fn publish(&self, at_ms: Ms, tenant: &str, project: &str, kind: &'static str, id: &str) {
         let mut recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
-        let seq = recent.back().map_or(1, |c| c.seq + 1);
+        let seq = recent.changes.back().map_or(1, |c| c.seq + 1);
+        let tenant_seq = {
+            let n = recent.tenants.entry(tenant.to_string()).or_default();
+            *n += 1;
+            *n
+        };
         let change = Change {
             seq,
+            tenant_seq,
             at_ms,
             tenant: tenant.to_string(),
             project: project.to_string(),
             kind,
             id: id.to_string(),
         };
-        if recent.len() == REPLAY {
-            recent.pop_front();
+        if recent.changes.len() == REPLAY {
+            recent.changes.pop_front();
         }
-        recent.push_back(change.clone());
+        recent.changes.push_back(change.clone());
         // Sent under the lock, so watchers see changes in sequence order.
         let _ = self.changes.send(change);
     }
 
-    /// Subscribes, and returns what happened after `after` (`None` when it is too old to replay).
-    pub fn watch_from(&self, after: u64) -> (broadcast::Receiver<Change>, Option<Vec<Change>>) {
+    /// Subscribes, and returns what happened after the change numbered `after` in `numbering`
+    /// (`None` when that is too old to replay). Under `Numbering::Tenant` only that tenant's
+    /// changes come back; the caller still filters by what the viewer may see.
+    pub fn watch_from(
+        &self,
+        after: u64,
+        numbering: Numbering,
+    ) -> (broadcast::Receiver<Change>, Option<Vec<Change>>) {
         let recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
         let rx = self.changes.subscribe();
-        let oldest = recent.front().map_or(u64::MAX, |c| c.seq);
-        let missed = if after + 1 >= oldest || recent.is_empty() {
-            Some(recent.iter().filter(|c| c.seq > after).cloned().collect())
+        let latest = Self::latest(&recent, numbering);
+        let counted = |c: &&Change| match numbering {
+            Numbering::All => true,
+            Numbering::Tenant(t) => c.tenant == t,
+        };
+        let oldest = recent
+            .changes
+            .iter()
+            .find(counted)
+            .map(|c| c.number(numbering));
+        let missed = if after >= latest {
+            Some(Vec::new())
+        } else if oldest.is_some_and(|o| after + 1 >= o) {
+            Some(
+                recent
+                    .changes
+                    .iter()
+                    .filter(counted)
+                    .filter(|c| c.number(numbering) > after)
+                    .cloned()
+                    .collect(),
+            )
         } else {
             None
         };
         (rx, missed)
     }
 
-    /// The number of the latest change (0 before any).
-    pub fn last_seq(&self) -> u64 {
+    fn latest(recent: &Recent, numbering: Numbering) -> u64 {
+        match numbering {
+            Numbering::All => recent.changes.back().map_or(0, |c| c.seq),
+            Numbering::Tenant(t) => recent.tenants.get(t).copied().unwrap_or(0),
+        }
+    }
+
+    /// The number of the latest change in `numbering` (0 before any).
+    pub fn last_number(&self, numbering: Numbering) -> u64 {
         let recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
-        recent.back().map_or(0, |c| c.seq)
+        Self::latest(&recent, numbering)
     }
 }
 
@@ -231,5 +300,51 @@ impl Live {
     /// Every ticket change from now on, as committed.
     pub fn watch(&self) -> broadcast::Receiver<Arc<Ticket>> {
         self.tickets.subscribe()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_tenant_replays_its_own_changes_numbered_on_their_own() {
+        let board = Board::default();
+        for i in 0..6 {
+            let tenant = if i % 3 == 0 { "acme" } else { "globex" };
+            board.publish(i, tenant, "p", "ticket", &i.to_string());
+        }
+        let acme = Numbering::Tenant("acme");
+        // acme's changes are 1 and 2 in its own numbering (6 in all).
+        assert_eq!(board.last_number(acme), 2);
+        assert_eq!(board.last_number(Numbering::All), 6);
+        let (_, missed) = board.watch_from(1, acme);
+        let missed = missed.unwrap();
+        assert_eq!(missed.len(), 1);
+        assert_eq!(
+            (missed[0].tenant.as_str(), missed[0].number(acme)),
+            ("acme", 2)
+        );
+        // Up to date, or from now: nothing to replay.
+        assert_eq!(board.watch_from(2, acme).1, Some(Vec::new()));
+        assert_eq!(board.watch_from(u64::MAX - 1, acme).1, Some(Vec::new()));
+        // A tenant with no changes yet.
+        assert_eq!(
+            board.watch_from(0, Numbering::Tenant("new")).1,
+            Some(Vec::new())
+        );
+
+        // Once acme's older changes are gone from the replay buffer, an old id means reload.
+        for i in 0..REPLAY as i64 {
+            board.publish(100 + i, "globex", "p", "device", "d");
+        }
+        board.publish(1, "acme", "p", "ticket", "x");
+        assert_eq!(
+            board.watch_from(1, acme).1,
+            None,
+            "acme's change 2 was lost"
+        );
+        let (_, latest) = board.watch_from(2, acme);
+        assert_eq!(latest.map(|m| m.len()), Some(1));
     }
 }

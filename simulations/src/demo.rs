@@ -139,10 +139,10 @@ pub fn demo(dir: &Path, scenario: Option<&Path>) -> anyhow::Result<()> {
             }
         };
         println!("stopping: devices say goodbye, then the hub stops");
+        let died = stopped?;
         let outcome = fleet.stop(tickets(&hub)).await;
         print!("{}", crate::score::table(&crate::score::score(&outcome)));
-        let shut = hub.shutdown().await;
-        stopped.and(shut)
+        heartline_hub::stop_after(hub, died).await
     })
 }
 

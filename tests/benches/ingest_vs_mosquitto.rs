@@ -7,10 +7,10 @@
 //! SIDE_BY_SIDE_MD, SIDE_BY_SIDE_PIDS).
 
 use heartline_e2e::bench::{
-    Pace, Peer, connect_all, cpu_us, emit_markdown, env_or, median, note_pid, publish_all, rss_kib,
-    spawn_hub, wait_listening,
+    Pace, connect_all, cpu_us, emit_markdown, env_or, median, note_pid, publish_all, rss_kib,
+    spawn_hub, spawn_mosquitto,
 };
-use heartline_e2e::{Fleet, free_port, ids};
+use heartline_e2e::{Fleet, ids};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -78,30 +78,11 @@ fn main() {
     // Mosquitto as its docs suggest for a local broker, with the same in-flight window towards
     // the subscriber as the hub's broker has (100), and no cap on its queue so that nothing is
     // dropped when the subscriber falls behind.
-    let port = free_port();
-    let conf = dir.path().join("mosquitto.conf");
-    std::fs::write(
-        &conf,
-        format!(
-            "listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n\
-             max_inflight_messages 100\nmax_queued_messages 0\nlog_dest stderr\nlog_type error\n"
-        ),
-    )
-    .unwrap();
-    let mq = Peer::spawn(
-        "mosquitto",
+    let (mq, mq_addr, version) = spawn_mosquitto(
         &mosquitto,
-        &["-c".into(), conf.display().to_string()],
-        &dir.path().join("mosquitto.log"),
+        dir.path(),
+        "max_inflight_messages 100\nmax_queued_messages 0\n",
     );
-    let mq_addr: SocketAddr = ([127, 0, 0, 1], port).into();
-    wait_listening(mq_addr, "mosquitto");
-    let version = heartline_e2e::output_of(std::process::Command::new(&mosquitto).arg("-h"))
-        .1
-        .lines()
-        .next()
-        .unwrap_or_default()
-        .to_string();
 
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

@@ -215,3 +215,48 @@ pub fn emit_markdown(text: &str) {
         std::fs::write(path, text).unwrap();
     }
 }
+
+/// Mosquitto (`program`) on a free loopback port with `conf` lines after its listener, its files
+/// in `dir`; returns it with its address and version line once it listens.
+pub fn spawn_mosquitto(
+    program: &str,
+    dir: &std::path::Path,
+    conf: &str,
+) -> (Peer, SocketAddr, String) {
+    let port = crate::free_port();
+    let path = dir.join("mosquitto.conf");
+    std::fs::write(
+        &path,
+        format!(
+            "listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n{conf}\
+             log_dest stderr\nlog_type error\n"
+        ),
+    )
+    .unwrap();
+    let mq = Peer::spawn(
+        "mosquitto",
+        program,
+        &["-c".into(), path.display().to_string()],
+        &dir.join("mosquitto.log"),
+    );
+    let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+    wait_listening(addr, "mosquitto");
+    let version = crate::output_of(std::process::Command::new(program).arg("-h"))
+        .1
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    (mq, addr, version)
+}
+
+/// The soft limit on open files of this process (processes it starts inherit it).
+pub fn open_files_limit() -> u64 {
+    std::fs::read_to_string("/proc/self/limits")
+        .unwrap_or_default()
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .and_then(|l| l.split_whitespace().nth(3))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1024)
+}

@@ -3,6 +3,7 @@
 
 pub mod bench;
 pub mod cluster;
+pub mod rawmqtt;
 
 use anyhow::{Context, anyhow, bail};
 use heartline_hub::Hub;

@@ -4,46 +4,17 @@
 //! every other device still connects and reports, and so does the misbehaving one.
 //! (rumqttd 0.20 was left deaf for everyone by either; see RELIABILITY.md.)
 
-use heartline_e2e::{Device, DeviceCreds, Fleet, Protocol, TestHub, ids};
+use heartline_e2e::{Device, DeviceCreds, Fleet, Protocol, TestHub, ids, rawmqtt};
 use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 
-/// An MQTT 3.1.1 CONNECT with the device's credentials (clean session, keep-alive 30 s).
-fn connect_packet(creds: &DeviceCreds) -> Vec<u8> {
-    fn field(out: &mut Vec<u8>, s: &str) {
-        out.extend_from_slice(&(s.len() as u16).to_be_bytes());
-        out.extend_from_slice(s.as_bytes());
-    }
-    let mut body = Vec::new();
-    field(&mut body, "MQTT");
-    body.push(4); // protocol level 3.1.1
-    body.push(0b1100_0010); // username, password, clean session
-    body.extend_from_slice(&30u16.to_be_bytes());
-    field(&mut body, &creds.id);
-    field(&mut body, &creds.id);
-    field(&mut body, &creds.token);
-    let mut packet = vec![0x10];
-    let mut len = body.len();
-    loop {
-        let mut byte = (len % 128) as u8;
-        len /= 128;
-        if len > 0 {
-            byte |= 0x80;
-        }
-        packet.push(byte);
-        if len == 0 {
-            break;
-        }
-    }
-    packet.extend_from_slice(&body);
-    packet
-}
-
 /// Sends CONNECT and resets the connection at once (SO_LINGER 0), before any CONNACK is read.
 async fn connect_and_reset(addr: SocketAddr, creds: &DeviceCreds) {
     let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
-    s.write_all(&connect_packet(creds)).await.unwrap();
+    s.write_all(&rawmqtt::connect_packet(creds, 30))
+        .await
+        .unwrap();
     s.set_zero_linger().unwrap();
     drop(s);
 }

@@ -96,9 +96,34 @@ async fn a_customer_can_never_reach_another_tenants_objects() {
         .act(theirs, note("globex only"), ops.clone())
         .await
         .unwrap();
-    th.hub.live().act(mine, note("acme"), ops).await.unwrap();
+    th.hub
+        .live()
+        .act(mine, note("acme"), ops.clone())
+        .await
+        .unwrap();
     let ev = events.next(Duration::from_secs(5)).await.unwrap();
     assert!(ev.data.contains("\"tenant\":\"acme\""), "{ev:?}");
+    // Event ids count acme's changes only: globex's activity in between leaves no gap.
+    for i in 0..3 {
+        th.hub
+            .live()
+            .act(theirs, note(&format!("globex {i}")), ops.clone())
+            .await
+            .unwrap();
+    }
+    th.hub
+        .live()
+        .act(mine, note("acme again"), ops)
+        .await
+        .unwrap();
+    let next = events.next(Duration::from_secs(5)).await.unwrap();
+    assert!(next.data.contains("\"tenant\":\"acme\""), "{next:?}");
+    assert_eq!(
+        next.id.parse::<u64>().unwrap(),
+        ev.id.parse::<u64>().unwrap() + 1,
+        "a gap in acme's event ids would measure globex's activity"
+    );
+    assert!(!next.data.contains("seq"), "{next:?}");
 
     // gRPC: acme's engineer asks for globex's ticket through every engineer method.
     let mut grpc = engineer_client(th.hub.http, &engineers[0].1).await.unwrap();
@@ -306,5 +331,151 @@ async fn a_customer_can_never_reach_another_tenants_objects() {
         .unwrap()
         .unwrap();
     assert_eq!((next.project_id.as_str(), next.open_tickets), ("acme-p", 0));
+    th.hub.shutdown().await.unwrap();
+}
+
+/// A raw HTTP request: (status, content type, body).
+async fn raw(
+    http: std::net::SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> (u16, String, String) {
+    let url = format!("http://{http}{path}");
+    let (method, body) = (method.to_string(), body.to_string());
+    let headers: Vec<(String, String)> = headers
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    tokio::task::spawn_blocking(move || {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .into();
+        let mut b = ureq::http::Request::builder()
+            .method(method.as_str())
+            .uri(&url);
+        for (k, v) in &headers {
+            b = b.header(k, v);
+        }
+        let mut r = agent.run(b.body(body).unwrap()).unwrap();
+        let ct = r
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string();
+        let text = r.body_mut().read_to_string().unwrap_or_default();
+        (r.status().as_u16(), ct, text)
+    })
+    .await
+    .unwrap()
+}
+
+/// Unknown and malformed paths answer the API's JSON error — 401 without credentials, 404 with
+/// them — never an empty 200 (the gRPC router once took every unmatched path). gRPC paths
+/// answer only gRPC. `POST /login` takes a form and JSON.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_and_malformed_paths_get_a_json_error_and_login_takes_json() {
+    let mut fleet = Fleet::new(&[("acme", ids("acme", 1))]);
+    let alice = fleet.with_user("alice", "customer", "acme");
+    let th = TestHub::start(&fleet).await.unwrap();
+    let http = th.hub.http;
+    let is_json_error = |ct: &str, body: &str| {
+        ct.starts_with("application/json")
+            && serde_json::from_str::<serde_json::Value>(body)
+                .is_ok_and(|v| v["error"].as_str().is_some_and(|e| !e.is_empty()))
+    };
+    let unknown = [
+        "/nope",
+        "/api/v1/nope",
+        "/api/v2/projects",
+        "/api/v1/projects/acme-p/nope",
+        "/api//v1/projects",
+        "/api/v1/tickets/1/../../../etc/passwd",
+        "/heartline.v1.TicketService/ListTickets",
+        "/heartline.v1.NoSuchService/Call",
+        "/%ff%fe",
+    ];
+
+    // Without credentials: 401, whatever the path.
+    for path in unknown {
+        for method in ["GET", "POST"] {
+            let (status, ct, body) = raw(http, method, path, &[], "").await;
+            assert_eq!(status, 401, "{method} {path} → {status} {body}");
+            assert!(is_json_error(&ct, &body), "{method} {path} → {ct} {body}");
+        }
+    }
+
+    // JSON login works, as a form does; other bodies get a JSON error saying what to send.
+    let login = |ct: &'static str, body: String| async move {
+        raw(http, "POST", "/login", &[("Content-Type", ct)], &body).await
+    };
+    let (status, _, body) = login(
+        "application/json",
+        json!({"user": "alice", "password": alice}).to_string(),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, _, _) = login(
+        "application/x-www-form-urlencoded",
+        format!("user=alice&password={alice}"),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (status, _, _) = login(
+        "application/json",
+        json!({"user": "alice", "password": "wrong"}).to_string(),
+    )
+    .await;
+    assert_eq!(status, 401);
+    for (ct, body, want) in [
+        ("application/json", "{\"user\": ", 400),
+        ("application/json", "{\"user\": \"alice\"}", 422),
+        ("text/plain", "alice", 415),
+    ] {
+        let (status, got_ct, got) = login(ct, body.to_string()).await;
+        assert_eq!(status, want, "{ct} {body} → {got}");
+        assert!(is_json_error(&got_ct, &got), "{ct} {body} → {got_ct} {got}");
+        assert!(got.contains("form or as JSON"), "{got}");
+    }
+
+    // With a session: 404 for every unknown path.
+    let mut web = WebClient::new(http);
+    web.login("alice", &alice).await;
+    let cookie = web.cookie.clone().unwrap();
+    for path in unknown {
+        let (status, ct, body) = raw(http, "GET", path, &[("Cookie", &cookie)], "").await;
+        assert_eq!(status, 404, "GET {path} → {status} {body}");
+        assert!(is_json_error(&ct, &body), "GET {path} → {ct} {body}");
+    }
+    // A route with a malformed parameter is refused in the same shape.
+    let (status, ct, body) = raw(
+        http,
+        "GET",
+        "/api/v1/tickets/abc",
+        &[("Cookie", &cookie)],
+        "",
+    )
+    .await;
+    assert!(
+        status == 400 || status == 404,
+        "GET /api/v1/tickets/abc → {status} {body}"
+    );
+    assert!(is_json_error(&ct, &body), "{ct} {body}");
+    // A real route still answers.
+    assert_eq!(web.get("/api/v1/projects").await.0, 200);
+
+    // gRPC to an unknown method: gRPC's own "unimplemented" (status 12), not a web page.
+    let (status, _, _) = raw(
+        http,
+        "POST",
+        "/heartline.v1.NoSuchService/Call",
+        &[("Content-Type", "application/grpc")],
+        "",
+    )
+    .await;
+    assert_eq!(status, 200, "gRPC answers in its trailers");
     th.hub.shutdown().await.unwrap();
 }

@@ -3,6 +3,7 @@
 //! announced itself counts, and a stale or forged state message changes nothing.
 
 use heartline_e2e::{Device, Fleet, Protocol, TestHub, eventually, ids, state_change};
+use heartline_hub::engine::FaultKind;
 use heartline_hub::ingest::RejectReason;
 use heartline_hub::report::Presence;
 use heartline_hub::store::Scope;
@@ -55,7 +56,7 @@ async fn online_then_last_will_then_goodbye() {
     dev.wait_ack(1, 1).await.unwrap();
     assert_eq!(presence(&hub, "acme-0"), Presence::Online);
     let m = hub.hub.metrics();
-    assert_eq!(m.rejected(RejectReason::Duplicate), 1);
+    assert_eq!(m.rejected(RejectReason::StalePresence), 1);
     assert_eq!(m.rejected(RejectReason::BadSignature), 1);
 
     // The power goes: the broker publishes the will, which the hub takes.
@@ -125,5 +126,101 @@ async fn a_killed_agents_last_will_counts() {
     })
     .await
     .unwrap();
+    hub.hub.shutdown().await.unwrap();
+}
+
+/// A replayed `online` does not hide a lost connection. Two devices, each connected with a will
+/// for its session S stamped T and an `online` (S, T); both connections drop and both wills
+/// arrive. Then device A's own earlier `online` is published again, byte for byte (same session,
+/// same time): the hub refuses it as stale, and both devices get their "connection lost" ticket
+/// after `offline_hold`. A new connection with a new session is online again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replayed_online_does_not_hide_a_lost_connection() {
+    let fleet = Fleet::new(&[("acme", ids("acme", 2))]);
+    let hub = TestHub::start_with(&fleet, |c| c.detection.offline_hold = 1_000)
+        .await
+        .unwrap();
+    let (a, b) = (fleet.device("acme-0"), fleet.device("acme-1"));
+    let mut online_a = Vec::new();
+    for (creds, session) in [(a, 41), (b, 42)] {
+        let at = heartline_e2e::now_ms();
+        let will = state_change(creds, wire::Presence::Offline, session, at);
+        let online = state_change(creds, wire::Presence::Online, session, at);
+        let mut dev = Device::connect_with_will(hub.hub.mqtt_v4, creds, will)
+            .await
+            .unwrap();
+        dev.publish(&creds.topic(Channel::State), online.clone())
+            .await
+            .unwrap();
+        dev.send(&dev.report(1)).await.unwrap();
+        dev.wait_ack(dev.boot_id, 1).await.unwrap();
+        assert_eq!(presence(&hub, &creds.id), Presence::Online);
+        if creds.id == a.id {
+            online_a = online;
+        }
+        dev.cut();
+    }
+    eventually("both wills taken", || {
+        presence(&hub, "acme-0") == Presence::Offline
+            && presence(&hub, "acme-1") == Presence::Offline
+    })
+    .await
+    .unwrap();
+
+    // The replay: A's own `online` of the connection that is gone, through a connection of A.
+    let replayer = Device::connect(hub.hub.mqtt_v5, a, Protocol::V5)
+        .await
+        .unwrap();
+    replayer
+        .publish(&a.topic(Channel::State), online_a)
+        .await
+        .unwrap();
+    let m = hub.hub.metrics();
+    eventually("the replay refused", || {
+        m.rejected(RejectReason::StalePresence) == 1
+    })
+    .await
+    .unwrap();
+    assert_eq!(presence(&hub, "acme-0"), Presence::Offline);
+    drop(replayer);
+
+    // Both lost connections are tickets, the replayed one like the control.
+    let offline_tickets = || {
+        hub.hub
+            .store()
+            .tickets(&Scope::Operator)
+            .unwrap()
+            .into_iter()
+            .filter(|t| t.root == FaultKind::Offline)
+            .map(|t| t.device)
+            .collect::<std::collections::BTreeSet<_>>()
+    };
+    eventually("a connection-lost ticket for each device", || {
+        offline_tickets().len() == 2
+    })
+    .await
+    .unwrap();
+
+    // A comes back: a new connection is a new session, and it counts.
+    let at = heartline_e2e::now_ms();
+    let back = Device::connect_with_will(
+        hub.hub.mqtt_v4,
+        a,
+        state_change(a, wire::Presence::Offline, 43, at),
+    )
+    .await
+    .unwrap();
+    back.publish(
+        &a.topic(Channel::State),
+        state_change(a, wire::Presence::Online, 43, at),
+    )
+    .await
+    .unwrap();
+    eventually("A online again", || {
+        presence(&hub, "acme-0") == Presence::Online
+    })
+    .await
+    .unwrap();
+    assert_eq!(m.rejected(RejectReason::StalePresence), 1);
     hub.hub.shutdown().await.unwrap();
 }

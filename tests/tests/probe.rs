@@ -4,6 +4,7 @@
 //! carrying `report_now_at_ms`; the agent ignores probes that are forged or replayed.
 
 use heartline_e2e::{Device, Fleet, Protocol, TestHub, eventually, ids, now_ms};
+use heartline_hub::broker::acl::Refusal;
 use heartline_hub::engine::FaultKind;
 use heartline_hub::store::Scope;
 use heartline_proto::envelope::seal;
@@ -40,8 +41,6 @@ async fn a_silent_device_behind_a_slow_gateway_gets_its_ticket_after_one_probe()
     .await
     .unwrap();
 
-    // The camera's connection also carries probes addressed to the gateway, as any client could
-    // (the broker has no topic ACL: only the signature counts).
     let mut cam = Device::connect(hub.hub.mqtt_v4, fleet.device("acme-1"), Protocol::V4)
         .await
         .unwrap();
@@ -54,18 +53,34 @@ async fn a_silent_device_behind_a_slow_gateway_gets_its_ticket_after_one_probe()
         };
         seal(key, &p)
     };
-    // A probe signed with the gateway's key is answered with a report at once.
+    // Another device cannot write on the gateway's ack topic at all: the broker drops it.
+    let m = hub.hub.metrics();
+    cam.publish(&probe_topic, probe(&gw.key, now_ms()))
+        .await
+        .unwrap();
+    eventually("the camera's probe refused by the broker", || {
+        m.mqtt_refused(Refusal::PublishForeignTopic) == 1
+    })
+    .await
+    .unwrap();
+    // What reaches the ack topic comes from the hub's link, and the signature still decides:
+    // a probe signed with the gateway's key is answered with a report at once.
     let genuine = probe(&gw.key, now_ms());
-    cam.publish(&probe_topic, genuine.clone()).await.unwrap();
+    hub.hub
+        .publish(probe_topic.clone(), genuine.clone())
+        .unwrap();
     eventually("the answer to a probe", || {
         hub.stored_reports("acme-0") == 2
     })
     .await
     .unwrap();
     // The same probe again is a replay; one signed with another key is a forgery.
-    cam.publish(&probe_topic, genuine).await.unwrap();
-    cam.publish(&probe_topic, probe(&DeviceKey([7; 32]), now_ms() + 1))
-        .await
+    hub.hub.publish(probe_topic.clone(), genuine).unwrap();
+    hub.hub
+        .publish(
+            probe_topic.clone(),
+            probe(&DeviceKey([7; 32]), now_ms() + 1),
+        )
         .unwrap();
     eventually("the agent ignores a replay and a forgery", || {
         log_has("ignored a replayed probe") && log_has("ignored an ack that is not signed")

@@ -369,7 +369,9 @@ impl<'a> Reporter<'a> {
             }
             self.retry_at = now + self.settings.reconnect_ms;
             self.attempt = self.attempt.wrapping_add(1);
-            self.connected_at_ms = self.wall.unix_ms(now);
+            // Strictly after the last connection's, even on a clock that stood still: this
+            // connection's `online` must be newer than the earlier will.
+            self.connected_at_ms = self.wall.unix_ms(now).max(self.connected_at_ms + 1);
             let mut will = [0u8; STATE_CAP];
             let n = self.state(&mut will, Presence::Offline, self.connected_at_ms);
             let connect = Connect {

@@ -27,7 +27,7 @@ pub struct ApiState {
 /// The gRPC services and SSE routes, as one router to merge into the HTTP server's.
 pub fn router(state: ApiState, web: crate::web::WebState) -> axum::Router {
     use heartline_proto::wire::*;
-    let people = people::PeopleApi::new(web);
+    let people = people::PeopleApi::new(web.clone());
     let grpc = tonic::service::Routes::new(engineer_service_server::EngineerServiceServer::new(
         engineer::EngineerApi::new(state.clone()),
     ))
@@ -40,6 +40,21 @@ pub fn router(state: ApiState, web: crate::web::WebState) -> axum::Router {
     ))
     .add_service(admin_service_server::AdminServiceServer::new(people))
     .prepare()
-    .into_axum_router();
+    .into_axum_router()
+    // The gRPC services' paths answer gRPC only; other requests get what unmatched paths get.
+    .layer(axum::middleware::from_fn_with_state(web.clone(), grpc_only));
     grpc.merge(engineer::sse_router(state))
+}
+
+/// Lets only gRPC requests (`content-type: application/grpc…`) reach the gRPC services.
+async fn grpc_only(
+    axum::extract::State(web): axum::extract::State<crate::web::WebState>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    if crate::http::is_grpc(req.headers()) {
+        next.run(req).await
+    } else {
+        crate::http::unmatched(web, req).await
+    }
 }

@@ -123,7 +123,10 @@ impl ProjectStatusService for PeopleApi {
         let p = self.caller(&req)?;
         let wanted: HashSet<String> = req.into_inner().project_ids.into_iter().collect();
         let web = self.web.clone();
-        let (mut changes, _) = web.live.board.watch_from(u64::MAX - 1);
+        let (mut changes, _) = web
+            .live
+            .board
+            .watch_from(u64::MAX - 1, crate::live::Numbering::All);
         let first = summaries(&web, &p, &wanted)?;
         if !wanted.is_empty() && first.len() != wanted.len() {
             return Err(Status::not_found("one of the projects was not found"));

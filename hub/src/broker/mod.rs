@@ -130,16 +130,24 @@ pub(crate) fn bind(
         })
 }
 
-/// Runs the server on a task; its end (it has none while it works) is a failure.
-pub(crate) fn serve(server: MqttServer, failed: watch::Sender<Option<String>>) {
+/// Runs the server on a task; its end (it has none while it works) is a failure. The handle
+/// aborts the server (fault injection only).
+pub(crate) fn serve(
+    server: MqttServer,
+    failed: watch::Sender<Option<String>>,
+) -> tokio::task::AbortHandle {
+    let task = tokio::spawn(server.run());
+    let abort = task.abort_handle();
     tokio::spawn(async move {
-        let why = match tokio::spawn(server.run()).await {
+        let why = match task.await {
             Ok(Ok(())) => "the MQTT server stopped".to_string(),
             Ok(Err(e)) => format!("the MQTT server failed: {e}"),
+            Err(e) if e.is_cancelled() => "the MQTT server's task was cancelled".to_string(),
             Err(e) => format!("the MQTT server panicked: {e}"),
         };
         let _ = failed.send(Some(why));
     });
+    abort
 }
 
 /// Starts the broker with its two device listeners and the hub's link subscribed to every report
@@ -199,7 +207,7 @@ pub async fn start(
         .listener_by_id(internal, LID_LINK)
         .build();
     let (failed_tx, failed) = watch::channel(None);
-    serve(server, failed_tx.clone());
+    let server = serve(server, failed_tx.clone());
     let (tx, rx) = link::connect(
         link_addr,
         secret,
@@ -207,6 +215,9 @@ pub async fn start(
         failed_tx,
     )
     .await?;
+    if crate::parts::injected("broker") {
+        server.abort();
+    }
     tracing::info!(v4 = %v4_addr, v5 = %v5_addr, "MQTT broker listening (3.1.1 and 5 on both)");
     Ok(BrokerLink {
         v4: v4_addr,

@@ -200,7 +200,7 @@ impl Node {
             .listener_by_id(v5, super::LID_V5)
             .build();
         let (failed_tx, failed) = tokio::sync::watch::channel(None);
-        super::serve(server, failed_tx);
+        let _server = super::serve(server, failed_tx);
         let http = match &cfg.http {
             Some(h) => {
                 let listener = tokio::net::TcpListener::bind(h.listen)

@@ -68,7 +68,7 @@ pub struct Ingest {
     /// Wakes the notifier when notices were committed.
     notices: Option<flume::Sender<()>>,
     /// Told why, when the store can no longer write until it is reopened; ingest then stops.
-    store_failed: Option<tokio::sync::watch::Sender<Option<String>>>,
+    store_failed: Option<crate::parts::Deaths>,
     failed: bool,
 }
 
@@ -143,8 +143,8 @@ impl Ingest {
 
     /// Where to say that the store failed a write and ingest stopped (see
     /// [`StoreError::needs_reopen`]).
-    pub fn on_store_failure(mut self, tx: tokio::sync::watch::Sender<Option<String>>) -> Self {
-        self.store_failed = Some(tx);
+    pub fn on_store_failure(mut self, deaths: crate::parts::Deaths) -> Self {
+        self.store_failed = Some(deaths);
         self
     }
 
@@ -168,6 +168,9 @@ impl Ingest {
     /// commits it, and returns.
     pub fn run(mut self, rx: flume::Receiver<Delivery>, stop: Arc<AtomicBool>) {
         let mut batch = Batch::default();
+        if crate::parts::injected("ingest") {
+            panic!("injected fault (HEARTLINE_FAULT=ingest)");
+        }
         loop {
             let generation = self.inventory_gen.load(Ordering::Acquire);
             if generation != self.seen_gen {
@@ -359,12 +362,17 @@ impl Ingest {
         }
         let presence = convert::presence(&change).ok_or(RejectReason::Malformed)?;
         let state = Self::pending(&self.states, &mut batch.states, &device.info.id);
-        // A last will counts only for the connection that set it, and nothing older than what we
-        // know replaces it (retained copies and replays).
+        // Presence goes by connection (session), not by clock: a last will counts only for the
+        // connection that set it; a connection whose will or goodbye was applied is over, so its
+        // `online` again (a replayed retained copy, byte for byte) changes nothing, whatever its
+        // time; and nothing older than what we know replaces it.
+        let ended = matches!(state.presence, Presence::Offline | Presence::Goodbye { .. })
+            && change.session == state.presence_session;
         let stale = change.at_ms < state.presence_at_ms
-            || (presence == Presence::Offline && change.session != state.presence_session);
+            || (presence == Presence::Offline && change.session != state.presence_session)
+            || (presence == Presence::Online && ended);
         if stale {
-            return Err(RejectReason::Duplicate);
+            return Err(RejectReason::StalePresence);
         }
         if !self.rate.admit_state(&device.info.id, Instant::now()) {
             return Err(RejectReason::RateLimited);
@@ -447,8 +455,8 @@ impl Ingest {
                      space and start it again; devices keep what was not acknowledged and send it again"
                 );
                 self.failed = true;
-                if let Some(tx) = &self.store_failed {
-                    let _ = tx.send(Some(e.to_string()));
+                if let Some(deaths) = &self.store_failed {
+                    deaths.report("store", e.to_string());
                 }
                 return;
             }

@@ -28,10 +28,14 @@ pub enum RejectReason {
     /// `report_burst` allow this device, or a report behind one refused so; not acknowledged,
     /// so the device sends it again (from its outbox, when it reconnects).
     RateLimited,
+    /// A presence change the hub already knows to be over: older than the last one, a will of
+    /// another connection than the one online, or an `online` of a connection whose will or
+    /// goodbye was already applied (a replayed retained copy). Changes nothing.
+    StalePresence,
 }
 
 impl RejectReason {
-    pub const ALL: [RejectReason; 9] = [
+    pub const ALL: [RejectReason; 10] = [
         RejectReason::Oversized,
         RejectReason::BadTopic,
         RejectReason::UnknownDevice,
@@ -41,6 +45,7 @@ impl RejectReason {
         RejectReason::DeviceMismatch,
         RejectReason::Duplicate,
         RejectReason::RateLimited,
+        RejectReason::StalePresence,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -54,6 +59,7 @@ impl RejectReason {
             RejectReason::DeviceMismatch => "device_mismatch",
             RejectReason::Duplicate => "duplicate",
             RejectReason::RateLimited => "rate_limited",
+            RejectReason::StalePresence => "stale_presence",
         }
     }
 }

@@ -31,6 +31,9 @@ pub fn run_outbox(
     stop: Arc<AtomicBool>,
     retry_max: Duration,
 ) {
+    if crate::parts::injected("notifier") {
+        panic!("injected fault (HEARTLINE_FAULT=notifier)");
+    }
     let first_retry = Duration::from_millis(200);
     let mut backoff = first_retry;
     while !stop.load(Ordering::Acquire) {

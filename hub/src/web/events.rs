@@ -1,11 +1,12 @@
 //! `GET /api/v1/events`: the caller's share of what changes in the hub, as Server-Sent Events
-//! (`event: change`, `id:` = the change's number, data = which project and object changed).
+//! (`event: change`, `id:` = the change's number in the caller's numbering — its tenant's for a
+//! customer, see [`Numbering`] — data = which project and object changed).
 //! A page that reconnects sends `Last-Event-ID` and first gets what it missed; when that is no
 //! longer kept it gets `event: reload`.
 
 use super::WebState;
 use super::session::Principal;
-use crate::live::Change;
+use crate::live::{Change, Numbering};
 use crate::store::Scope;
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
@@ -38,10 +39,18 @@ fn visible(state: &WebState, p: &Principal, c: &Change) -> bool {
     }
 }
 
-fn event(c: &Change) -> Event {
+/// How `p`'s event ids count.
+pub fn numbering(p: &Principal) -> Numbering<'_> {
+    match p {
+        Principal::Customer { tenant, .. } => Numbering::Tenant(tenant),
+        Principal::Operator { .. } | Principal::Engineer { .. } => Numbering::All,
+    }
+}
+
+fn event(c: &Change, n: Numbering) -> Event {
     Event::default()
         .event("change")
-        .id(c.seq.to_string())
+        .id(c.number(n).to_string())
         .data(serde_json::to_string(c).unwrap_or_default())
 }
 
@@ -58,15 +67,15 @@ pub async fn stream(
         .or(q.last_event_id);
     let (tx, rx) = mpsc::channel::<Event>(256);
     let (mut changes, missed) = match after {
-        Some(after) => state.live.board.watch_from(after),
-        None => state.live.board.watch_from(u64::MAX - 1),
+        Some(after) => state.live.board.watch_from(after, numbering(&p)),
+        None => state.live.board.watch_from(u64::MAX - 1, numbering(&p)),
     };
     let mut closing = state.closing.clone();
     tokio::spawn(async move {
         match missed {
             Some(missed) => {
                 for c in missed.iter().filter(|c| visible(&state, &p, c)) {
-                    if tx.send(event(c)).await.is_err() {
+                    if tx.send(event(c, numbering(&p))).await.is_err() {
                         return;
                     }
                 }
@@ -84,7 +93,7 @@ pub async fn stream(
                 _ = closing.wait_for(|c| *c) => return,
             };
             let ev = match next {
-                Ok(c) if visible(&state, &p, &c) => event(&c),
+                Ok(c) if visible(&state, &p, &c) => event(&c, numbering(&p)),
                 Ok(_) => continue,
                 Err(broadcast::error::RecvError::Lagged(_)) => {
                     Event::default().event("reload").data("{}")

@@ -180,7 +180,7 @@ pub async fn project(
         "sites": sites,
         "devices": rows,
         "tickets": recent,
-        "last_event_id": state.live.board.last_seq(),
+        "last_event_id": state.live.board.last_number(super::events::numbering(&p)),
     })))
 }
 

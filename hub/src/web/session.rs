@@ -192,11 +192,43 @@ pub struct LoginForm {
     pub password: String,
 }
 
+/// The body of `POST /login`: a form (`application/x-www-form-urlencoded`, as the page sends)
+/// or JSON (`application/json`, as a script would); anything else is refused with what to send.
+pub struct LoginBody(pub LoginForm);
+
+impl<S: Send + Sync> axum::extract::FromRequest<S> for LoginBody {
+    type Rejection = ApiError;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, ApiError> {
+        let json = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/json"));
+        let refused = |status: StatusCode, why: String| {
+            ApiError::new(
+                status,
+                format!(
+                    "{why}; send user and password as a form or as JSON: {{\"user\": \"…\", \"password\": \"…\"}}"
+                ),
+            )
+        };
+        if json {
+            axum::Json::<LoginForm>::from_request(req, state)
+                .await
+                .map(|axum::Json(f)| LoginBody(f))
+                .map_err(|e| refused(e.status(), e.body_text()))
+        } else {
+            axum::Form::<LoginForm>::from_request(req, state)
+                .await
+                .map(|axum::Form(f)| LoginBody(f))
+                .map_err(|e| refused(e.status(), e.body_text()))
+        }
+    }
+}
+
 /// `POST /login` (form or JSON fields `user`, `password`): sets the session cookie.
-pub async fn login(
-    State(state): State<WebState>,
-    axum::Form(form): axum::Form<LoginForm>,
-) -> Response {
+pub async fn login(State(state): State<WebState>, LoginBody(form): LoginBody) -> Response {
     if !state.sessions.may_try(&form.user) {
         tracing::warn!(user = %form.user, "login refused: too many failures");
         return ApiError::new(

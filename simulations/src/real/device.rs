@@ -65,6 +65,9 @@ struct Device {
     /// sequence → (signed report, when last sent)
     outbox: BTreeMap<u64, (Vec<u8>, Option<Instant>)>,
     shared: Arc<Shared>,
+    /// Time of the last connection's presence session: the next is stamped strictly later, so
+    /// its `online` is newer than any earlier will.
+    presence_at_ms: i64,
 }
 
 /// Runs the device until its condition is `Stop` (or the controller is gone).
@@ -81,6 +84,7 @@ pub async fn run(
         outbox: BTreeMap::new(),
         spec,
         shared,
+        presence_at_ms: 0,
     };
     loop {
         loop {
@@ -122,6 +126,12 @@ impl Device {
         )
     }
 
+    /// A new presence session: a random id, stamped strictly after the last one.
+    fn next_session(&mut self) -> (u64, i64) {
+        self.presence_at_ms = now_ms().max(self.presence_at_ms + 1);
+        (rand::random(), self.presence_at_ms)
+    }
+
     fn client(&self, session: u64, at_ms: i64) -> (AsyncClient, EventLoop) {
         let host = if self.shared.hub.ip().is_unspecified() {
             "127.0.0.1".to_string()
@@ -144,9 +154,10 @@ impl Device {
 
     /// One connection, until it is cut (true: connect again) or the device stops (false).
     async fn connection(&mut self, cond: &mut watch::Receiver<Condition>) -> bool {
-        // The will and the `online` of one connection carry the same time: the hub ignores a
-        // presence change older than the last it took, and the will is written first.
-        let (session, session_at): (u64, i64) = (rand::random(), now_ms());
+        // Every connection is a new presence session: its will and its `online` carry the same
+        // session and time, later than any earlier one's (the hub refuses an `online` of a
+        // session whose will it applied, and anything older than what it knows).
+        let (mut session, mut session_at) = self.next_session();
         let (client, mut el) = self.client(session, session_at);
         let every = self.spec.every;
         // Reports at a random phase of the interval, so a fleet that connected together does
@@ -199,6 +210,14 @@ impl Device {
                             connected = false;
                             self.shared.connected.fetch_sub(1, Ordering::Relaxed);
                         }
+                        // rumqttc connects again with the same options: a new session's will.
+                        (session, session_at) = self.next_session();
+                        el.mqtt_options.set_last_will(LastWill::new(
+                            self.topic(Channel::State),
+                            self.presence(Presence::Offline, session, session_at),
+                            QoS::AtLeastOnce,
+                            true,
+                        ));
                         failures = failures.saturating_add(1);
                         let base = (500u64 << failures.min(5)).min(10_000);
                         let jitter = rand::rng().random_range(0.5..1.5);

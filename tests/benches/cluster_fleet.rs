@@ -1,0 +1,499 @@
+//! A fleet through a broker cluster: the hub (node 1) and `NODES - 1` `heartline-hub broker`
+//! processes, devices spread over all of them by load generators in `LOADGENS` processes (each
+//! process, broker or load generator, under the container's 20,000 open files), each device
+//! sending a signed report every `REPORT_S` and keeping what is not acknowledged (an outbox);
+//! after the fleet has held for `HOLD_S`, broker node `KILL_NODE` is SIGKILLed, its devices
+//! reconnect to the other nodes and resend; then the fleet holds for `AFTER_KILL_S`, stops
+//! reporting, and every report sent must be committed and acknowledged with no ticket opened.
+//!
+//! Run by `tests/side-by-side/cluster.sh` (env: DEVICES, NODES, LOADGENS, KEEPALIVE_S, REPORT_S,
+//! HOLD_S, AFTER_KILL_S, KILL_NODE, HANDSHAKES). The same binary is the load generator when
+//! `CLUSTER_LOADGEN` is set.
+
+use heartline_e2e::bench::{
+    cpu_us, emit_markdown, env_or, note_pid, open_files_limit, rss_kib, spawn_hub,
+};
+use heartline_e2e::cluster::{BrokerNode, Cluster};
+use heartline_e2e::{DeviceCreds, Fleet, ids, rawmqtt, sample_report, scrape};
+use heartline_proto::Channel;
+use heartline_proto::envelope::{open, seal};
+use heartline_proto::wire;
+use std::io::{BufRead, Write};
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::io::AsyncWriteExt;
+
+const HUB: &str = env!("CARGO_BIN_EXE_hub");
+const TENANT: &str = "bench";
+const BOOT: u64 = 1;
+
+fn main() {
+    if std::env::var_os("CLUSTER_LOADGEN").is_some() {
+        loadgen();
+    } else {
+        orchestrate();
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The load generator: devices `LG_FROM..LG_TO`, device i at home on node i % nodes.
+
+/// Counters of one load generator, printed once a second as a `stat` line.
+#[derive(Default)]
+struct Stats {
+    connected: AtomicU64,
+    reconnects: AtomicU64,
+    failed_attempts: AtomicU64,
+    sent: AtomicU64,
+    acked: AtomicU64,
+}
+
+struct Settings {
+    nodes: Vec<SocketAddr>,
+    keepalive_s: u16,
+    report_s: u64,
+    stopping: AtomicBool,
+}
+
+fn loadgen() {
+    let from = env_or("LG_FROM", 0) as usize;
+    let to = env_or("LG_TO", 0) as usize;
+    let handshakes = env_or("HANDSHAKES", 16) as usize;
+    let nodes: Vec<SocketAddr> = std::env::var("LG_NODES")
+        .expect("LG_NODES")
+        .split(',')
+        .map(|a| a.parse().expect("LG_NODES: host:port,..."))
+        .collect();
+    let cfg = Arc::new(Settings {
+        nodes,
+        keepalive_s: env_or("KEEPALIVE_S", 60) as u16,
+        report_s: env_or("REPORT_S", 120),
+        stopping: AtomicBool::new(false),
+    });
+    let stats = Arc::new(Stats::default());
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    // "stop" on stdin: no new reports from now on (what is unacknowledged is still resent).
+    let c = cfg.clone();
+    std::thread::spawn(move || {
+        for line in std::io::stdin().lock().lines() {
+            if line.map(|l| l.trim() == "stop").unwrap_or(true) {
+                c.stopping.store(true, Ordering::Relaxed);
+                break;
+            }
+        }
+    });
+    rt.block_on(async {
+        let gate = Arc::new(tokio::sync::Semaphore::new(handshakes));
+        for (i, id) in ids("c", to).into_iter().enumerate().skip(from) {
+            let (cfg, stats, gate) = (cfg.clone(), stats.clone(), gate.clone());
+            tokio::spawn(device(
+                DeviceCreds::derived(TENANT, &id),
+                i,
+                cfg,
+                stats,
+                gate,
+            ));
+        }
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        loop {
+            tick.tick().await;
+            let l = |c: &AtomicU64| c.load(Ordering::Relaxed);
+            println!(
+                "stat {} {} {} {} {}",
+                l(&stats.connected),
+                l(&stats.reconnects),
+                l(&stats.failed_attempts),
+                l(&stats.sent),
+                l(&stats.acked)
+            );
+        }
+    });
+}
+
+/// One device for as long as the run lasts: connects to its home node, reports every
+/// `report_s`, counts the hub's acks; when its connection drops it moves to another node and
+/// resends what has no ack.
+async fn device(
+    c: DeviceCreds,
+    index: usize,
+    cfg: Arc<Settings>,
+    stats: Arc<Stats>,
+    gate: Arc<tokio::sync::Semaphore>,
+) {
+    let n = cfg.nodes.len();
+    let mut node = index % n;
+    let source = Ipv4Addr::new(127, 0, 0, 2 + (index % 5) as u8);
+    let (ack_topic, report_topic) = (c.topic(Channel::Ack), c.topic(Channel::Report));
+    let every = Duration::from_secs(cfg.report_s);
+    let phase = Duration::from_millis((index as u64 * 7_919 % (cfg.report_s * 1_000)).max(1));
+    let mut report = tokio::time::interval_at(tokio::time::Instant::now() + phase, every);
+    let (mut sent, mut acked) = (0u64, 0u64);
+    let mut first = true;
+    loop {
+        let permit = gate.acquire().await.unwrap();
+        let login = rawmqtt::login(
+            source,
+            cfg.nodes[node],
+            &c,
+            cfg.keepalive_s,
+            Some(&ack_topic),
+        );
+        let conn = tokio::time::timeout(Duration::from_secs(30), login).await;
+        drop(permit);
+        let Ok(Ok(mut s)) = conn else {
+            stats.failed_attempts.fetch_add(1, Ordering::Relaxed);
+            // Another node: spread over all the others, never the same one again at once.
+            node = (node + 1 + index % (n - 1)) % n;
+            tokio::time::sleep(Duration::from_millis(500 + (index as u64 % 1_000))).await;
+            continue;
+        };
+        stats.connected.fetch_add(1, Ordering::Relaxed);
+        if !first {
+            stats.reconnects.fetch_add(1, Ordering::Relaxed);
+        }
+        first = false;
+        let keepalive = Duration::from_secs(cfg.keepalive_s.into());
+        let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + keepalive, keepalive);
+        let outcome: std::io::Result<()> = async {
+            // The outbox: everything sent and not acknowledged goes again.
+            for seq in acked + 1..=sent {
+                s.write_all(&publish(&c, &report_topic, seq, cfg.report_s))
+                    .await?;
+            }
+            loop {
+                tokio::select! {
+                    _ = ping.tick() => s.write_all(&rawmqtt::PINGREQ).await?,
+                    _ = report.tick(), if !cfg.stopping.load(Ordering::Relaxed) => {
+                        sent += 1;
+                        stats.sent.fetch_add(1, Ordering::Relaxed);
+                        s.write_all(&publish(&c, &report_topic, sent, cfg.report_s)).await?;
+                    }
+                    p = rawmqtt::read_packet(&mut s) => {
+                        let (first, body) = p?;
+                        if first >> 4 == 3 {
+                            let payload = rawmqtt::take_publish(&mut s, first, &body).await?;
+                            if let Ok(ack) = open::<wire::Ack>(&c.key, &payload) {
+                                if ack.boot_id == BOOT && ack.sequence > acked {
+                                    let newly = ack.sequence.min(sent) - acked;
+                                    stats.acked.fetch_add(newly, Ordering::Relaxed);
+                                    acked += newly;
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        .await;
+        let _ = outcome;
+        stats.connected.fetch_sub(1, Ordering::Relaxed);
+        node = (node + 1 + index % (n - 1)) % n;
+        tokio::time::sleep(Duration::from_millis(200 + (index as u64 % 2_000))).await;
+    }
+}
+
+fn publish(c: &DeviceCreds, topic: &str, seq: u64, report_s: u64) -> Vec<u8> {
+    let mut r = sample_report(&c.id, BOOT, seq);
+    r.next_checkin_s = (report_s * 2) as u32;
+    rawmqtt::publish_packet(topic, (seq % 65_535 + 1) as u16, &seal(&c.key, &r))
+}
+
+// ---------------------------------------------------------------------------------------------
+// The orchestrator.
+
+/// The last `stat` line of one load generator.
+#[derive(Clone, Copy, Default)]
+struct LgStat {
+    connected: u64,
+    reconnects: u64,
+    failed: u64,
+    sent: u64,
+    acked: u64,
+}
+
+struct Loadgen {
+    child: std::process::Child,
+    last: Arc<Mutex<LgStat>>,
+}
+
+impl Drop for Loadgen {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn spawn_loadgen(from: usize, to: usize, nodes: &str) -> Loadgen {
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .env("CLUSTER_LOADGEN", "1")
+        .env("LG_FROM", from.to_string())
+        .env("LG_TO", to.to_string())
+        .env("LG_NODES", nodes)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    note_pid(child.id());
+    let last = Arc::new(Mutex::new(LgStat::default()));
+    let out = child.stdout.take().unwrap();
+    let l = last.clone();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(out).lines() {
+            let Ok(line) = line else { break };
+            let v: Vec<u64> = line
+                .strip_prefix("stat ")
+                .unwrap_or_default()
+                .split(' ')
+                .filter_map(|x| x.parse().ok())
+                .collect();
+            if let [connected, reconnects, failed, sent, acked] = v[..] {
+                *l.lock().unwrap() = LgStat {
+                    connected,
+                    reconnects,
+                    failed,
+                    sent,
+                    acked,
+                };
+            }
+        }
+    });
+    Loadgen { child, last }
+}
+
+fn total(lgs: &[Loadgen]) -> LgStat {
+    lgs.iter().fold(LgStat::default(), |a, l| {
+        let s = *l.last.lock().unwrap();
+        LgStat {
+            connected: a.connected + s.connected,
+            reconnects: a.reconnects + s.reconnects,
+            failed: a.failed + s.failed,
+            sent: a.sent + s.sent,
+            acked: a.acked + s.acked,
+        }
+    })
+}
+
+/// Waits until `cond` holds for the fleet's totals, checking every second; false after `limit`.
+fn wait_for(lgs: &[Loadgen], limit: Duration, mut cond: impl FnMut(LgStat) -> bool) -> bool {
+    let t0 = Instant::now();
+    while t0.elapsed() < limit {
+        if cond(total(lgs)) {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    cond(total(lgs))
+}
+
+fn orchestrate() {
+    let devices = env_or("DEVICES", 100_000) as usize;
+    let n_nodes = env_or("NODES", 7) as usize;
+    let n_lg = env_or("LOADGENS", 7) as usize;
+    let hold = Duration::from_secs(env_or("HOLD_S", 150));
+    let after_kill = Duration::from_secs(env_or("AFTER_KILL_S", 300));
+    let kill_node = env_or("KILL_NODE", 2) as usize;
+    let report_s = env_or("REPORT_S", 120);
+    assert!(
+        n_nodes >= 3,
+        "NODES must be at least 3 (the hub, the node killed, one more)"
+    );
+    assert!(
+        (2..=n_nodes).contains(&kill_node),
+        "KILL_NODE must be a broker node: 2..=NODES"
+    );
+    let limit = open_files_limit();
+    // After the kill the survivors share its devices.
+    let per_node = devices.div_ceil(n_nodes - 1) as u64;
+    let per_lg = devices.div_ceil(n_lg) as u64;
+    assert!(
+        per_node + 200 <= limit && per_lg + 200 <= limit,
+        "{per_node} devices per node after the kill, {per_lg} per load generator: more than the \
+         open-file limit {limit} allows; raise NODES or LOADGENS"
+    );
+    println!(
+        "cluster: {devices} devices over the hub and {} broker nodes, {n_lg} load generators, a \
+         report every {report_s} s; node {kill_node} killed after {} s",
+        n_nodes - 1,
+        hold.as_secs()
+    );
+
+    let fleet = Fleet::new(&[(TENANT, ids("c", devices))]);
+    let dir = tempfile::tempdir().unwrap();
+    let cluster = Cluster::new(dir.path(), n_nodes);
+    let (hub_dir, hub) = spawn_hub(HUB, &fleet, &cluster.section(1));
+    let hub_pid = hub.child.id();
+    let mut nodes: Vec<BrokerNode> = (2..=n_nodes)
+        .map(|id| {
+            let node = BrokerNode::spawn(HUB, dir.path(), &cluster, id, hub.http, "");
+            note_pid(node.child.id());
+            node
+        })
+        .collect();
+    let addrs: Vec<String> = std::iter::once(hub.v4)
+        .chain(nodes.iter().map(|n| n.v4))
+        .map(|a| a.to_string())
+        .collect();
+    let pids: Vec<u32> = std::iter::once(hub_pid)
+        .chain(nodes.iter().map(|n| n.child.id()))
+        .collect();
+    let base_rss: Vec<u64> = pids.iter().map(|p| rss_kib(*p)).collect();
+
+    // The ramp: every load generator at once, times taken at each tenth of the fleet.
+    let t0 = Instant::now();
+    let lgs: Vec<Loadgen> = (0..n_lg)
+        .map(|i| {
+            let (from, to) = (devices * i / n_lg, devices * (i + 1) / n_lg);
+            spawn_loadgen(from, to, &addrs.join(","))
+        })
+        .collect();
+    let mut steps = Vec::new();
+    let step = (devices / 10).max(1);
+    let mut last = Duration::ZERO;
+    for level in (step..=devices).step_by(step) {
+        if !wait_for(&lgs, Duration::from_secs(300), |t| {
+            t.connected as usize >= level
+        }) {
+            println!(
+                "  the ramp stalled below {level} devices: {} connected",
+                total(&lgs).connected
+            );
+            break;
+        }
+        let at = t0.elapsed();
+        println!(
+            "  {level} devices connected after {:.1} s",
+            at.as_secs_f64()
+        );
+        steps.push((level, at - last, at));
+        last = at;
+    }
+    let ramped = total(&lgs).connected as usize >= devices;
+
+    // Hold: memory and CPU of every node, reports committed per second.
+    let measure = |span: Duration| {
+        let cpu0: Vec<u64> = pids.iter().map(|p| cpu_us(*p)).collect();
+        let c0 = scrape(hub.http, "heartline_ingest_reports_committed_total");
+        let h0 = Instant::now();
+        std::thread::sleep(span);
+        let secs = h0.elapsed().as_secs_f64();
+        let c1 = scrape(hub.http, "heartline_ingest_reports_committed_total");
+        let cpu: Vec<f64> = pids
+            .iter()
+            .zip(&cpu0)
+            .map(|(p, c)| (cpu_us(*p).saturating_sub(*c)) as f64 / (secs * 1e4))
+            .collect();
+        let rss: Vec<u64> = pids.iter().map(|p| rss_kib(*p)).collect();
+        (cpu, rss, (c1 - c0) / secs)
+    };
+    let before = if ramped { Some(measure(hold)) } else { None };
+    let before_conn = total(&lgs);
+
+    // The kill.
+    let victim = &mut nodes[kill_node - 2];
+    let victim_pid = victim.child.id();
+    let kill_at = Instant::now();
+    victim.kill();
+    let back = wait_for(&lgs, Duration::from_secs(300), |t| {
+        t.connected as usize >= devices && t.reconnects > before_conn.reconnects
+    });
+    let reconnect_time = kill_at.elapsed();
+    let moved = total(&lgs).reconnects - before_conn.reconnects;
+    println!(
+        "  node {kill_node} killed: {moved} devices reconnected elsewhere, all back after {:.1} s",
+        reconnect_time.as_secs_f64()
+    );
+    let after = measure(after_kill);
+
+    // Stop reporting; everything sent must be acknowledged.
+    for lg in &lgs {
+        let _ = writeln!(lg.child.stdin.as_ref().unwrap(), "stop");
+    }
+    std::thread::sleep(Duration::from_secs(2));
+    let drained = wait_for(&lgs, Duration::from_secs(180), |t| t.acked >= t.sent);
+    let fin = total(&lgs);
+    let committed = scrape(hub.http, "heartline_ingest_reports_committed_total") as u64;
+    let tickets = scrape(hub.http, "heartline_engine_tickets_opened_total") as u64;
+    let lost = fin.sent.saturating_sub(committed);
+    let verdict = ramped && back && drained && lost == 0 && committed == fin.sent && tickets == 0;
+    println!(
+        "  sent {}, acknowledged {}, committed {committed}, tickets {tickets}: {}",
+        fin.sent,
+        fin.acked,
+        if verdict { "PASS" } else { "FAIL" }
+    );
+
+    let mut md = format!(
+        "{devices} devices, {} nodes (the hub and {} `heartline-hub broker` processes), {n_lg} \
+         load-generator processes, keepalive {} s, a signed report every {report_s} s.\n\n\
+         | devices connected | this step took | since the start |\n|---|---|---|\n",
+        n_nodes,
+        n_nodes - 1,
+        env_or("KEEPALIVE_S", 60)
+    );
+    for (level, took, at) in &steps {
+        md.push_str(&format!(
+            "| {level} | {:.1} s | {:.1} s |\n",
+            took.as_secs_f64(),
+            at.as_secs_f64()
+        ));
+    }
+    md.push_str("\n| node | RSS before devices | RSS held (before the kill) | per device | CPU held | RSS after the kill | CPU after |\n|---|---|---|---|---|---|---|\n");
+    for (i, pid) in pids.iter().enumerate() {
+        let name = if i == 0 {
+            "1 (hub)".to_string()
+        } else {
+            (i + 1).to_string()
+        };
+        let held = before.as_ref().map(|(cpu, rss, _)| (cpu[i], rss[i]));
+        let (cpu_a, rss_a) = (after.0[i], after.1[i]);
+        let per_dev = held.map(|(_, r)| {
+            (r.saturating_sub(base_rss[i])) as f64 / (devices as f64 / n_nodes as f64)
+        });
+        let dead = *pid == victim_pid;
+        md.push_str(&format!(
+            "| {name} | {} MiB | {} | {} | {} | {} | {} |\n",
+            base_rss[i] / 1024,
+            held.map_or("-".into(), |(_, r)| format!("{} MiB", r / 1024)),
+            per_dev.map_or("-".into(), |d| format!("{d:.1} KiB")),
+            held.map_or("-".into(), |(c, _)| format!("{c:.1} %")),
+            if dead {
+                "killed".into()
+            } else {
+                format!("{} MiB", rss_a / 1024)
+            },
+            if dead {
+                "-".into()
+            } else {
+                format!("{cpu_a:.1} %")
+            },
+        ));
+    }
+    md.push_str(&format!(
+        "\nReports committed per second while held: {:.0} before the kill, {:.0} after. Node \
+         {kill_node} SIGKILLed: {moved} devices reconnected to the other nodes, all {devices} \
+         connected again {:.1} s after the kill ({} connection attempts refused or timed out \
+         over the run). Reports sent {}, acknowledged {}, committed {committed} (lost {lost}); \
+         tickets opened {tickets}. Verdict: **{}**.\n",
+        before.as_ref().map_or(0.0, |b| b.2),
+        after.2,
+        reconnect_time.as_secs_f64(),
+        fin.failed,
+        fin.sent,
+        fin.acked,
+        if verdict { "pass" } else { "fail" }
+    ));
+    emit_markdown(&md);
+    drop(lgs);
+    drop(nodes);
+    hub.stop();
+    drop(hub_dir);
+    if !verdict {
+        std::process::exit(1);
+    }
+}
