@@ -380,7 +380,22 @@ fn orchestrate() {
         let cpu0: Vec<u64> = pids.iter().map(|p| cpu_us(*p)).collect();
         let c0 = scrape(hub.http, "heartline_ingest_reports_committed_total");
         let h0 = Instant::now();
-        std::thread::sleep(span);
+        // A progress line every 10 s: connected devices and reports committed meanwhile.
+        let mut last = c0;
+        while h0.elapsed() < span {
+            std::thread::sleep((span - h0.elapsed()).min(Duration::from_secs(10)));
+            let now = scrape(hub.http, "heartline_ingest_reports_committed_total");
+            let t = total(&lgs);
+            println!(
+                "    {:.0} s: {} connected, {} committed since the last line, {} sent / {} acked in all",
+                h0.elapsed().as_secs_f64(),
+                t.connected,
+                now - last,
+                t.sent,
+                t.acked
+            );
+            last = now;
+        }
         let secs = h0.elapsed().as_secs_f64();
         let c1 = scrape(hub.http, "heartline_ingest_reports_committed_total");
         let cpu: Vec<f64> = pids
@@ -414,9 +429,17 @@ fn orchestrate() {
     for lg in &lgs {
         let _ = writeln!(lg.child.stdin.as_ref().unwrap(), "stop");
     }
-    std::thread::sleep(Duration::from_secs(2));
-    let drained = wait_for(&lgs, Duration::from_secs(180), |t| t.acked >= t.sent);
-    let fin = total(&lgs);
+    // Drained: every report sent is acknowledged, and the counts stood still for 3 s (a report
+    // whose tick raced the stop shows up in a later `stat` line).
+    let t_drain = Instant::now();
+    let mut drained = false;
+    let mut fin = total(&lgs);
+    while !drained && t_drain.elapsed() < Duration::from_secs(180) {
+        std::thread::sleep(Duration::from_secs(3));
+        let now = total(&lgs);
+        drained = now.acked >= now.sent && now.sent == fin.sent && now.acked == fin.acked;
+        fin = now;
+    }
     let committed = scrape(hub.http, "heartline_ingest_reports_committed_total") as u64;
     let tickets = scrape(hub.http, "heartline_engine_tickets_opened_total") as u64;
     let lost = fin.sent.saturating_sub(committed);
