@@ -12,11 +12,15 @@ use heartline_proto::envelope::{open, seal};
 use heartline_proto::wire::{self, Presence};
 use heartline_proto::{Channel, DeviceKey, ProbeGuard};
 use rumqttc::QoS;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::future::Future;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
+
+/// How long a sent report may wait for its ack before it is sent again (while connected; a
+/// reconnect sends everything waiting at once).
+const RESEND_EVERY: Duration = Duration::from_secs(30);
 
 fn now_ms() -> i64 {
     SystemTime::now()
@@ -167,11 +171,15 @@ pub async fn run(cfg: AgentConfig, shutdown: impl Future<Output = ()>) -> anyhow
     d.start_checks(cfg.checks.clone());
     let mut interval = tokio::time::interval(cfg.interval);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut resend = tokio::time::interval(RESEND_EVERY);
+    resend.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut unacked = HashSet::new();
     tokio::pin!(shutdown);
     tracing::info!(device = %cfg.device_id, hub = %format!("{}:{}", cfg.host, cfg.port), pending = d.outbox.len()?, "agent started");
     loop {
         tokio::select! {
             _ = interval.tick() => d.produce(true).await?,
+            _ = resend.tick() => unacked = d.resend(&unacked).await?,
             Some(o) = check_rx.recv() => {
                 if d.reporter.record(o) {
                     d.produce(false).await?;
@@ -245,6 +253,31 @@ impl Daemon {
             self.send(&entry).await;
         }
         Ok(())
+    }
+
+    /// Sends again what was already waiting for its ack at the last call (`before`) and still is:
+    /// a report the broker took but the hub never received (a failed forward between broker
+    /// nodes) is held back by the hub's ack until it comes. Returns what waits now.
+    async fn resend(&self, before: &HashSet<(u64, u64)>) -> anyhow::Result<HashSet<(u64, u64)>> {
+        let pending = self.outbox.pending()?;
+        let waiting = pending.iter().map(|e| (e.boot_id, e.sequence)).collect();
+        if !self.connected {
+            return Ok(waiting);
+        }
+        let again: Vec<&Entry> = pending
+            .iter()
+            .filter(|e| before.contains(&(e.boot_id, e.sequence)))
+            .collect();
+        if !again.is_empty() {
+            tracing::info!(
+                reports = again.len(),
+                "sending again reports the hub has not acknowledged for {RESEND_EVERY:?}"
+            );
+        }
+        for e in again {
+            self.send(e).await;
+        }
+        Ok(waiting)
     }
 
     async fn send(&self, e: &Entry) {

@@ -200,6 +200,11 @@ pub struct IngestConfig {
     /// that a device's backlog after an outage goes through.
     #[serde(default = "default_report_burst")]
     pub report_burst: Spanned<i64>,
+    /// How long, in seconds, a skipped report holds back the device's ack: the device keeps it
+    /// and sends it again (a forward between broker nodes failed, a queue overflowed). After that
+    /// the hub stops waiting (the device dropped it). 0: acks never wait for a gap.
+    #[serde(default = "default_gap_wait_s")]
+    pub gap_wait_s: Spanned<i64>,
 }
 
 /// TLS with the hub's certificate and key from PEM files: MQTT over TLS for devices on its own
@@ -309,6 +314,12 @@ fn default_max_reports_per_minute() -> Spanned<i64> {
 fn default_report_burst() -> Spanned<i64> {
     Spanned::new(0..0, 10_000)
 }
+/// Longer than a device needs to send a report again (an agent re-sends every 30 s).
+fn default_gap_wait_s() -> Spanned<i64> {
+    Spanned::new(0..0, 300)
+}
+/// A day: past it a skipped report is not coming.
+const MAX_GAP_WAIT_S: i64 = 86_400;
 
 impl Default for MqttConfig {
     fn default() -> Self {
@@ -347,6 +358,7 @@ impl Default for IngestConfig {
             batch_max: default_batch_max(),
             max_reports_per_minute: default_max_reports_per_minute(),
             report_burst: default_report_burst(),
+            gap_wait_s: default_gap_wait_s(),
         }
     }
 }
@@ -512,6 +524,17 @@ impl HubConfig {
                     "report_burst = {} is out of range: use a number of reports from 1 to \
                      {MAX_REPORTS_PER_MINUTE}, at least what a device's outbox holds",
                     burst.get_ref()
+                ),
+            ));
+        }
+        let wait = &config.ingest.gap_wait_s;
+        if !(0..=MAX_GAP_WAIT_S).contains(wait.get_ref()) {
+            return Err(at(
+                wait.span(),
+                format!(
+                    "gap_wait_s = {} is out of range: use seconds from 1 to {MAX_GAP_WAIT_S} \
+                     (longer than a device takes to send a missed report again), or 0 not to wait",
+                    wait.get_ref()
                 ),
             ));
         }

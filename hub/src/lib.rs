@@ -133,6 +133,7 @@ impl Hub {
             // Both validated within 0..=1,000,000 by `HubConfig::parse`.
             max_reports_per_minute: *config.ingest.max_reports_per_minute.get_ref() as u32,
             report_burst: *config.ingest.report_burst.get_ref() as u32,
+            gap_wait_ms: *config.ingest.gap_wait_s.get_ref() * 1_000,
         };
         let inventory_gen = Arc::new(std::sync::atomic::AtomicU64::new(0));
         let (live, live_ingest) = live::channels();

@@ -56,6 +56,11 @@ pub struct Metrics {
     pub rejected: Family<ReasonLabel, Counter>,
     /// Reports whose sequence skipped ahead (the device dropped some, or the broker lost some).
     pub sequence_gaps: Counter,
+    /// Reports admitted below an already committed sequence, filling a gap.
+    pub reports_late: Counter,
+    /// Gaps the hub stopped waiting for (the device dropped them, or did not send them again in
+    /// time); their ack no longer waits.
+    pub gaps_given_up: Counter,
     pub batches: Counter,
     pub commit_seconds: Histogram,
     pub store_errors: Counter,
@@ -75,6 +80,8 @@ impl Default for Metrics {
             states_committed: Counter::default(),
             rejected: Family::default(),
             sequence_gaps: Counter::default(),
+            reports_late: Counter::default(),
+            gaps_given_up: Counter::default(),
             batches: Counter::default(),
             commit_seconds: Histogram::new(exponential_buckets(0.000_1, 2.0, 16)),
             store_errors: Counter::default(),
@@ -104,6 +111,16 @@ impl Default for Metrics {
             "ingest_sequence_gaps",
             "Reports whose sequence skipped ahead",
             m.sequence_gaps.clone(),
+        );
+        registry.register(
+            "ingest_reports_late",
+            "Reports committed after a later one of the same boot, filling a gap",
+            m.reports_late.clone(),
+        );
+        registry.register(
+            "ingest_gaps_given_up",
+            "Sequence gaps no longer waited for; acks cover them",
+            m.gaps_given_up.clone(),
         );
         registry.register(
             "ingest_batches",
@@ -183,11 +200,13 @@ impl Metrics {
     }
 
     /// Every metric the hub exports, as named in the exposition (a test keeps `render` in step).
-    pub const NAMES: [&'static str; 12] = [
+    pub const NAMES: [&'static str; 14] = [
         "heartline_ingest_reports_committed_total",
         "heartline_ingest_states_committed_total",
         "heartline_ingest_rejected_total",
         "heartline_ingest_sequence_gaps_total",
+        "heartline_ingest_reports_late_total",
+        "heartline_ingest_gaps_given_up_total",
         "heartline_ingest_batches_total",
         "heartline_ingest_commit_seconds",
         "heartline_store_errors_total",

@@ -28,6 +28,8 @@ use tokio::io::AsyncWriteExt;
 const HUB: &str = env!("CARGO_BIN_EXE_hub");
 const TENANT: &str = "bench";
 const BOOT: u64 = 1;
+/// How long a report waits for its ack before a device sends it again.
+const RESEND_EVERY: Duration = Duration::from_secs(30);
 
 fn main() {
     if std::env::var_os("CLUSTER_LOADGEN").is_some() {
@@ -48,6 +50,7 @@ struct Stats {
     failed_attempts: AtomicU64,
     sent: AtomicU64,
     acked: AtomicU64,
+    resent: AtomicU64,
 }
 
 struct Settings {
@@ -105,12 +108,13 @@ fn loadgen() {
             tick.tick().await;
             let l = |c: &AtomicU64| c.load(Ordering::Relaxed);
             println!(
-                "stat {} {} {} {} {}",
+                "stat {} {} {} {} {} {}",
                 l(&stats.connected),
                 l(&stats.reconnects),
                 l(&stats.failed_attempts),
                 l(&stats.sent),
-                l(&stats.acked)
+                l(&stats.acked),
+                l(&stats.resent)
             );
         }
     });
@@ -160,6 +164,11 @@ async fn device(
         first = false;
         let keepalive = Duration::from_secs(cfg.keepalive_s.into());
         let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + keepalive, keepalive);
+        // Like an agent: what waited for its ack a whole period goes again (a report the node
+        // took but could not forward; the hub's ack stops below it until it comes).
+        let mut resend =
+            tokio::time::interval_at(tokio::time::Instant::now() + RESEND_EVERY, RESEND_EVERY);
+        let mut waiting_up_to = sent;
         let outcome: std::io::Result<()> = async {
             // The outbox: everything sent and not acknowledged goes again.
             for seq in acked + 1..=sent {
@@ -169,6 +178,13 @@ async fn device(
             loop {
                 tokio::select! {
                     _ = ping.tick() => s.write_all(&rawmqtt::PINGREQ).await?,
+                    _ = resend.tick() => {
+                        for seq in acked + 1..=waiting_up_to.min(sent) {
+                            stats.resent.fetch_add(1, Ordering::Relaxed);
+                            s.write_all(&publish(&c, &report_topic, seq, cfg.report_s)).await?;
+                        }
+                        waiting_up_to = sent;
+                    }
                     _ = report.tick(), if !cfg.stopping.load(Ordering::Relaxed) => {
                         sent += 1;
                         stats.sent.fetch_add(1, Ordering::Relaxed);
@@ -215,6 +231,7 @@ struct LgStat {
     failed: u64,
     sent: u64,
     acked: u64,
+    resent: u64,
 }
 
 struct Loadgen {
@@ -252,13 +269,14 @@ fn spawn_loadgen(from: usize, to: usize, nodes: &str) -> Loadgen {
                 .split(' ')
                 .filter_map(|x| x.parse().ok())
                 .collect();
-            if let [connected, reconnects, failed, sent, acked] = v[..] {
+            if let [connected, reconnects, failed, sent, acked, resent] = v[..] {
                 *l.lock().unwrap() = LgStat {
                     connected,
                     reconnects,
                     failed,
                     sent,
                     acked,
+                    resent,
                 };
             }
         }
@@ -275,6 +293,7 @@ fn total(lgs: &[Loadgen]) -> LgStat {
             failed: a.failed + s.failed,
             sent: a.sent + s.sent,
             acked: a.acked + s.acked,
+            resent: a.resent + s.resent,
         }
     })
 }
@@ -445,9 +464,10 @@ fn orchestrate() {
     let lost = fin.sent.saturating_sub(committed);
     let verdict = ramped && back && drained && lost == 0 && committed == fin.sent && tickets == 0;
     println!(
-        "  sent {}, acknowledged {}, committed {committed}, tickets {tickets}: {}",
+        "  sent {}, acknowledged {}, sent again after 30 s without an ack {}, committed {committed}, tickets {tickets}: {}",
         fin.sent,
         fin.acked,
+        fin.resent,
         if verdict { "PASS" } else { "FAIL" }
     );
 
@@ -501,14 +521,15 @@ fn orchestrate() {
         "\nReports committed per second while held: {:.0} before the kill, {:.0} after. Node \
          {kill_node} SIGKILLed: {moved} devices reconnected to the other nodes, all {devices} \
          connected again {:.1} s after the kill ({} connection attempts refused or timed out \
-         over the run). Reports sent {}, acknowledged {}, committed {committed} (lost {lost}); \
-         tickets opened {tickets}. Verdict: **{}**.\n",
+         over the run). Reports sent {}, acknowledged {}, sent again after 30 s without an ack {}, \
+         committed {committed} (lost {lost}); tickets opened {tickets}. Verdict: **{}**.\n",
         before.as_ref().map_or(0.0, |b| b.2),
         after.2,
         reconnect_time.as_secs_f64(),
         fin.failed,
         fin.sent,
         fin.acked,
+        fin.resent,
         if verdict { "pass" } else { "fail" }
     ));
     emit_markdown(&md);

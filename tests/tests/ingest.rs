@@ -324,3 +324,98 @@ async fn a_customer_scope_reads_only_its_own_tenant() {
     assert_eq!(store.devices(&Scope::Operator).unwrap().len(), 4);
     hub.hub.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_skipped_report_holds_the_ack_back_until_the_device_sends_it_again() {
+    let fleet = fleet();
+    let hub = TestHub::start(&fleet).await.unwrap();
+    let mut dev = Device::connect(hub.hub.mqtt_v4, fleet.device("acme-0"), Protocol::V4)
+        .await
+        .unwrap();
+    dev.send(&dev.report(1)).await.unwrap();
+    dev.wait_ack(1, 1).await.unwrap();
+    // Report 2 was taken by a broker node that could not forward it: 3 and 4 arrive first. Acking
+    // 4 would make the device forget 2.
+    for seq in [3, 4] {
+        dev.send(&dev.report(seq)).await.unwrap();
+        let ack = dev.next_ack().await.unwrap();
+        assert_eq!((ack.boot_id, ack.sequence), (1, 1), "after report {seq}");
+    }
+    let mut late = dev.report(2);
+    late.checks[0].message = "sent before 3 and 4".into();
+    dev.send(&late).await.unwrap();
+    let ack = dev.next_ack().await.unwrap();
+    assert_eq!(
+        ack.sequence, 4,
+        "2 arrived: everything up to 4 is committed"
+    );
+    // Sent again (the ack of 2 was lost): a duplicate now, acked again, stored once.
+    dev.send(&late).await.unwrap();
+    assert_eq!(dev.next_ack().await.unwrap().sequence, 4);
+
+    let seqs: Vec<u64> = stored(&hub, "acme-0").iter().map(|r| r.sequence).collect();
+    assert_eq!(
+        seqs,
+        [1, 3, 4, 2],
+        "stored once each, in the order they arrived"
+    );
+    let m = hub.hub.metrics();
+    assert_eq!(m.reports_committed.get(), 4);
+    assert_eq!(m.reports_late.get(), 1);
+    assert_eq!(m.sequence_gaps.get(), 1);
+    assert_eq!(m.rejected(RejectReason::Duplicate), 1);
+    // The late report is history, not news: the device's current checks are report 4's.
+    let state = hub
+        .hub
+        .store()
+        .device_state(&Scope::Operator, "acme-0")
+        .unwrap()
+        .unwrap();
+    assert_eq!(state.reports, 4);
+    assert!(
+        state
+            .checks
+            .iter()
+            .all(|c| c.message != late.checks[0].message),
+        "{:?}",
+        state.checks
+    );
+    hub.hub.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_report_the_device_dropped_holds_the_ack_back_only_for_gap_wait() {
+    let fleet = fleet();
+    let hub = TestHub::start_with(&fleet, |c| {
+        c.ingest.gap_wait_s = toml::Spanned::new(0..0, 1);
+    })
+    .await
+    .unwrap();
+    let mut dev = Device::connect(hub.hub.mqtt_v5, fleet.device("acme-1"), Protocol::V5)
+        .await
+        .unwrap();
+    dev.send(&dev.report(1)).await.unwrap();
+    dev.wait_ack(1, 1).await.unwrap();
+    // 2 was dropped by the device itself (a full outbox): it never comes.
+    dev.send(&dev.report(3)).await.unwrap();
+    assert_eq!(dev.next_ack().await.unwrap().sequence, 1);
+    // The device sends 3 again, as it does while unacknowledged, until the hub stops waiting.
+    let deadline = tokio::time::Instant::now() + heartline_e2e::PATIENCE;
+    loop {
+        dev.send(&dev.report(3)).await.unwrap();
+        let ack = dev.next_ack().await.unwrap();
+        if ack.sequence == 3 {
+            break;
+        }
+        assert_eq!(ack.sequence, 1);
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the gap was never given up"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    let m = hub.hub.metrics();
+    assert_eq!(m.gaps_given_up.get(), 1);
+    assert_eq!(m.reports_committed.get(), 2, "3 is stored once");
+    hub.hub.shutdown().await.unwrap();
+}

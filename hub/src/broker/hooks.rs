@@ -19,11 +19,11 @@ use subtle::ConstantTimeEq;
 /// Quiet period of the refusal log, per device and reason.
 const REFUSAL_LOG_QUIET: Duration = Duration::from_secs(60);
 
-/// The hub's own connection: accepted only on its internal listener, with the per-process secret.
+/// The hub's own connections (its link sessions, see [`super::link::is_link_client`]): accepted
+/// only on its internal listener, with the per-process secret.
 #[derive(Clone)]
 pub struct LinkCredentials {
     pub listener: ListenerId,
-    pub client_id: &'static str,
     pub secret: String,
 }
 
@@ -86,8 +86,8 @@ impl Hooks {
             .and_then(|p| std::str::from_utf8(p).ok())
             .unwrap_or("");
         if let Some(link) = self.link.as_ref().filter(|l| l.listener == id.lid) {
-            let ok = client_id == link.client_id
-                && username == link.client_id
+            let ok = super::link::is_link_client(client_id)
+                && username == client_id
                 && bool::from(password.as_bytes().ct_eq(link.secret.as_bytes()));
             if ok {
                 return AuthResult::Allow(true, None);

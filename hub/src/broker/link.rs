@@ -2,7 +2,10 @@
 //! authenticated with a secret made at start-up and treated by the broker as a superuser.
 //!
 //! It subscribes to every report and state topic and hands each publish to ingest through a
-//! bounded channel; ingest's acks, probes and configs go back out through the same connection.
+//! bounded channel; ingest's acks, probes and configs go back out through [`LINK_SESSIONS`]
+//! connections, each device's always through the same one (so they stay in order): a session's
+//! publishes are forwarded one after the other, and in a cluster each waits for the other nodes,
+//! so one session would cap the acks per second the hub can send.
 //! The same path serves a single node and a cluster: the cluster plugin routes a publish that
 //! arrived at any node to this subscription. A bounded channel and the broker's own queue for
 //! this session (`LINK_QUEUE` messages) bound the memory between devices and ingest; a publish
@@ -16,8 +19,21 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
-/// The hub's client id; not a valid device id, so no device can claim it.
+/// The hub's client id; not a valid device id, so no device can claim it. The sending sessions
+/// are `heartline:hub#1` and so on.
 pub const LINK_CLIENT_ID: &str = "heartline:hub";
+/// Connections the hub sends to devices through (the first one also receives).
+pub const LINK_SESSIONS: usize = 8;
+
+/// Whether `client_id` is one of the hub's link sessions.
+pub fn is_link_client(client_id: &str) -> bool {
+    client_id == LINK_CLIENT_ID
+        || client_id
+            .strip_prefix(LINK_CLIENT_ID)
+            .and_then(|rest| rest.strip_prefix('#'))
+            .and_then(|n| n.parse::<usize>().ok())
+            .is_some_and(|n| (1..LINK_SESSIONS).contains(&n))
+}
 /// Deliveries waiting for ingest before the link stops reading from the broker.
 pub const LINK_CHANNEL: usize = 65_536;
 /// The broker's queue for the hub's session (messages), and the messages in flight to it.
@@ -42,21 +58,95 @@ pub struct Delivery {
 /// again when it re-sends the report).
 #[derive(Clone)]
 pub struct LinkTx {
-    client: AsyncClient,
+    clients: Vec<AsyncClient>,
 }
 
 impl LinkTx {
     /// Sends a message to one device (an ack or a probe): at most once, not retained.
     pub fn send(&self, topic: String, payload: Vec<u8>) -> Result<(), ClientError> {
-        self.client
+        self.client(&topic)
             .try_publish(topic, QoS::AtMostOnce, false, payload)
     }
 
     /// Publishes a retained message (a device's config), at least once.
     pub fn retain(&self, topic: String, payload: Vec<u8>) -> Result<(), ClientError> {
-        self.client
+        self.client(&topic)
             .try_publish(topic, QoS::AtLeastOnce, true, payload)
     }
+
+    /// The session for the device `topic` is addressed to: the same one for every message to it.
+    fn client(&self, topic: &str) -> &AsyncClient {
+        let device = topic.rsplit('/').nth(1).unwrap_or(topic);
+        let hash = device.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+        });
+        &self.clients[(hash % self.clients.len() as u64) as usize]
+    }
+}
+
+/// One sending session of the link: connects, then drives its connection (rumqttc reconnects)
+/// until it has been down for `LINK_DOWN_MAX`.
+async fn sender(
+    addr: SocketAddr,
+    n: usize,
+    secret: String,
+    max_packet_bytes: usize,
+    failed: watch::Sender<Option<String>>,
+) -> anyhow::Result<AsyncClient> {
+    let id = format!("{LINK_CLIENT_ID}#{n}");
+    let (client, mut events) =
+        AsyncClient::new(options(&id, addr, secret, max_packet_bytes), LINK_REQUESTS);
+    let mut net = events.network_options();
+    net.set_connection_timeout(LINK_CONNECT_MAX.as_secs());
+    events.set_network_options(net);
+    let deadline = Instant::now() + LINK_CONNECT_MAX;
+    loop {
+        let event = tokio::time::timeout_at(deadline.into(), events.poll())
+            .await
+            .map_err(|_| {
+                anyhow::anyhow!(
+                    "the hub's link session {id} did not connect within {LINK_CONNECT_MAX:?}"
+                )
+            })?;
+        match event {
+            Ok(Event::Incoming(Packet::ConnAck(_))) => break,
+            Ok(_) => {}
+            Err(e) => anyhow::bail!("the hub's link session {id} to its broker at {addr}: {e}"),
+        }
+    }
+    tokio::spawn(async move {
+        let mut down_since: Option<Instant> = None;
+        loop {
+            match events.poll().await {
+                Ok(Event::Incoming(Packet::ConnAck(_))) => down_since = None,
+                Ok(_) => {}
+                Err(e) => {
+                    let since = *down_since.get_or_insert_with(Instant::now);
+                    if since.elapsed() >= LINK_DOWN_MAX {
+                        let why = format!(
+                            "the hub's link session {id} is down since {:?}: {e}",
+                            since.elapsed()
+                        );
+                        let _ = failed.send(Some(why));
+                        return;
+                    }
+                    tracing::warn!(error = %e, session = %id, "a link session to the broker dropped; reconnecting");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            }
+        }
+    });
+    Ok(client)
+}
+
+fn options(id: &str, addr: SocketAddr, secret: String, max_packet_bytes: usize) -> MqttOptions {
+    let mut opts = MqttOptions::new(id, addr.ip().to_string(), addr.port());
+    opts.set_credentials(id, secret)
+        .set_keep_alive(Duration::from_secs(30))
+        .set_clean_session(true)
+        .set_max_packet_size(max_packet_bytes + 1024, max_packet_bytes + 1024)
+        .set_inflight(LINK_INFLIGHT);
+    opts
 }
 
 /// Connects the link and runs it on a task. Returns once the subscriptions are granted.
@@ -66,12 +156,19 @@ pub async fn connect(
     max_packet_bytes: usize,
     failed: watch::Sender<Option<String>>,
 ) -> anyhow::Result<(LinkTx, flume::Receiver<Delivery>)> {
-    let mut opts = MqttOptions::new(LINK_CLIENT_ID, addr.ip().to_string(), addr.port());
-    opts.set_credentials(LINK_CLIENT_ID, secret)
-        .set_keep_alive(Duration::from_secs(30))
-        .set_clean_session(true)
-        .set_max_packet_size(max_packet_bytes + 1024, max_packet_bytes + 1024)
-        .set_inflight(LINK_INFLIGHT);
+    // The sending sessions connect meanwhile.
+    let senders: Vec<_> = (1..LINK_SESSIONS)
+        .map(|n| {
+            tokio::spawn(sender(
+                addr,
+                n,
+                secret.clone(),
+                max_packet_bytes,
+                failed.clone(),
+            ))
+        })
+        .collect();
+    let opts = options(LINK_CLIENT_ID, addr, secret, max_packet_bytes);
     let (client, mut events) = AsyncClient::new(opts, LINK_REQUESTS);
     // In a cluster, a CONNECT asks the other nodes about the client id first; a node that is not
     // up yet makes that wait for the cluster's request timeout.
@@ -110,6 +207,10 @@ pub async fn connect(
             Ok(_) => {}
             Err(e) => anyhow::bail!("the hub's link to its broker at {addr}: {e}"),
         }
+    }
+    let mut clients = vec![client.clone()];
+    for s in senders {
+        clients.push(s.await??);
     }
     let resubscribe = client.clone();
     tokio::spawn(async move {
@@ -150,5 +251,5 @@ pub async fn connect(
             }
         }
     });
-    Ok((LinkTx { client }, rx))
+    Ok((LinkTx { clients }, rx))
 }

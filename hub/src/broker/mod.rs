@@ -83,8 +83,9 @@ pub(crate) async fn context(
     let mut scx = ServerContext::new()
         .node_id(node_id)
         // RMQTT limits sessions per node (connected devices, and persistent sessions of offline
-        // ones), answering CONNECT past it with "server unavailable"; the hub's link is one more.
-        .mqtt_max_sessions(cfg.max_connections as isize + 1)
+        // ones), answering CONNECT past it with "server unavailable"; the hub's link sessions
+        // come on top.
+        .mqtt_max_sessions((cfg.max_connections + link::LINK_SESSIONS) as isize)
         .busy_check_enable(false)
         // Every publish waits for every other node's answer, so a node that is down stalls each
         // publish for the request timeout (4 s) until the circuit breaker opens: after three
@@ -165,7 +166,6 @@ pub async fn start(
     let secret = hex::encode(rand::random::<[u8; 32]>());
     let credentials = hooks::LinkCredentials {
         listener: LID_LINK,
-        client_id: link::LINK_CLIENT_ID,
         secret: secret.clone(),
     };
     add_hooks(
@@ -190,7 +190,7 @@ pub async fn start(
         .laddr(loopback)
         .allow_anonymous(false)
         .nodelay(true)
-        .max_connections(4)
+        .max_connections(link::LINK_SESSIONS + 2)
         .max_packet_size(*cfg.max_packet_bytes.get_ref() as u32 + 1024)
         .max_inflight(NonZeroU16::new(link::LINK_INFLIGHT).expect("not zero"))
         .max_mqueue_len(link::LINK_QUEUE)

@@ -10,6 +10,7 @@
 
 mod convert;
 mod dedupe;
+mod holes;
 mod rate;
 mod reject;
 
@@ -27,6 +28,7 @@ use crate::store::{DeviceRecord, DeviceStateRecord, HistoryEntry, Scope, Store, 
 use heartline_proto::envelope::{OpenError, decode_envelope, seal, verify_body};
 use heartline_proto::wire;
 use heartline_proto::{Channel, DeviceKey, Topic};
+use holes::Hole;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -47,6 +49,9 @@ pub struct Limits {
     pub max_reports_per_minute: u32,
     /// How many a device may send at once (the bucket's size).
     pub report_burst: u32,
+    /// How long a skipped sequence holds the device's ack back, waiting for the device to send
+    /// it again (see `holes`); 0: acks are the highest committed sequence, gaps are not waited for.
+    pub gap_wait_ms: i64,
 }
 
 pub struct Ingest {
@@ -56,6 +61,8 @@ pub struct Ingest {
     limits: Limits,
     /// Committed state of every device heard from.
     states: HashMap<String, DeviceStateRecord>,
+    /// Sequences skipped over, per device with any (see `holes`).
+    holes: HashMap<String, Vec<Hole>>,
     log: RejectLog,
     rate: rate::RateLimit,
     link_tx: LinkTx,
@@ -83,6 +90,8 @@ struct Batch {
     reports: Vec<(String, u64, Report)>,
     /// (device, boot) → sequence to acknowledge once committed.
     acks: HashMap<(String, u64), u64>,
+    /// New holes of each device touched (starts as a copy of the committed ones).
+    holes: HashMap<String, Vec<Hole>>,
     state_changes: u64,
     messages: usize,
     /// Ticket actions applied in this batch, answered once it is committed.
@@ -127,6 +136,7 @@ impl Ingest {
             metrics,
             limits,
             states,
+            holes: HashMap::new(),
             log: RejectLog::new(REJECT_LOG_QUIET),
             rate: rate::RateLimit::new(limits.max_reports_per_minute, limits.report_burst),
             link_tx,
@@ -159,6 +169,8 @@ impl Ingest {
             Ok((states, engine)) => {
                 self.states = states;
                 self.engine = engine;
+                // What was missing may have come in the batch the store refused: ask again.
+                self.holes.clear();
             }
             Err(e) => tracing::error!(error = %e, "cannot reload ingest state from the store"),
         }
@@ -299,28 +311,70 @@ impl Ingest {
             return Err(RejectReason::Malformed);
         }
         let id = &device.info.id;
+        let now = now_ms();
         let state = Self::pending(&self.states, &mut batch.states, id);
+        let holes = batch
+            .holes
+            .entry(id.clone())
+            .or_insert_with(|| self.holes.get(id).cloned().unwrap_or_default());
+        let given_up = holes::expire(holes, now, self.limits.gap_wait_ms, |boot| {
+            state.boots.iter().any(|b| b.boot_id == boot)
+        });
+        self.metrics.gaps_given_up.inc_by(given_up as u64);
+        let boot_id = report.boot_id;
+        let late = holes
+            .iter()
+            .any(|h| h.boot_id == boot_id && (h.from..=h.to).contains(&report.sequence));
         // Only new reports count against the limit: a replayed copy of a device's report (any
         // client can subscribe to it) must not use up that device's allowance.
         let mut boots = state.boots.clone();
-        let admitted = admit(&mut boots, report.boot_id, report.sequence);
+        let admitted = if late {
+            Admit::New { gap: 0 }
+        } else {
+            admit(&mut boots, boot_id, report.sequence)
+        };
         if matches!(admitted, Admit::New { .. })
             && !self
                 .rate
-                .admit(id, report.boot_id, report.sequence, Instant::now())
+                .admit(id, boot_id, report.sequence, Instant::now())
         {
             return Err(RejectReason::RateLimited);
         }
-        state.boots = boots;
-        match admitted {
-            Admit::Duplicate { committed } => {
-                // Ack again: the device missed the first ack and still holds the report.
-                let ack = batch.acks.entry((id.clone(), report.boot_id)).or_default();
-                *ack = (*ack).max(committed);
-                Err(RejectReason::Duplicate)
+        let committed = |boots: &[crate::store::BootCursor]| {
+            boots
+                .iter()
+                .find(|b| b.boot_id == boot_id)
+                .map_or(0, |b| b.committed)
+        };
+        let result = match admitted {
+            Admit::Duplicate { .. } => Err(RejectReason::Duplicate),
+            Admit::New { .. } if late => {
+                // Sent before a report already committed: kept in the history, but the
+                // device's current checks and the engine have newer news.
+                holes::fill(holes, boot_id, report.sequence);
+                self.metrics.reports_late.inc();
+                let report = convert::report(report, now);
+                let index = state.reports;
+                state.reports += 1;
+                batch.reports.push((id.clone(), index, report));
+                Ok(())
             }
             Admit::New { gap } => {
-                let report = convert::report(report, now_ms());
+                state.boots = boots;
+                if gap > 0 {
+                    self.metrics.sequence_gaps.inc();
+                    if self.limits.gap_wait_ms > 0 {
+                        let given_up = holes::open(
+                            holes,
+                            boot_id,
+                            report.sequence - gap,
+                            report.sequence - 1,
+                            now,
+                        );
+                        self.metrics.gaps_given_up.inc_by(given_up as u64);
+                    }
+                }
+                let report = convert::report(report, now);
                 state.last_report_at_ms = report.received_at_ms;
                 state.next_checkin_s = report.next_checkin_s;
                 for check in &report.checks {
@@ -338,15 +392,15 @@ impl Ingest {
                         report: &report,
                     },
                 );
-                if gap > 0 {
-                    self.metrics.sequence_gaps.inc();
-                }
-                let ack = batch.acks.entry((id.clone(), report.boot_id)).or_default();
-                *ack = (*ack).max(report.sequence);
                 batch.reports.push((id.clone(), index, report));
                 Ok(())
             }
-        }
+        };
+        // A duplicate is acked again: the device missed the first ack and still holds the report.
+        let floor = holes::ack_floor(holes, boot_id, committed(&state.boots));
+        let ack = batch.acks.entry((id.clone(), boot_id)).or_default();
+        *ack = (*ack).max(floor);
+        result
     }
 
     fn state_change(
@@ -501,6 +555,13 @@ impl Ingest {
         self.metrics.states_committed.inc_by(batch.state_changes);
         let touched: Vec<String> = batch.states.keys().cloned().collect();
         self.states.extend(batch.states);
+        for (device, holes) in batch.holes {
+            if holes.is_empty() {
+                self.holes.remove(&device);
+            } else {
+                self.holes.insert(device, holes);
+            }
+        }
         for device in changes.devices.iter().map(|(d, _)| d).chain(&touched) {
             self.show_device(device, now);
         }
@@ -561,11 +622,15 @@ impl Ingest {
     /// Asks a device (an uplink with a silent device behind it) for a report now: an ack of
     /// what is already committed, carrying the question.
     fn probe(&mut self, device: &str) {
-        let (boot_id, sequence) = self
+        let (boot_id, committed) = self
             .states
             .get(device)
             .and_then(|s| s.boots.first())
             .map_or((0, 0), |b| (b.boot_id, b.committed));
+        let sequence = self
+            .holes
+            .get(device)
+            .map_or(committed, |h| holes::ack_floor(h, boot_id, committed));
         self.metrics.probes_sent.inc();
         tracing::debug!(device, "probing an uplink: a device behind it went silent");
         self.send_ack(device, boot_id, sequence, now_ms());
