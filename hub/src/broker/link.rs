@@ -121,22 +121,36 @@ async fn sender(
                 Ok(Event::Incoming(Packet::ConnAck(_))) => down_since = None,
                 Ok(_) => {}
                 Err(e) => {
-                    let since = *down_since.get_or_insert_with(Instant::now);
-                    if since.elapsed() >= LINK_DOWN_MAX {
-                        let why = format!(
-                            "the hub's link session {id} is down since {:?}: {e}",
-                            since.elapsed()
-                        );
-                        let _ = failed.send(Some(why));
+                    if !still_up(&mut down_since, &id, &e, &failed).await {
                         return;
                     }
-                    tracing::warn!(error = %e, session = %id, "a link session to the broker dropped; reconnecting");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
                 }
             }
         }
     });
     Ok(client)
+}
+
+/// After a connection error of the link session `id`: false (and the broker reported failed)
+/// once it has been down for `LINK_DOWN_MAX`, else true after a pause before rumqttc reconnects.
+async fn still_up(
+    down_since: &mut Option<Instant>,
+    id: &str,
+    e: &rumqttc::ConnectionError,
+    failed: &watch::Sender<Option<String>>,
+) -> bool {
+    let since = *down_since.get_or_insert_with(Instant::now);
+    if since.elapsed() >= LINK_DOWN_MAX {
+        let why = format!(
+            "the hub's link session {id} to its broker is down since {:?}: {e}",
+            since.elapsed()
+        );
+        let _ = failed.send(Some(why));
+        return false;
+    }
+    tracing::warn!(error = %e, session = id, "a link session to the broker dropped; reconnecting");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    true
 }
 
 fn options(id: &str, addr: SocketAddr, secret: String, max_packet_bytes: usize) -> MqttOptions {
@@ -236,17 +250,9 @@ pub async fn connect(
                 }
                 Ok(_) => {}
                 Err(e) => {
-                    let since = *down_since.get_or_insert_with(Instant::now);
-                    if since.elapsed() >= LINK_DOWN_MAX {
-                        let why = format!(
-                            "the hub's link to its broker is down since {:?}: {e}",
-                            since.elapsed()
-                        );
-                        let _ = failed.send(Some(why));
+                    if !still_up(&mut down_since, LINK_CLIENT_ID, &e, &failed).await {
                         return;
                     }
-                    tracing::warn!(error = %e, "the hub's link to its broker dropped; reconnecting");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
                 }
             }
         }
