@@ -253,6 +253,8 @@ fn serve(config: &Path) -> anyhow::Result<()> {
     runtime.block_on(async move {
         let inventory = cfg.inventory.clone();
         let hub = crate::Hub::start(cfg).await?;
+        // Before saying it runs: a SIGTERM right after that line must stop it cleanly.
+        let signals = StopSignals::install()?;
         let tls = hub
             .mqtt_tls
             .map(|a| format!(", MQTT over TLS on {a}"))
@@ -262,7 +264,7 @@ fn serve(config: &Path) -> anyhow::Result<()> {
             "hub running: MQTT 3.1.1 on {}, MQTT 5 on {}{tls}, web view and API on {scheme}://{}/ (metrics at /metrics)",
             hub.mqtt_v4, hub.mqtt_v5, hub.http
         );
-        let died = wait_for_stop(&hub, inventory.as_deref()).await?;
+        let died = signals.wait(&hub, inventory.as_deref()).await?;
         crate::stop_after(hub, died).await
     })
 }
@@ -273,22 +275,51 @@ pub async fn wait_for_stop(
     hub: &crate::Hub,
     inventory: Option<&Path>,
 ) -> anyhow::Result<Option<crate::parts::Death>> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut term = signal(SignalKind::terminate())?;
-    let mut int = signal(SignalKind::interrupt())?;
-    let mut hup = signal(SignalKind::hangup())?;
-    loop {
-        tokio::select! {
-            _ = term.recv() => return Ok(None),
-            _ = int.recv() => return Ok(None),
-            death = hub.failed() => return Ok(Some(death)),
-            _ = hup.recv() => match inventory {
-                None => tracing::warn!("SIGHUP: no inventory configured, nothing to apply"),
-                Some(path) => match Inventory::load(path).map_err(anyhow::Error::from).and_then(|i| hub.apply_inventory(&i)) {
-                    Ok(s) => tracing::info!(created = s.created, updated = s.updated, unchanged = s.unchanged, "SIGHUP: inventory re-applied"),
-                    Err(e) => tracing::error!(error = %e, "SIGHUP: inventory not applied; the hub keeps the previous one"),
+    StopSignals::install()?.wait(hub, inventory).await
+}
+
+/// The signals that stop the hub (SIGTERM, SIGINT) or re-apply its inventory (SIGHUP), caught
+/// from the moment they are installed.
+pub struct StopSignals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+    hup: tokio::signal::unix::Signal,
+}
+
+impl StopSignals {
+    pub fn install() -> std::io::Result<StopSignals> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(StopSignals {
+            term: signal(SignalKind::terminate())?,
+            int: signal(SignalKind::interrupt())?,
+            hup: signal(SignalKind::hangup())?,
+        })
+    }
+
+    /// See [`wait_for_stop`].
+    pub async fn wait(
+        self,
+        hub: &crate::Hub,
+        inventory: Option<&Path>,
+    ) -> anyhow::Result<Option<crate::parts::Death>> {
+        let StopSignals {
+            mut term,
+            mut int,
+            mut hup,
+        } = self;
+        loop {
+            tokio::select! {
+                _ = term.recv() => return Ok(None),
+                _ = int.recv() => return Ok(None),
+                death = hub.failed() => return Ok(Some(death)),
+                _ = hup.recv() => match inventory {
+                    None => tracing::warn!("SIGHUP: no inventory configured, nothing to apply"),
+                    Some(path) => match Inventory::load(path).map_err(anyhow::Error::from).and_then(|i| hub.apply_inventory(&i)) {
+                        Ok(s) => tracing::info!(created = s.created, updated = s.updated, unchanged = s.unchanged, "SIGHUP: inventory re-applied"),
+                        Err(e) => tracing::error!(error = %e, "SIGHUP: inventory not applied; the hub keeps the previous one"),
+                    },
                 },
-            },
+            }
         }
     }
 }
