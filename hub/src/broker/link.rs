@@ -94,11 +94,7 @@ async fn sender(
     failed: watch::Sender<Option<String>>,
 ) -> anyhow::Result<AsyncClient> {
     let id = format!("{LINK_CLIENT_ID}#{n}");
-    let (client, mut events) =
-        AsyncClient::new(options(&id, addr, secret, max_packet_bytes), LINK_REQUESTS);
-    let mut net = events.network_options();
-    net.set_connection_timeout(LINK_CONNECT_MAX.as_secs());
-    events.set_network_options(net);
+    let (client, mut events) = session(&id, addr, secret, max_packet_bytes);
     let deadline = Instant::now() + LINK_CONNECT_MAX;
     loop {
         let event = tokio::time::timeout_at(deadline.into(), events.poll())
@@ -153,6 +149,23 @@ async fn still_up(
     true
 }
 
+/// A link session's client and event loop. In a cluster, a CONNECT asks the other nodes about
+/// the client id first; a node that is not up yet makes that wait for the cluster's request
+/// timeout, hence the long connection timeout.
+fn session(
+    id: &str,
+    addr: SocketAddr,
+    secret: String,
+    max_packet_bytes: usize,
+) -> (AsyncClient, rumqttc::EventLoop) {
+    let (client, mut events) =
+        AsyncClient::new(options(id, addr, secret, max_packet_bytes), LINK_REQUESTS);
+    let mut net = events.network_options();
+    net.set_connection_timeout(LINK_CONNECT_MAX.as_secs());
+    events.set_network_options(net);
+    (client, events)
+}
+
 fn options(id: &str, addr: SocketAddr, secret: String, max_packet_bytes: usize) -> MqttOptions {
     let mut opts = MqttOptions::new(id, addr.ip().to_string(), addr.port());
     opts.set_credentials(id, secret)
@@ -182,13 +195,7 @@ pub async fn connect(
             ))
         })
         .collect();
-    let opts = options(LINK_CLIENT_ID, addr, secret, max_packet_bytes);
-    let (client, mut events) = AsyncClient::new(opts, LINK_REQUESTS);
-    // In a cluster, a CONNECT asks the other nodes about the client id first; a node that is not
-    // up yet makes that wait for the cluster's request timeout.
-    let mut net = events.network_options();
-    net.set_connection_timeout(LINK_CONNECT_MAX.as_secs());
-    events.set_network_options(net);
+    let (client, mut events) = session(LINK_CLIENT_ID, addr, secret, max_packet_bytes);
     let (tx, rx) = flume::bounded(LINK_CHANNEL);
     let subscribe = |client: &AsyncClient| {
         client.try_subscribe_many(
