@@ -172,6 +172,17 @@ pub struct StoreConfig {
     /// Reports kept per device for charts and diagnosis; older ones are deleted.
     #[serde(default = "default_history_len")]
     pub history_len: u64,
+    /// Memory for the store's page cache, in MiB: the hub's RSS includes up to this much once
+    /// the file has grown past it (redb alone would take up to 1 GiB).
+    #[serde(default = "default_cache_mb")]
+    pub cache_mb: Spanned<u64>,
+}
+
+impl StoreConfig {
+    /// The page cache's bound in bytes.
+    pub fn cache_bytes(&self) -> usize {
+        usize::try_from(*self.cache_mb.get_ref() << 20).unwrap_or(usize::MAX)
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -296,6 +307,9 @@ fn default_store_path() -> PathBuf {
 fn default_history_len() -> u64 {
     1_000
 }
+fn default_cache_mb() -> Spanned<u64> {
+    Spanned::new(0..0, (crate::store::DEFAULT_CACHE_BYTES >> 20) as u64)
+}
 fn default_http_listen() -> SocketAddr {
     ([127, 0, 0, 1], 9090).into()
 }
@@ -320,6 +334,8 @@ fn default_gap_wait_s() -> Spanned<i64> {
 }
 /// A day: past it a skipped report is not coming.
 const MAX_GAP_WAIT_S: i64 = 86_400;
+/// 64 GiB: more page cache than that is a typo, not a plan.
+const MAX_CACHE_MB: u64 = 65_536;
 
 impl Default for MqttConfig {
     fn default() -> Self {
@@ -339,6 +355,7 @@ impl Default for StoreConfig {
         StoreConfig {
             path: default_store_path(),
             history_len: default_history_len(),
+            cache_mb: default_cache_mb(),
         }
     }
 }
@@ -524,6 +541,18 @@ impl HubConfig {
                     "report_burst = {} is out of range: use a number of reports from 1 to \
                      {MAX_REPORTS_PER_MINUTE}, at least what a device's outbox holds",
                     burst.get_ref()
+                ),
+            ));
+        }
+        let cache = &config.store.cache_mb;
+        if !(1..=MAX_CACHE_MB).contains(cache.get_ref()) {
+            return Err(at(
+                cache.span(),
+                format!(
+                    "cache_mb = {} is out of range: use MiB from 1 to {MAX_CACHE_MB} (the store's \
+                     page cache; the default is {})",
+                    cache.get_ref(),
+                    *default_cache_mb().get_ref()
                 ),
             ));
         }
