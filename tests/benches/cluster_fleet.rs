@@ -8,306 +8,25 @@
 //!
 //! Run by `tests/side-by-side/cluster.sh` (env: DEVICES, NODES, LOADGENS, KEEPALIVE_S, REPORT_S,
 //! HOLD_S, AFTER_KILL_S, KILL_NODE, HANDSHAKES). The same binary is the load generator when
-//! `CLUSTER_LOADGEN` is set.
+//! `heartline_e2e::fleetgen` asks for a load generator.
 
 use heartline_e2e::bench::{
     cpu_us, emit_markdown, env_or, note_pid, open_files_limit, rss_kib, spawn_hub,
 };
 use heartline_e2e::cluster::{BrokerNode, Cluster};
-use heartline_e2e::{DeviceCreds, Fleet, ids, rawmqtt, sample_report, scrape};
-use heartline_proto::Channel;
-use heartline_proto::envelope::{open, seal};
-use heartline_proto::wire;
-use std::io::{BufRead, Write};
-use std::net::{Ipv4Addr, SocketAddr};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use heartline_e2e::fleetgen::{self, Loadgen, PREFIX, TENANT, spawn_loadgen, total, wait_for};
+use heartline_e2e::{Fleet, ids, scrape};
+use std::io::Write;
 use std::time::{Duration, Instant};
-use tokio::io::AsyncWriteExt;
 
 const HUB: &str = env!("CARGO_BIN_EXE_hub");
-const TENANT: &str = "bench";
-const BOOT: u64 = 1;
-/// How long a report waits for its ack before a device sends it again.
-const RESEND_EVERY: Duration = Duration::from_secs(30);
 
 fn main() {
-    if std::env::var_os("CLUSTER_LOADGEN").is_some() {
-        loadgen();
+    if fleetgen::is_loadgen() {
+        fleetgen::loadgen();
     } else {
         orchestrate();
     }
-}
-
-// ---------------------------------------------------------------------------------------------
-// The load generator: devices `LG_FROM..LG_TO`, device i at home on node i % nodes.
-
-/// Counters of one load generator, printed once a second as a `stat` line.
-#[derive(Default)]
-struct Stats {
-    connected: AtomicU64,
-    reconnects: AtomicU64,
-    failed_attempts: AtomicU64,
-    sent: AtomicU64,
-    acked: AtomicU64,
-    resent: AtomicU64,
-}
-
-struct Settings {
-    nodes: Vec<SocketAddr>,
-    keepalive_s: u16,
-    report_s: u64,
-    stopping: AtomicBool,
-}
-
-fn loadgen() {
-    let from = env_or("LG_FROM", 0) as usize;
-    let to = env_or("LG_TO", 0) as usize;
-    let handshakes = env_or("HANDSHAKES", 16) as usize;
-    let nodes: Vec<SocketAddr> = std::env::var("LG_NODES")
-        .expect("LG_NODES")
-        .split(',')
-        .map(|a| a.parse().expect("LG_NODES: host:port,..."))
-        .collect();
-    let cfg = Arc::new(Settings {
-        nodes,
-        keepalive_s: env_or("KEEPALIVE_S", 60) as u16,
-        report_s: env_or("REPORT_S", 120),
-        stopping: AtomicBool::new(false),
-    });
-    let stats = Arc::new(Stats::default());
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
-    // "stop" on stdin: no new reports from now on (what is unacknowledged is still resent).
-    let c = cfg.clone();
-    std::thread::spawn(move || {
-        for line in std::io::stdin().lock().lines() {
-            if line.map(|l| l.trim() == "stop").unwrap_or(true) {
-                c.stopping.store(true, Ordering::Relaxed);
-                break;
-            }
-        }
-    });
-    rt.block_on(async {
-        let gate = Arc::new(tokio::sync::Semaphore::new(handshakes));
-        for (i, id) in ids("c", to).into_iter().enumerate().skip(from) {
-            let (cfg, stats, gate) = (cfg.clone(), stats.clone(), gate.clone());
-            tokio::spawn(device(
-                DeviceCreds::derived(TENANT, &id),
-                i,
-                cfg,
-                stats,
-                gate,
-            ));
-        }
-        let mut tick = tokio::time::interval(Duration::from_secs(1));
-        loop {
-            tick.tick().await;
-            let l = |c: &AtomicU64| c.load(Ordering::Relaxed);
-            println!(
-                "stat {} {} {} {} {} {}",
-                l(&stats.connected),
-                l(&stats.reconnects),
-                l(&stats.failed_attempts),
-                l(&stats.sent),
-                l(&stats.acked),
-                l(&stats.resent)
-            );
-        }
-    });
-}
-
-/// One device for as long as the run lasts: connects to its home node, reports every
-/// `report_s`, counts the hub's acks; when its connection drops it moves to another node and
-/// resends what has no ack.
-async fn device(
-    c: DeviceCreds,
-    index: usize,
-    cfg: Arc<Settings>,
-    stats: Arc<Stats>,
-    gate: Arc<tokio::sync::Semaphore>,
-) {
-    let n = cfg.nodes.len();
-    let mut node = index % n;
-    let source = Ipv4Addr::new(127, 0, 0, 2 + (index % 5) as u8);
-    let (ack_topic, report_topic) = (c.topic(Channel::Ack), c.topic(Channel::Report));
-    let every = Duration::from_secs(cfg.report_s);
-    let phase = Duration::from_millis((index as u64 * 7_919 % (cfg.report_s * 1_000)).max(1));
-    let mut report = tokio::time::interval_at(tokio::time::Instant::now() + phase, every);
-    let (mut sent, mut acked) = (0u64, 0u64);
-    let mut first = true;
-    loop {
-        let permit = gate.acquire().await.unwrap();
-        let login = rawmqtt::login(
-            source,
-            cfg.nodes[node],
-            &c,
-            cfg.keepalive_s,
-            Some(&ack_topic),
-        );
-        let conn = tokio::time::timeout(Duration::from_secs(30), login).await;
-        drop(permit);
-        let Ok(Ok(mut s)) = conn else {
-            stats.failed_attempts.fetch_add(1, Ordering::Relaxed);
-            // Another node: spread over all the others, never the same one again at once.
-            node = (node + 1 + index % (n - 1)) % n;
-            tokio::time::sleep(Duration::from_millis(500 + (index as u64 % 1_000))).await;
-            continue;
-        };
-        stats.connected.fetch_add(1, Ordering::Relaxed);
-        if !first {
-            stats.reconnects.fetch_add(1, Ordering::Relaxed);
-        }
-        first = false;
-        let keepalive = Duration::from_secs(cfg.keepalive_s.into());
-        let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + keepalive, keepalive);
-        // Like an agent: what waited for its ack a whole period goes again (a report the node
-        // took but could not forward; the hub's ack stops below it until it comes).
-        let mut resend =
-            tokio::time::interval_at(tokio::time::Instant::now() + RESEND_EVERY, RESEND_EVERY);
-        let mut waiting_up_to = sent;
-        let outcome: std::io::Result<()> = async {
-            // The outbox: everything sent and not acknowledged goes again.
-            for seq in acked + 1..=sent {
-                s.write_all(&publish(&c, &report_topic, seq, cfg.report_s))
-                    .await?;
-            }
-            loop {
-                tokio::select! {
-                    _ = ping.tick() => s.write_all(&rawmqtt::PINGREQ).await?,
-                    _ = resend.tick() => {
-                        for seq in acked + 1..=waiting_up_to.min(sent) {
-                            stats.resent.fetch_add(1, Ordering::Relaxed);
-                            s.write_all(&publish(&c, &report_topic, seq, cfg.report_s)).await?;
-                        }
-                        waiting_up_to = sent;
-                    }
-                    _ = report.tick(), if !cfg.stopping.load(Ordering::Relaxed) => {
-                        sent += 1;
-                        stats.sent.fetch_add(1, Ordering::Relaxed);
-                        s.write_all(&publish(&c, &report_topic, sent, cfg.report_s)).await?;
-                    }
-                    p = rawmqtt::read_packet(&mut s) => {
-                        let (first, body) = p?;
-                        if first >> 4 == 3 {
-                            let payload = rawmqtt::take_publish(&mut s, first, &body).await?;
-                            if let Ok(ack) = open::<wire::Ack>(&c.key, &payload) {
-                                if ack.boot_id == BOOT && ack.sequence > acked {
-                                    let newly = ack.sequence.min(sent) - acked;
-                                    stats.acked.fetch_add(newly, Ordering::Relaxed);
-                                    acked += newly;
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-        }
-        .await;
-        let _ = outcome;
-        stats.connected.fetch_sub(1, Ordering::Relaxed);
-        node = (node + 1 + index % (n - 1)) % n;
-        tokio::time::sleep(Duration::from_millis(200 + (index as u64 % 2_000))).await;
-    }
-}
-
-fn publish(c: &DeviceCreds, topic: &str, seq: u64, report_s: u64) -> Vec<u8> {
-    let mut r = sample_report(&c.id, BOOT, seq);
-    r.next_checkin_s = (report_s * 2) as u32;
-    rawmqtt::publish_packet(topic, (seq % 65_535 + 1) as u16, &seal(&c.key, &r))
-}
-
-// ---------------------------------------------------------------------------------------------
-// The orchestrator.
-
-/// The last `stat` line of one load generator.
-#[derive(Clone, Copy, Default)]
-struct LgStat {
-    connected: u64,
-    reconnects: u64,
-    failed: u64,
-    sent: u64,
-    acked: u64,
-    resent: u64,
-}
-
-struct Loadgen {
-    child: std::process::Child,
-    last: Arc<Mutex<LgStat>>,
-}
-
-impl Drop for Loadgen {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn spawn_loadgen(from: usize, to: usize, nodes: &str) -> Loadgen {
-    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
-        .env("CLUSTER_LOADGEN", "1")
-        .env("LG_FROM", from.to_string())
-        .env("LG_TO", to.to_string())
-        .env("LG_NODES", nodes)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    note_pid(child.id());
-    let last = Arc::new(Mutex::new(LgStat::default()));
-    let out = child.stdout.take().unwrap();
-    let l = last.clone();
-    std::thread::spawn(move || {
-        for line in std::io::BufReader::new(out).lines() {
-            let Ok(line) = line else { break };
-            let v: Vec<u64> = line
-                .strip_prefix("stat ")
-                .unwrap_or_default()
-                .split(' ')
-                .filter_map(|x| x.parse().ok())
-                .collect();
-            if let [connected, reconnects, failed, sent, acked, resent] = v[..] {
-                *l.lock().unwrap() = LgStat {
-                    connected,
-                    reconnects,
-                    failed,
-                    sent,
-                    acked,
-                    resent,
-                };
-            }
-        }
-    });
-    Loadgen { child, last }
-}
-
-fn total(lgs: &[Loadgen]) -> LgStat {
-    lgs.iter().fold(LgStat::default(), |a, l| {
-        let s = *l.last.lock().unwrap();
-        LgStat {
-            connected: a.connected + s.connected,
-            reconnects: a.reconnects + s.reconnects,
-            failed: a.failed + s.failed,
-            sent: a.sent + s.sent,
-            acked: a.acked + s.acked,
-            resent: a.resent + s.resent,
-        }
-    })
-}
-
-/// Waits until `cond` holds for the fleet's totals, checking every second; false after `limit`.
-fn wait_for(lgs: &[Loadgen], limit: Duration, mut cond: impl FnMut(LgStat) -> bool) -> bool {
-    let t0 = Instant::now();
-    while t0.elapsed() < limit {
-        if cond(total(lgs)) {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(250));
-    }
-    cond(total(lgs))
 }
 
 fn orchestrate() {
@@ -342,7 +61,7 @@ fn orchestrate() {
         hold.as_secs()
     );
 
-    let fleet = Fleet::new(&[(TENANT, ids("c", devices))]);
+    let fleet = Fleet::new(&[(TENANT, ids(PREFIX, devices))]);
     let dir = tempfile::tempdir().unwrap();
     let cluster = Cluster::new(dir.path(), n_nodes);
     let (hub_dir, hub) = spawn_hub(HUB, &fleet, &cluster.section(1));
@@ -368,7 +87,7 @@ fn orchestrate() {
     let lgs: Vec<Loadgen> = (0..n_lg)
         .map(|i| {
             let (from, to) = (devices * i / n_lg, devices * (i + 1) / n_lg);
-            spawn_loadgen(from, to, &addrs.join(","))
+            spawn_loadgen(from, to, &addrs.join(","), &[("REPORT_S", report_s)])
         })
         .collect();
     let mut steps = Vec::new();

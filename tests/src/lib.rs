@@ -3,6 +3,7 @@
 
 pub mod bench;
 pub mod cluster;
+pub mod fleetgen;
 pub mod rawmqtt;
 
 use anyhow::{Context, anyhow, bail};
@@ -636,7 +637,10 @@ impl HubProcess {
         use std::io::BufRead;
         let [v4, v5, http] = ports;
         // `extra` may open `[store]` itself (a cache size, say): the store's path goes there.
-        let store = "path = \"store.redb\"\nhistory_len = 1000000\n";
+        let mut store = "path = \"store.redb\"\n".to_string();
+        if !extra.contains("history_len") {
+            store.push_str("history_len = 1000000\n");
+        }
         let (extra, store) = match extra.split_once("[store]\n") {
             Some((before, after)) => (format!("{before}[store]\n{store}{after}"), String::new()),
             None => (extra.to_string(), format!("[store]\n{store}")),
