@@ -5,21 +5,20 @@
 //! hooks ([`hooks`]), retained messages in memory (the `rmqtt-retainer` plugin), and an internal
 //! loopback listener for the hub's own connection ([`link`]). In a cluster (`[cluster]`), the
 //! `rmqtt-cluster-broadcast` plugin joins this node to the broker-only nodes
-//! (`heartline-hub broker`, [`node`]).
+//! (`heartline-hub broker`, [`node`]). Both kinds of node build their server with [`server`].
 
 pub mod acl;
 pub mod hooks;
 pub mod link;
 pub mod node;
+pub mod server;
 
 use crate::config::{ClusterConfig, MqttConfig};
 use crate::directory::Directory;
 use crate::metrics::Metrics;
-use anyhow::Context;
-use rmqtt::context::ServerContext;
 use rmqtt::net::Builder;
 use rmqtt::server::MqttServer;
-use rmqtt::types::ListenerId;
+use server::{LID_LINK, LID_V4, LID_V5, add_hooks, bind, context, device_listener, serve};
 use std::net::SocketAddr;
 use std::num::NonZeroU16;
 use std::sync::Arc;
@@ -28,16 +27,6 @@ use tokio::sync::watch;
 
 pub use link::{Delivery, LinkTx};
 
-/// Listener ids inside the broker (its `Id::lid`): the hub's link is told apart by its own.
-const LID_V4: ListenerId = 1;
-const LID_V5: ListenerId = 2;
-const LID_LINK: ListenerId = 3;
-/// A device that has not finished CONNECT by then is dropped.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-/// Messages in flight to one device, and queued for one device that does not read: a device
-/// needs only its latest ack and its config, so a few are plenty.
-const DEVICE_INFLIGHT: u16 = 16;
-
 pub struct BrokerLink {
     pub v4: SocketAddr,
     pub v5: SocketAddr,
@@ -45,110 +34,6 @@ pub struct BrokerLink {
     pub rx: flume::Receiver<Delivery>,
     /// Set (once) when the broker failed: its server stopped or the link stayed down.
     pub failed: watch::Receiver<Option<String>>,
-}
-
-/// The device listener settings shared by the hub's node and broker-only nodes.
-pub(crate) fn device_listener(name: &str, addr: SocketAddr, cfg: &MqttConfig) -> Builder {
-    Builder::new()
-        .name(name)
-        .laddr(addr)
-        .allow_anonymous(false)
-        .nodelay(true)
-        .reuseaddr(Some(true))
-        .backlog(4096)
-        .max_connections(cfg.max_connections)
-        .max_handshaking_limit(cfg.max_connections.clamp(1, 10_000))
-        .max_packet_size(*cfg.max_packet_bytes.get_ref() as u32)
-        .handshake_timeout(HANDSHAKE_TIMEOUT)
-        .max_inflight(NonZeroU16::new(DEVICE_INFLIGHT).expect("not zero"))
-        .max_mqueue_len(cfg.device_queue)
-        // Retained configs and presence must not expire; queued acks do (a device that comes
-        // back after this gets a fresh ack for its next report anyway).
-        .message_expiry_interval(Duration::from_secs(300))
-}
-
-/// Builds the broker's context: node id, plugins (retained messages; the cluster, if any).
-pub(crate) async fn context(
-    cfg: &MqttConfig,
-    cluster: Option<&ClusterConfig>,
-) -> anyhow::Result<ServerContext> {
-    let node_id = cluster.map_or(1, |c| c.node_id);
-    // The plugin takes sizes with a unit; a retained message is at most one packet.
-    let retainer = format!(
-        "storage.type = \"ram\"\nmax_retained_messages = {}\nmax_payload_size = \"{}KB\"\n\
-         retained_message_ttl = \"0s\"\n",
-        cfg.max_retained,
-        cfg.max_packet_bytes.get_ref().div_ceil(1000)
-    );
-    let mut scx = ServerContext::new()
-        .node_id(node_id)
-        // RMQTT limits sessions per node (connected devices, and persistent sessions of offline
-        // ones), answering CONNECT past it with "server unavailable"; the hub's link sessions
-        // come on top.
-        .mqtt_max_sessions((cfg.max_connections + link::LINK_SESSIONS) as isize)
-        .busy_check_enable(false)
-        // Every publish waits for every other node's answer, so a node that is down stalls each
-        // publish for the request timeout (4 s) until the circuit breaker opens: after three
-        // calls here, then calls to that node fail at once for 10 s before one is tried again.
-        .circuit_breaker_config(rmqtt::context::CircuitBreakerConfig {
-            failure_rate_threshold: 0.5,
-            minimum_number_of_calls: 3,
-            wait_duration_in_open: Duration::from_secs(10),
-            ..Default::default()
-        })
-        .plugins_config_map_add("rmqtt-retainer", retainer);
-    if let Some(c) = cluster {
-        scx = scx.plugins_config_map_add("rmqtt-cluster-broadcast", node::cluster_plugin_config(c));
-    }
-    let scx = scx.build().await;
-    rmqtt_retainer::register(&scx, true, false)
-        .await
-        .map_err(|e| anyhow::anyhow!("starting the broker's retained-message store: {e}"))?;
-    Ok(scx)
-}
-
-pub(crate) async fn add_hooks(scx: &ServerContext, hooks: Arc<hooks::Hooks>) {
-    let register = scx.extends.hook_mgr().register();
-    for typ in hooks::TYPES {
-        register
-            .add_priority(typ, 0, Box::new(hooks::HookHandler(hooks.clone())))
-            .await;
-    }
-    register.start().await;
-}
-
-pub(crate) fn bind(
-    builder: Builder,
-    what: &str,
-    addr: SocketAddr,
-) -> anyhow::Result<rmqtt::net::Listener> {
-    builder
-        .bind()
-        .and_then(|l| l.tcp())
-        .map_err(|e| anyhow::anyhow!("{e}"))
-        .with_context(|| {
-            format!("cannot listen for {what} on {addr}: is another broker or hub running?")
-        })
-}
-
-/// Runs the server on a task; its end (it has none while it works) is a failure. The handle
-/// aborts the server (fault injection only).
-pub(crate) fn serve(
-    server: MqttServer,
-    failed: watch::Sender<Option<String>>,
-) -> tokio::task::AbortHandle {
-    let task = tokio::spawn(server.run());
-    let abort = task.abort_handle();
-    tokio::spawn(async move {
-        let why = match task.await {
-            Ok(Ok(())) => "the MQTT server stopped".to_string(),
-            Ok(Err(e)) => format!("the MQTT server failed: {e}"),
-            Err(e) if e.is_cancelled() => "the MQTT server's task was cancelled".to_string(),
-            Err(e) => format!("the MQTT server panicked: {e}"),
-        };
-        let _ = failed.send(Some(why));
-    });
-    abort
 }
 
 /// Starts the broker with its two device listeners and the hub's link subscribed to every report
@@ -161,7 +46,7 @@ pub async fn start(
 ) -> anyhow::Result<BrokerLink> {
     let scx = context(cfg, cluster).await?;
     if let Some(c) = cluster {
-        node::join(&scx, c).await?;
+        server::join(&scx, c).await?;
     }
     let secret = hex::encode(rand::random::<[u8; 32]>());
     let credentials = hooks::LinkCredentials {

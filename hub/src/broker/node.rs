@@ -1,40 +1,8 @@
-//! Cluster membership of the embedded broker: the `rmqtt-cluster-broadcast` plugin with a static
-//! list of nodes, and this node's gRPC server for the others.
+//! A broker-only node (`heartline-hub broker`): its config file, and a node that joins the
+//! cluster, authenticates devices against the directory it follows from the hub, and serves them.
 
+use super::server;
 use crate::config::ClusterConfig;
-use rmqtt::context::ServerContext;
-
-/// The plugin's configuration (TOML) for `c`, already validated by `ClusterConfig::nodes`.
-/// The request timeout is above the gRPC client's reconnect interval (3 s), so that a message
-/// to a node that just came up waits for the connection instead of failing.
-pub fn cluster_plugin_config(c: &ClusterConfig) -> String {
-    let nodes: Vec<String> = c
-        .nodes
-        .get_ref()
-        .iter()
-        .map(|n| format!("{:?}", n.replace(' ', "")))
-        .collect();
-    format!(
-        "node_grpc_addrs = [{}]\nnode_grpc_client_timeout = \"4s\"\nnode_grpc_batch_size = 128\n",
-        nodes.join(", ")
-    )
-}
-
-/// Starts this node's gRPC server and joins the cluster.
-pub async fn join(scx: &ServerContext, c: &ClusterConfig) -> anyhow::Result<()> {
-    let listen = *c.listen.get_ref();
-    // Bound here first, so that a taken port stops start-up with a clear error; the server
-    // binds it again (with SO_REUSEADDR) right after.
-    std::net::TcpListener::bind(listen).map_err(|e| {
-        anyhow::anyhow!("cannot listen for the cluster's other nodes on {listen}: {e}")
-    })?;
-    scx.node.start_grpc_server(scx.clone(), listen, true, false);
-    rmqtt_cluster_broadcast::register(scx, true, false)
-        .await
-        .map_err(|e| anyhow::anyhow!("joining the broker cluster: {e}"))?;
-    tracing::info!(node = c.node_id, %listen, nodes = ?c.nodes.get_ref(), "joined the broker cluster");
-    Ok(())
-}
 
 /// `broker.toml`: a broker-only node (`heartline-hub broker`).
 #[derive(Debug, Clone, serde::Deserialize)]
@@ -176,17 +144,17 @@ impl Node {
                     }
                 })?;
         }
-        let scx = super::context(&cfg.mqtt, Some(&cfg.cluster)).await?;
-        join(&scx, &cfg.cluster).await?;
-        super::add_hooks(
+        let scx = server::context(&cfg.mqtt, Some(&cfg.cluster)).await?;
+        server::join(&scx, &cfg.cluster).await?;
+        server::add_hooks(
             &scx,
             super::hooks::Hooks::new(directory.clone(), metrics.clone(), None),
         )
         .await;
         let (v4a, v5a) = (*cfg.mqtt.v4_listen.get_ref(), *cfg.mqtt.v5_listen.get_ref());
-        let v4 = super::bind(super::device_listener("mqtt", v4a, &cfg.mqtt), "MQTT", v4a)?;
-        let v5 = super::bind(
-            super::device_listener("mqtt-v5", v5a, &cfg.mqtt),
+        let v4 = server::bind(server::device_listener("mqtt", v4a, &cfg.mqtt), "MQTT", v4a)?;
+        let v5 = server::bind(
+            server::device_listener("mqtt-v5", v5a, &cfg.mqtt),
             "MQTT 5",
             v5a,
         )?;
@@ -196,11 +164,11 @@ impl Node {
             (v4, v5, a, b)
         };
         let server = rmqtt::server::MqttServer::new(scx)
-            .listener_by_id(v4, super::LID_V4)
-            .listener_by_id(v5, super::LID_V5)
+            .listener_by_id(v4, server::LID_V4)
+            .listener_by_id(v5, server::LID_V5)
             .build();
         let (failed_tx, failed) = tokio::sync::watch::channel(None);
-        let _server = super::serve(server, failed_tx);
+        let _server = server::serve(server, failed_tx);
         let http = match &cfg.http {
             Some(h) => {
                 let listener = tokio::net::TcpListener::bind(h.listen)
