@@ -16,7 +16,6 @@ use heartline_e2e::bench::{
 use heartline_e2e::cluster::{BrokerNode, Cluster};
 use heartline_e2e::fleetgen::{self, Loadgen, PREFIX, TENANT, spawn_loadgen, total, wait_for};
 use heartline_e2e::{Fleet, ids, scrape};
-use std::io::Write;
 use std::time::{Duration, Instant};
 
 const HUB: &str = env!("CARGO_BIN_EXE_hub");
@@ -164,20 +163,7 @@ fn orchestrate() {
     let after = measure(after_kill);
 
     // Stop reporting; everything sent must be acknowledged.
-    for lg in &lgs {
-        let _ = writeln!(lg.child.stdin.as_ref().unwrap(), "stop");
-    }
-    // Drained: every report sent is acknowledged, and the counts stood still for 3 s (a report
-    // whose tick raced the stop shows up in a later `stat` line).
-    let t_drain = Instant::now();
-    let mut drained = false;
-    let mut fin = total(&lgs);
-    while !drained && t_drain.elapsed() < Duration::from_secs(180) {
-        std::thread::sleep(Duration::from_secs(3));
-        let now = total(&lgs);
-        drained = now.acked >= now.sent && now.sent == fin.sent && now.acked == fin.acked;
-        fin = now;
-    }
+    let (fin, drained) = fleetgen::stop_and_drain(&lgs, Duration::from_secs(180));
     let committed = scrape(hub.http, "heartline_ingest_reports_committed_total") as u64;
     let tickets = scrape(hub.http, "heartline_engine_tickets_opened_total") as u64;
     let lost = fin.sent.saturating_sub(committed);

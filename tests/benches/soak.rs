@@ -12,7 +12,6 @@ use heartline_e2e::bench::{emit_markdown, env_or, rss_kib, spawn_hub};
 use heartline_e2e::fleetgen::{self, PREFIX, TENANT, spawn_loadgen, total, wait_for};
 use heartline_e2e::{Fleet, ids, scrape};
 use plotters::prelude::*;
-use std::io::Write;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -115,17 +114,8 @@ fn main() {
         std::thread::sleep(Duration::from_secs(sample_s).min(end - Instant::now()));
     }
 
-    // Stop reporting; everything sent must be acknowledged, the counts standing still for 3 s.
-    let _ = writeln!(lg[0].child.stdin.as_ref().unwrap(), "stop");
-    let t_drain = Instant::now();
-    let mut fin = total(&lg);
-    let mut drained = false;
-    while !drained && t_drain.elapsed() < Duration::from_secs(180) {
-        std::thread::sleep(Duration::from_secs(3));
-        let now = total(&lg);
-        drained = now.acked >= now.sent && now.sent == fin.sent && now.acked == fin.acked;
-        fin = now;
-    }
+    // Stop reporting; everything sent must be acknowledged.
+    let (fin, drained) = fleetgen::stop_and_drain(&lg, Duration::from_secs(180));
     let committed = scrape(hub.http, "heartline_ingest_reports_committed_total") as u64;
     // Counted before the stop: a fleet that stops reporting is a fleet falling silent.
     let tickets = samples.last().map_or(0.0, |s| s.tickets) as u64;

@@ -339,3 +339,23 @@ pub fn wait_for(lgs: &[Loadgen], limit: Duration, mut cond: impl FnMut(LgStat) -
     }
     cond(total(lgs))
 }
+
+/// Tells every load generator to stop reporting, then waits (up to `limit`) until every report
+/// sent is acknowledged and the counts stood still for 3 s (a report whose tick raced the stop
+/// shows up in a later `stat` line). Returns the final counts and whether they drained.
+pub fn stop_and_drain(lgs: &[Loadgen], limit: Duration) -> (LgStat, bool) {
+    use std::io::Write;
+    for lg in lgs {
+        let _ = writeln!(lg.child.stdin.as_ref().unwrap(), "stop");
+    }
+    let t0 = Instant::now();
+    let mut fin = total(lgs);
+    let mut drained = false;
+    while !drained && t0.elapsed() < limit {
+        std::thread::sleep(Duration::from_secs(3));
+        let now = total(lgs);
+        drained = now.acked >= now.sent && now.sent == fin.sent && now.acked == fin.acked;
+        fin = now;
+    }
+    (fin, drained)
+}
