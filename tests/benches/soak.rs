@@ -287,6 +287,7 @@ fn plot(samples: &[Sample], png: &Path) -> Result<(), Box<dyn std::error::Error>
     }
     chart
         .configure_series_labels()
+        .position(SeriesLabelPosition::UpperLeft)
         .label_font(("sans-serif", 14))
         .background_style(WHITE.mix(0.8))
         .border_style(BLACK)
