@@ -1,7 +1,7 @@
 //! The hub's configuration file (`hub.toml`): one documented struct per component, with named
 //! defaults. `heartline-hub init` writes a commented example, `check-config` validates one.
 
-use crate::diagnostic::FileError;
+use heartline_engine::diagnostic::FileError;
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -26,16 +26,16 @@ pub struct HubConfig {
     pub cluster: Option<ClusterConfig>,
     /// Detection settings; see `detection_config`.
     #[serde(default)]
-    pub engine: crate::detection_config::EngineSettings,
+    pub engine: heartline_engine::detection_config::EngineSettings,
     #[serde(default)]
-    pub rule: Vec<crate::detection_config::RuleSettings>,
+    pub rule: Vec<heartline_engine::detection_config::RuleSettings>,
     #[serde(default)]
-    pub trend: Vec<crate::detection_config::TrendSettings>,
+    pub trend: Vec<heartline_engine::detection_config::TrendSettings>,
     #[serde(default)]
-    pub maintenance: Vec<crate::detection_config::MaintenanceSettings>,
+    pub maintenance: Vec<heartline_engine::detection_config::MaintenanceSettings>,
     /// The compiled detection settings (filled by `parse`).
     #[serde(skip)]
-    pub detection: crate::engine::EngineConfig,
+    pub detection: heartline_engine::EngineConfig,
     /// Inventory applied at start-up (relative paths are taken from the config file's folder).
     pub inventory: Option<PathBuf>,
 }
@@ -403,7 +403,7 @@ impl HubConfig {
                 *file = Spanned::new(span, base.join(file.get_ref()));
             }
             let (cert, key) = (&tls.cert_file, &tls.key_file);
-            if let Err(e) = crate::tls::Identity::load(cert.get_ref(), key.get_ref()) {
+            if let Err(e) = crate::tls::identity::Identity::load(cert.get_ref(), key.get_ref()) {
                 let span = if &e.path == key.get_ref() {
                     key.span()
                 } else {
@@ -419,7 +419,7 @@ impl HubConfig {
     pub fn parse(path: &Path, src: &str) -> Result<HubConfig, FileError> {
         let mut config: HubConfig =
             toml::from_str(src).map_err(|e| FileError::from_toml(path, src, &e))?;
-        config.detection = crate::detection_config::compile(
+        config.detection = heartline_engine::detection_config::compile(
             path,
             src,
             &config.engine,
@@ -576,7 +576,7 @@ impl HubConfig {
             rule: Vec::new(),
             trend: Vec::new(),
             maintenance: Vec::new(),
-            detection: crate::engine::EngineConfig::default(),
+            detection: heartline_engine::EngineConfig::default(),
             inventory: None,
         }
     }
