@@ -179,7 +179,7 @@ fn open_stopped(cfg: &HubConfig) -> anyhow::Result<Store> {
             path.display()
         );
     }
-    Store::open(path, cfg.store.history_len).with_context(|| {
+    Store::open_with_cache(path, cfg.store.history_len, cfg.store.cache_bytes()).with_context(|| {
         format!(
             "opening {} (a hub holds it but its control socket {} does not answer: is it another \
              user's hub?)",

@@ -196,7 +196,12 @@ fn dispatch() -> anyhow::Result<()> {
         } => {
             let cfg = HubConfig::load(&config)?;
             let inv = Inventory::load(&file)?;
-            let store = Store::open(&cfg.store.path, cfg.store.history_len).with_context(|| {
+            let store = Store::open_with_cache(
+                &cfg.store.path,
+                cfg.store.history_len,
+                cfg.store.cache_bytes(),
+            )
+            .with_context(|| {
                 format!(
                     "opening {} (if a hub is running on it, send it SIGHUP instead)",
                     cfg.store.path.display()

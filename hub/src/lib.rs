@@ -94,8 +94,12 @@ impl Hub {
             Some(cfg) => Some(tls::Tls::load(cfg).context("TLS ([tls] in the config)")?),
             None => None,
         };
-        let store = Store::open(&config.store.path, config.store.history_len)
-            .with_context(|| format!("opening the store {}", config.store.path.display()))?;
+        let store = Store::open_with_cache(
+            &config.store.path,
+            config.store.history_len,
+            config.store.cache_bytes(),
+        )
+        .with_context(|| format!("opening the store {}", config.store.path.display()))?;
         let store = Arc::new(store);
         if let Some(path) = &config.inventory {
             let inv = Inventory::load(path)?;

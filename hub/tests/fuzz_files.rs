@@ -226,3 +226,25 @@ fn a_bad_rate_limit_is_refused_on_its_line() {
     .unwrap();
     assert_eq!(*ok.ingest.max_reports_per_minute.get_ref(), 0);
 }
+
+/// The store's page cache: a bound in MiB, refused on its line when it is none.
+#[test]
+fn a_bad_store_cache_is_refused_on_its_line() {
+    for (src, line, words) in [
+        ("[store]\ncache_mb = 0\n", 2, "cache_mb = 0 is out of range"),
+        (
+            "[store]\nhistory_len = 10\n\ncache_mb = 1000000\n",
+            4,
+            "use MiB from 1 to",
+        ),
+        ("[store]\ncache_mb = -5\n", 2, "u64"),
+    ] {
+        let e = HubConfig::parse(Path::new("hub.toml"), src).unwrap_err();
+        assert_eq!(e.line, line, "{e}");
+        assert!(e.message.contains(words), "{e}");
+    }
+    let ok = HubConfig::parse(Path::new("hub.toml"), "[store]\ncache_mb = 16\n").unwrap();
+    assert_eq!(ok.store.cache_bytes(), 16 << 20);
+    let default = HubConfig::parse(Path::new("hub.toml"), "").unwrap();
+    assert_eq!(default.store.cache_bytes(), 64 << 20);
+}

@@ -618,7 +618,8 @@ pub struct HubProcess {
 
 impl HubProcess {
     /// Writes `hub.toml` in `dir` (inventory `inventory.toml`, store `store.redb`, the given
-    /// ports, then `extra` TOML) and starts `bin` on it; returns once it prints "hub running".
+    /// ports, then `extra` TOML, whose `[store]` if any gets the store's path) and starts `bin` on
+    /// it; returns once it prints "hub running".
     pub fn spawn(bin: &str, dir: &std::path::Path, ports: [u16; 3], extra: &str) -> HubProcess {
         HubProcess::spawn_on(bin, dir, "127.0.0.1", ports, extra)
     }
@@ -634,11 +635,16 @@ impl HubProcess {
     ) -> HubProcess {
         use std::io::BufRead;
         let [v4, v5, http] = ports;
+        // `extra` may open `[store]` itself (a cache size, say): the store's path goes there.
+        let store = "path = \"store.redb\"\nhistory_len = 1000000\n";
+        let (extra, store) = match extra.split_once("[store]\n") {
+            Some((before, after)) => (format!("{before}[store]\n{store}{after}"), String::new()),
+            None => (extra.to_string(), format!("[store]\n{store}")),
+        };
         let config = format!(
             "inventory = \"inventory.toml\"\n{extra}\n\
              [mqtt]\nv4_listen = \"{mqtt_host}:{v4}\"\nv5_listen = \"{mqtt_host}:{v5}\"\n\
-             [store]\npath = \"store.redb\"\nhistory_len = 1000000\n\
-             [http]\nlisten = \"127.0.0.1:{http}\"\n"
+             {store}[http]\nlisten = \"127.0.0.1:{http}\"\n"
         );
         std::fs::write(dir.join("hub.toml"), config).unwrap();
         let mut child = std::process::Command::new(bin)

@@ -18,6 +18,9 @@ pub use records::*;
 pub use scope::Scope;
 pub use tables::StoreError;
 
+/// The page cache a store gets unless its config says otherwise (`[store] cache_mb`).
+pub const DEFAULT_CACHE_BYTES: usize = 64 << 20;
+
 use crate::audit::{AuditEntry, AuditRecord, Verdict};
 use crate::inventory::Inventory;
 use heartline_engine::{
@@ -67,9 +70,23 @@ pub struct Store {
 }
 
 impl Store {
-    /// Opens (or creates) the store file. `history_len` bounds each device's report history.
+    /// Opens (or creates) the store file with the default page cache ([`DEFAULT_CACHE_BYTES`]).
+    /// `history_len` bounds each device's report history.
     pub fn open(path: &Path, history_len: u64) -> Result<Store, StoreError> {
-        let db = Database::create(path)?;
+        Self::open_with_cache(path, history_len, DEFAULT_CACHE_BYTES)
+    }
+
+    /// Opens (or creates) the store file, caching at most `cache_bytes` of its pages in memory.
+    /// redb's own default is 1 GiB, which a growing file fills slowly: the hub's RSS then climbs
+    /// for hours (the memory issue), so the hub always states the bound.
+    pub fn open_with_cache(
+        path: &Path,
+        history_len: u64,
+        cache_bytes: usize,
+    ) -> Result<Store, StoreError> {
+        let db = redb::Builder::new()
+            .set_cache_size(cache_bytes)
+            .create(path)?;
         let tx = db.begin_write()?;
         {
             let mut meta = tx.open_table(META)?;

@@ -1,6 +1,10 @@
 //! The hub's configuration file (`hub.toml`): one documented struct per component, with named
 //! defaults. `heartline-hub init` writes a commented example, `check-config` validates one.
 
+mod cluster;
+
+pub use cluster::{ClusterConfig, SpannedError};
+
 use heartline_engine::diagnostic::FileError;
 use serde::Deserialize;
 use std::net::SocketAddr;
@@ -67,102 +71,6 @@ pub struct MqttConfig {
     pub max_retained: usize,
 }
 
-/// Membership of a broker cluster (`rmqtt-cluster-broadcast`): the hub's node and the
-/// broker-only nodes (`heartline-hub broker`) list the same nodes; membership is static.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ClusterConfig {
-    /// This node's id, unique in the cluster (1 to 65535).
-    pub node_id: u64,
-    /// Where this node listens for the other nodes (gRPC).
-    pub listen: Spanned<SocketAddr>,
-    /// Every node of the cluster, this one included, as `"id@host:port"`.
-    pub nodes: Spanned<Vec<String>>,
-    /// A file with the secret every node shares (at least 16 characters): broker nodes send it
-    /// to fetch the device directory from the hub. Relative to the config file.
-    pub secret_file: Spanned<PathBuf>,
-}
-
-/// A config mistake: the byte range of the value to point at, and what is wrong with it.
-pub type SpannedError = (std::ops::Range<usize>, String);
-
-impl ClusterConfig {
-    /// Reads the shared secret (relative to `base`), or says what is wrong with it.
-    pub fn secret(&self) -> anyhow::Result<String> {
-        let path = self.secret_file.get_ref();
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| anyhow::anyhow!("cluster secret_file {}: {e}", path.display()))?;
-        let secret = text.trim().to_string();
-        anyhow::ensure!(
-            secret.len() >= 16,
-            "the cluster secret in {} is shorter than 16 characters",
-            path.display()
-        );
-        Ok(secret)
-    }
-
-    /// Makes `secret_file` relative to the folder of the config file.
-    pub fn resolve(&mut self, base: &Path) {
-        let span = self.secret_file.span();
-        self.secret_file = Spanned::new(span, base.join(self.secret_file.get_ref()));
-    }
-
-    /// The nodes as (id, address), checked: well-formed, unique, this node among them at its
-    /// `listen` port. The error carries the span to show.
-    pub fn nodes(&self) -> Result<Vec<(u64, SocketAddr)>, SpannedError> {
-        let span = self.nodes.span();
-        if !(1..=u64::from(u16::MAX)).contains(&self.node_id) {
-            return Err((
-                span,
-                format!("node_id = {} is out of range: use 1 to 65535", self.node_id),
-            ));
-        }
-        let mut out: Vec<(u64, SocketAddr)> = Vec::new();
-        for entry in self.nodes.get_ref() {
-            let parsed = entry.split_once('@').and_then(|(id, addr)| {
-                Some((
-                    id.trim().parse::<u64>().ok()?,
-                    addr.trim().parse::<SocketAddr>().ok()?,
-                ))
-            });
-            let Some((id, addr)) = parsed else {
-                return Err((
-                    span,
-                    format!(
-                        "{entry:?} is not a node: write \"id@host:port\", e.g. \"2@10.0.0.2:5363\""
-                    ),
-                ));
-            };
-            if out.iter().any(|(other, _)| *other == id) {
-                return Err((span, format!("node id {id} is listed twice")));
-            }
-            out.push((id, addr));
-        }
-        match out.iter().find(|(id, _)| *id == self.node_id) {
-            None => Err((
-                span,
-                format!(
-                    "this node (node_id = {}) is not in nodes: list every node, this one included",
-                    self.node_id
-                ),
-            )),
-            Some((_, addr)) if addr.port() != self.listen.get_ref().port() => Err((
-                self.listen.span(),
-                format!(
-                    "listen {} and this node's entry in nodes ({addr}) name different ports",
-                    self.listen.get_ref()
-                ),
-            )),
-            Some(_) if out.len() < 2 => Err((
-                span,
-                "a cluster needs at least two nodes; without other nodes leave out [cluster]"
-                    .into(),
-            )),
-            Some(_) => Ok(out),
-        }
-    }
-}
-
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StoreConfig {
@@ -172,6 +80,17 @@ pub struct StoreConfig {
     /// Reports kept per device for charts and diagnosis; older ones are deleted.
     #[serde(default = "default_history_len")]
     pub history_len: u64,
+    /// Memory for the store's page cache, in MiB: the hub's RSS includes up to this much once
+    /// the file has grown past it (redb alone would take up to 1 GiB).
+    #[serde(default = "default_cache_mb")]
+    pub cache_mb: Spanned<u64>,
+}
+
+impl StoreConfig {
+    /// The page cache's bound in bytes.
+    pub fn cache_bytes(&self) -> usize {
+        usize::try_from(*self.cache_mb.get_ref() << 20).unwrap_or(usize::MAX)
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -296,6 +215,9 @@ fn default_store_path() -> PathBuf {
 fn default_history_len() -> u64 {
     1_000
 }
+fn default_cache_mb() -> Spanned<u64> {
+    Spanned::new(0..0, (crate::store::DEFAULT_CACHE_BYTES >> 20) as u64)
+}
 fn default_http_listen() -> SocketAddr {
     ([127, 0, 0, 1], 9090).into()
 }
@@ -320,6 +242,8 @@ fn default_gap_wait_s() -> Spanned<i64> {
 }
 /// A day: past it a skipped report is not coming.
 const MAX_GAP_WAIT_S: i64 = 86_400;
+/// 64 GiB: more page cache than that is a typo, not a plan.
+const MAX_CACHE_MB: u64 = 65_536;
 
 impl Default for MqttConfig {
     fn default() -> Self {
@@ -339,6 +263,7 @@ impl Default for StoreConfig {
         StoreConfig {
             path: default_store_path(),
             history_len: default_history_len(),
+            cache_mb: default_cache_mb(),
         }
     }
 }
@@ -524,6 +449,18 @@ impl HubConfig {
                     "report_burst = {} is out of range: use a number of reports from 1 to \
                      {MAX_REPORTS_PER_MINUTE}, at least what a device's outbox holds",
                     burst.get_ref()
+                ),
+            ));
+        }
+        let cache = &config.store.cache_mb;
+        if !(1..=MAX_CACHE_MB).contains(cache.get_ref()) {
+            return Err(at(
+                cache.span(),
+                format!(
+                    "cache_mb = {} is out of range: use MiB from 1 to {MAX_CACHE_MB} (the store's \
+                     page cache; the default is {})",
+                    cache.get_ref(),
+                    *default_cache_mb().get_ref()
                 ),
             ));
         }
