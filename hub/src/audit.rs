@@ -5,7 +5,7 @@
 //! appends records in the transaction of the change they describe (`store::audit`); `verify`
 //! walks a chain and names the first record that does not hold.
 
-use crate::engine::Actor;
+use heartline_engine::Actor;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 

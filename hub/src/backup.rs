@@ -117,7 +117,7 @@ fn answer(store: &Store, stream: UnixStream) -> std::io::Result<()> {
     out.flush()
 }
 
-fn describe(s: &crate::store::BackupSummary) -> String {
+fn describe(s: &crate::store::backup::BackupSummary) -> String {
     format!("{} tables, {} rows, {} bytes", s.tables, s.rows, s.bytes)
 }
 

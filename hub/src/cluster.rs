@@ -7,12 +7,13 @@
 //! Signing keys stay on the hub (only ingest verifies signatures).
 
 use crate::directory::Directory;
-use crate::store::{DeviceInfo, DeviceRecord, DeviceSecrets};
+use crate::store::{DeviceRecord, DeviceSecrets};
 use axum::Router;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use heartline_engine::DeviceInfo;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use std::time::Duration;

@@ -2,10 +2,9 @@
 //! and SSE) on the same port, over plain TCP or TLS (`tls::https`).
 
 use crate::metrics::Metrics;
+use crate::web::fallback::unmatched;
 use axum::Router;
-use axum::extract::State;
-use axum::extract::{FromRequestParts, Request};
-use axum::http::StatusCode;
+use axum::extract::{Request, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -60,38 +59,6 @@ where
     axum::serve(listener, app)
         .with_graceful_shutdown(stop)
         .await
-}
-
-/// Whether a request speaks gRPC (`content-type: application/grpc`, `application/grpc+proto`…).
-pub fn is_grpc(headers: &axum::http::HeaderMap) -> bool {
-    headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/grpc"))
-}
-
-/// A request no route took. gRPC gets gRPC's own "unimplemented"; anything else the API's
-/// JSON error: 401 without valid credentials (so that a stranger learns nothing of which paths
-/// exist), else 404.
-pub(crate) async fn unmatched(web: crate::web::WebState, req: Request) -> Response {
-    if is_grpc(req.headers()) {
-        let (parts, ()) = tonic::Status::unimplemented("no such gRPC method")
-            .into_http::<()>()
-            .into_parts();
-        return Response::from_parts(parts, axum::body::Body::empty());
-    }
-    let path = req.uri().path().to_string();
-    let (mut parts, _) = req.into_parts();
-    match crate::web::session::Principal::from_request_parts(&mut parts, &web).await {
-        Err(refused) => refused.into_response(),
-        Ok(_) => crate::web::ApiError::new(
-            StatusCode::NOT_FOUND,
-            format!(
-                "no page or API route at {path}: check the address (the API is under /api/v1/)"
-            ),
-        )
-        .into_response(),
-    }
 }
 
 /// The API answers every error as `{"error": "…"}`: axum's own refusals (a malformed path

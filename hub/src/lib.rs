@@ -2,22 +2,23 @@
 //! drops duplicates, commits them to a durable store and acknowledges them.
 //!
 //! Component map:
-//! - [`config`], [`detection_config`]: `hub.toml`, validated with the line of each mistake ([`diagnostic`]).
+//! - [`config`]: `hub.toml`, validated with the line of each mistake; its detection part is
+//!   compiled by `heartline_engine::detection_config`.
 //! - [`inventory`]: tenants, projects, sites, devices and engineers from a TOML file.
 //! - [`store`]: redb behind one narrow, scoped interface.
 //! - [`directory`]: device credentials in memory, for connect-time auth and signature checks.
 //! - [`broker`]: the embedded broker (RMQTT): device auth and topic ACL, the hub's link, cluster.
 //! - [`cluster`]: the device directory shared with broker-only nodes (`heartline-hub broker`).
 //! - [`ingest`]: decode → verify → dedupe → commit → ack, on its own thread.
-//! - [`engine`]: the sans-IO detection engine and ticket lifecycle.
-//! - [`dispatch`]: the sans-IO dispatch policy and SLA escalation ladder (applied by `engine::assign`).
+//! - the decisions (detection, tickets, dispatch, SLA escalation) are the sans-IO
+//!   `heartline_engine` crate, whose domain types (reports, devices, tickets, SLA) the store,
+//!   inventory, audit and ingest use as they are. Nothing in `heartline_engine` imports the hub.
 //! - [`live`], [`api`]: ticket actions into ingest, committed changes out; gRPC and SSE for people.
 //! - [`web`]: the project view: login, JSON API, live events, pages, KPI board.
 //! - [`notify`]: notices to people (log, signed webhook from a durable outbox).
 //! - [`engineer_cli`]: `heartline-hub engineer ...`, the engineer's command line.
 //! - [`audit`]: the hash-chained audit trail of ticket changes and people's actions.
 //! - [`backup`]: the control socket next to the store; `backup` and `audit verify` through it.
-//! - [`report`]: the domain form of a report, what everything after ingest works on.
 //! - [`metrics`], [`http`]: Prometheus counters and the HTTP endpoint that serves them.
 //! - [`tls`]: the certificate and key from files; MQTT over TLS and HTTPS.
 //! - [`cli`]: the `heartline-hub` command (`run`, `init`, `check-config`, `inventory apply`).
@@ -29,11 +30,7 @@ pub mod broker;
 pub mod cli;
 pub mod cluster;
 pub mod config;
-pub mod detection_config;
-pub mod diagnostic;
 pub mod directory;
-pub mod dispatch;
-pub mod engine;
 pub mod engineer_cli;
 pub mod http;
 pub mod ingest;
@@ -42,7 +39,6 @@ pub mod live;
 pub mod metrics;
 pub mod notify;
 pub mod parts;
-pub mod report;
 pub mod store;
 pub mod tls;
 pub mod user_cli;

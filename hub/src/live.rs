@@ -3,7 +3,7 @@
 //! [`Board`] holds every device's current status with a numbered stream of what changed (for the
 //! web view's Server-Sent Events, replayable from a `Last-Event-ID`).
 
-use crate::engine::{Actor, Ms, Ticket, TicketAction, TicketError, TicketId};
+use heartline_engine::{Actor, Ms, Ticket, TicketAction, TicketError, TicketId};
 use heartline_proto::DeviceStatus;
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, RwLock};
@@ -197,7 +197,7 @@ pub enum Request {
         user: String,
     },
     /// The operator plans work: nothing opens for the scope meanwhile.
-    Maintenance(crate::engine::Maintenance),
+    Maintenance(heartline_engine::Maintenance),
 }
 
 /// Why a ticket action did not happen.
@@ -261,7 +261,7 @@ impl Live {
     }
 
     /// Adds a maintenance window, once committed.
-    pub async fn maintenance(&self, m: crate::engine::Maintenance) -> Result<(), CommandError> {
+    pub async fn maintenance(&self, m: heartline_engine::Maintenance) -> Result<(), CommandError> {
         self.request(Request::Maintenance(m)).await.map(|_| ())
     }
 

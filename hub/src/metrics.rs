@@ -2,7 +2,7 @@
 //! take. Counted in the same place the event is logged.
 
 use crate::broker::acl::Refusal;
-use crate::ingest::RejectReason;
+use crate::ingest::reject::RejectReason;
 use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue, LabelValueEncoder};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;

@@ -4,9 +4,9 @@
 //! names a line inside the file (or none, for a default the file does not mention). Runs with
 //! `cargo test`; failures are kept in `fuzz_files.proptest-regressions`.
 
+use heartline_engine::diagnostic::FileError;
 use heartline_hub::cli::write_examples;
 use heartline_hub::config::HubConfig;
-use heartline_hub::diagnostic::FileError;
 use heartline_hub::inventory::Inventory;
 use proptest::prelude::*;
 use std::path::Path;

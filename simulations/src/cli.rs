@@ -34,6 +34,7 @@ enum Command {
         #[arg(long)]
         quiet: bool,
     },
+    #[cfg(feature = "real")]
     /// Runs a scenario in real time: its devices as MQTT clients and its engineers on the API,
     /// against a hub started in this process; prints the score.
     Real {
@@ -54,6 +55,7 @@ enum Command {
         #[arg(long)]
         json: Option<PathBuf>,
     },
+    #[cfg(feature = "real")]
     /// The one-command tour: a hub (store in DIR), a simulated fleet of about 2,000 devices and
     /// 40 engineers, and a compressed day of faults, until Ctrl-C. Re-running reuses DIR.
     Demo {
@@ -63,6 +65,7 @@ enum Command {
         #[arg(long)]
         scenario: Option<PathBuf>,
     },
+    #[cfg(feature = "real")]
     /// Only the fleet of a demo folder (or `--scenario`), against a hub running elsewhere on
     /// that folder's inventory (`heartline-hub run --config DIR/hub.toml`), until Ctrl-C.
     Fleet {
@@ -104,6 +107,7 @@ pub fn main() -> anyhow::Result<()> {
             let score = crate::run_and_score(&s, &opts)?;
             report(&score, json.as_deref())
         }
+        #[cfg(feature = "real")]
         Command::Real {
             scenario,
             dir,
@@ -115,7 +119,9 @@ pub fn main() -> anyhow::Result<()> {
             let score = crate::demo::real(&scenario, dir, rounds, drain, seed)?;
             report(&score, json.as_deref())
         }
+        #[cfg(feature = "real")]
         Command::Demo { dir, scenario } => crate::demo::demo(&dir, scenario.as_deref()),
+        #[cfg(feature = "real")]
         Command::Fleet {
             dir,
             scenario,

@@ -2,10 +2,8 @@
 //! dispatch roster, and engineers with their think times.
 
 use crate::scenario::{DeviceGroup, Scenario, Think};
-use heartline_hub::dispatch::{Engineer, Roster, SiteArea};
-use heartline_hub::engine::Ms;
-use heartline_hub::report::{CheckResult, MetricValue, Report};
-use heartline_hub::store::DeviceInfo;
+use heartline_engine::dispatch::{Engineer, Roster, SiteArea};
+use heartline_engine::{CheckResult, DeviceInfo, MetricValue, Ms, Report};
 use heartline_proto::CheckState;
 use std::collections::HashMap;
 

@@ -4,7 +4,7 @@
 use crate::fleet::Fleet;
 use crate::scenario::Scenario;
 use crate::secrets::Secrets;
-use heartline_hub::dispatch::Level;
+use heartline_engine::Level;
 use heartline_hub::inventory::token_sha256;
 use std::fmt::Write as _;
 

@@ -12,30 +12,36 @@
 //! - [`score`]: ground truth against tickets, as a table and as JSON;
 //! - [`progress`]: the progress line; [`cli`]: the `heartline-sim` command;
 //! - [`symptoms`]: what a faulty device reports (both modes);
-//! - [`real`]: real mode, the fleet as MQTT clients and engineers on the API against a hub;
-//! - [`secrets`], [`inventory`], [`local`]: the fleet's secrets, its inventory file, a hub in
-//!   this process for it; [`demo`]: `heartline-sim demo` and `heartline-sim real`.
+//! - with the `real` feature (on by default): [`real`], real mode, the fleet as MQTT clients and
+//!   engineers on the API against a hub; [`secrets`], [`inventory`], [`local`]: the fleet's
+//!   secrets, its inventory file, a hub in this process for it; [`demo`]: `heartline-sim demo`
+//!   and `heartline-sim real`. Without it the simulator depends on `heartline-engine` alone.
 //!
 //! Architecture invariant: the simulator drives the engine only through its public sans-IO
 //! interface (`handle`, `next_deadline`, `take_changes`, `restore`), exactly as ingest does.
 
 pub mod cli;
+#[cfg(feature = "real")]
 pub mod demo;
 pub mod fleet;
+#[cfg(feature = "real")]
 pub mod inventory;
+#[cfg(feature = "real")]
 pub mod local;
 pub mod progress;
 pub mod queue;
+#[cfg(feature = "real")]
 pub mod real;
 pub mod run;
 pub mod scenario;
 pub mod schedule;
 pub mod score;
+#[cfg(feature = "real")]
 pub mod secrets;
 pub mod symptoms;
 pub mod usage;
 
-use heartline_hub::diagnostic::FileError;
+use heartline_engine::diagnostic::FileError;
 
 /// Runs a scenario and scores it.
 pub fn run_and_score(

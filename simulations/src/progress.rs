@@ -1,7 +1,7 @@
 //! A progress line on stderr while a run goes: virtual time done, redrawn at most ten times a
 //! second of wall time.
 
-use heartline_hub::engine::Ms;
+use heartline_engine::Ms;
 use std::io::{IsTerminal, Write};
 use std::time::{Duration, Instant};
 

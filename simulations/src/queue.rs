@@ -1,7 +1,7 @@
 //! When each device reports next: a calendar queue with one bucket per virtual second, so a
 //! fleet of 100,000 devices costs a push and a pop per report instead of a heap's log n.
 
-use heartline_hub::engine::Ms;
+use heartline_engine::Ms;
 
 pub struct ReportQueue {
     buckets: Vec<Vec<(Ms, u32)>>,

@@ -3,11 +3,10 @@
 //! `[[trend]]`, exactly as in `hub.toml`) and a fault schedule. Every mistake is reported with its
 //! line, like the hub's config.
 
-use heartline_hub::detection_config::{self, EngineSettings, RuleSettings, TrendSettings};
-use heartline_hub::diagnostic::FileError;
-use heartline_hub::dispatch::{Level, Manager, Shift};
-use heartline_hub::engine::rules::Direction;
-use heartline_hub::engine::{EngineConfig, Ms};
+use heartline_engine::detection_config::{self, EngineSettings, RuleSettings, TrendSettings};
+use heartline_engine::diagnostic::FileError;
+use heartline_engine::dispatch::Manager;
+use heartline_engine::{Direction, EngineConfig, Level, Ms, Shift};
 use heartline_proto::validate_id;
 use serde::Deserialize;
 use std::collections::HashSet;

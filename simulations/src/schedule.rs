@@ -5,9 +5,8 @@
 
 use crate::fleet::Fleet;
 use crate::scenario::{FaultType, Scenario};
-use heartline_hub::diagnostic::FileError;
-use heartline_hub::engine::Ms;
-use heartline_hub::engine::rules::applies;
+use heartline_engine::diagnostic::FileError;
+use heartline_engine::{Ms, applies};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
@@ -55,8 +54,8 @@ impl Problem {
         self.class != Class::Planned
     }
     /// Whether a ticket of this root kind answers this problem.
-    pub fn matches(&self, root: &heartline_hub::engine::FaultKind) -> bool {
-        use heartline_hub::engine::FaultKind as K;
+    pub fn matches(&self, root: &heartline_engine::FaultKind) -> bool {
+        use heartline_engine::FaultKind as K;
         match self.class {
             Class::Down | Class::Planned => root.is_down(),
             Class::Threshold => matches!(root, K::Threshold { .. }),

@@ -6,7 +6,7 @@
 use crate::run::{Outcome, Stats};
 use crate::schedule::{Class, Problem};
 use crate::usage::process_usage;
-use heartline_hub::engine::{Ms, Ticket, TicketState};
+use heartline_engine::{Ms, Ticket, TicketState};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
 

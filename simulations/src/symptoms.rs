@@ -2,10 +2,7 @@
 //! or stuck past a limit, a check reporting CRIT). Shared by the virtual-time run and real mode.
 
 use crate::scenario::FaultType;
-use heartline_hub::engine::rules::applies;
-use heartline_hub::engine::{EngineConfig, Ms};
-use heartline_hub::report::{CheckResult, Report};
-use heartline_hub::store::DeviceInfo;
+use heartline_engine::{CheckResult, DeviceInfo, EngineConfig, Ms, Report, applies};
 use heartline_proto::CheckState;
 
 /// Changes `r` (a healthy report) as `fault` does `hours` after it began; true when the report

@@ -5,8 +5,8 @@
 //! engineer's resolve led to Closed once the device reported healthy. Waits for conditions with
 //! a deadline, never for a fixed time.
 
+use heartline_engine::{Actor, Ticket, TicketState};
 use heartline_hub::Hub;
-use heartline_hub::engine::{Actor, Ticket, TicketState};
 use heartline_hub::store::Scope;
 use heartline_sim::local::ephemeral_config;
 use heartline_sim::real::{self, Endpoints, Options};

@@ -577,7 +577,7 @@ pub fn assert_agent_lost_nothing(
     store: &heartline_hub::store::Store,
     agent_dir: &std::path::Path,
     device: &str,
-) -> Vec<heartline_hub::report::Report> {
+) -> Vec<heartline_engine::Report> {
     let stored = store
         .history(&heartline_hub::store::Scope::Operator, device, usize::MAX)
         .unwrap();

@@ -54,7 +54,7 @@ impl RunningAgent {
     }
 }
 
-fn history(store: &Store, device: &str) -> Vec<heartline_hub::report::Report> {
+fn history(store: &Store, device: &str) -> Vec<heartline_engine::Report> {
     store.history(&Scope::Operator, device, usize::MAX).unwrap()
 }
 
@@ -122,7 +122,7 @@ async fn reports_arrive_and_are_acknowledged_out_of_the_outbox() {
             .store()
             .device_state(&Scope::Operator, "gw-0")
             .unwrap()
-            .is_some_and(|s| matches!(s.presence, heartline_hub::report::Presence::Goodbye { .. }))
+            .is_some_and(|s| matches!(s.presence, heartline_engine::Presence::Goodbye { .. }))
     })
     .await
     .unwrap();

@@ -4,8 +4,8 @@
 //! finds the chain intact, and names the record an edit of the raw redb file broke.
 
 use heartline_e2e::{Device, Fleet, Protocol, TestHub, eventually, ids, output_of};
+use heartline_engine::{Actor, TicketAction, TicketState};
 use heartline_hub::audit::{AuditRecord, Verdict};
-use heartline_hub::engine::{Actor, TicketAction, TicketState};
 use heartline_hub::store::Scope;
 use redb::ReadableTable;
 use std::path::Path;

@@ -8,7 +8,7 @@
 
 use fantoccini::{Client, ClientBuilder, Locator};
 use heartline_e2e::{Device, Fleet, Protocol, TestHub, eventually, free_port, ids};
-use heartline_hub::engine::TicketState;
+use heartline_engine::TicketState;
 use heartline_hub::store::Scope;
 use heartline_proto::wire;
 use std::time::{Duration, Instant};

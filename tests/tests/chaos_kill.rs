@@ -9,7 +9,7 @@
 use heartline_e2e::{
     Fleet, HubProcess, assert_history_exact, free_port, ids, now_ms, sample_report,
 };
-use heartline_hub::engine::FaultKind;
+use heartline_engine::FaultKind;
 use heartline_hub::store::{Scope, Store};
 use heartline_proto::envelope::{open, seal};
 use heartline_proto::{Channel, wire};

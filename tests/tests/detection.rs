@@ -3,9 +3,9 @@
 //! store without duplicates, and recovery is seen after it.
 
 use heartline_e2e::{Device, Fleet, Protocol, TestHub, eventually, ids};
+use heartline_engine::{FaultKind, TicketState};
 use heartline_hub::Hub;
 use heartline_hub::config::HubConfig;
-use heartline_hub::engine::{FaultKind, TicketState};
 use heartline_hub::store::Scope;
 use heartline_proto::wire;
 
@@ -14,7 +14,7 @@ fn tune(c: &mut HubConfig) {
     c.detection.recovery_confirm = 300;
 }
 
-fn tickets(hub: &Hub) -> Vec<heartline_hub::engine::Ticket> {
+fn tickets(hub: &Hub) -> Vec<heartline_engine::Ticket> {
     hub.store().tickets(&Scope::Operator).unwrap()
 }
 

@@ -8,9 +8,8 @@
 //! `firmware/qemu/e2e.sh` builds them and runs it with `--ignored`.
 
 use heartline_e2e::{HubProcess, eventually, free_port, scrape};
-use heartline_hub::engine::FaultKind;
+use heartline_engine::{EventKind, FaultKind, Presence};
 use heartline_hub::inventory::token_sha256;
-use heartline_hub::report::{EventKind, Presence};
 use heartline_hub::store::{Scope, Store};
 use std::io::{BufRead, Read, Write};
 use std::net::SocketAddr;

@@ -16,7 +16,7 @@ fn fleet() -> Fleet {
     Fleet::new(&[("acme", ids("acme", 3)), ("globex", ids("globex", 1))])
 }
 
-fn stored(hub: &TestHub, device: &str) -> Vec<heartline_hub::report::Report> {
+fn stored(hub: &TestHub, device: &str) -> Vec<heartline_engine::Report> {
     hub.hub
         .store()
         .history(&Scope::Operator, device, usize::MAX)

@@ -89,8 +89,8 @@ async fn a_customer_can_never_reach_another_tenants_objects() {
         .await
         .unwrap();
     // Subscribed once the response has started: a comment-free way is to trigger and read.
-    let ops = heartline_hub::engine::Actor::Operator("ops".into());
-    let note = |text: &str| heartline_hub::engine::TicketAction::Note { text: text.into() };
+    let ops = heartline_engine::Actor::Operator("ops".into());
+    let note = |text: &str| heartline_engine::TicketAction::Note { text: text.into() };
     th.hub
         .live()
         .act(theirs, note("globex only"), ops.clone())
@@ -320,8 +320,8 @@ async fn a_customer_can_never_reach_another_tenants_objects() {
         .into_inner();
     let first = watch.message().await.unwrap().unwrap();
     assert_eq!(first.project_id, "acme-p");
-    let ops = heartline_hub::engine::Actor::Operator("ops".into());
-    let cancel = heartline_hub::engine::TicketAction::Cancel {
+    let ops = heartline_engine::Actor::Operator("ops".into());
+    let cancel = heartline_engine::TicketAction::Cancel {
         reason: "duplicate".into(),
     };
     th.hub.live().act(mine, cancel, ops).await.unwrap();

@@ -16,7 +16,7 @@ use heartline_e2e::{
     Fleet, HubProcess, WebClient, assert_agent_lost_nothing, free_port, ids, now_ms, spawn_agent,
     write_agent_config_at,
 };
-use heartline_hub::engine::FaultKind;
+use heartline_engine::FaultKind;
 use heartline_hub::store::{Scope, Store};
 use serde_json::Value;
 use std::path::{Path, PathBuf};

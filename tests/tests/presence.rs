@@ -3,9 +3,8 @@
 //! announced itself counts, and a stale or forged state message changes nothing.
 
 use heartline_e2e::{Device, Fleet, Protocol, TestHub, eventually, ids, state_change};
-use heartline_hub::engine::FaultKind;
+use heartline_engine::{FaultKind, Presence};
 use heartline_hub::ingest::RejectReason;
-use heartline_hub::report::Presence;
 use heartline_hub::store::Scope;
 use heartline_proto::envelope::seal;
 use heartline_proto::{Channel, DeviceKey, wire};

@@ -4,8 +4,8 @@
 //! carrying `report_now_at_ms`; the agent ignores probes that are forged or replayed.
 
 use heartline_e2e::{Device, Fleet, Protocol, TestHub, eventually, ids, now_ms};
+use heartline_engine::FaultKind;
 use heartline_hub::broker::acl::Refusal;
-use heartline_hub::engine::FaultKind;
 use heartline_hub::store::Scope;
 use heartline_proto::envelope::seal;
 use heartline_proto::{Channel, DeviceKey, wire};

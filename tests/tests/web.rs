@@ -208,7 +208,7 @@ async fn a_fault_turns_the_project_red_live_and_the_loop_closes_with_a_rating() 
             .store()
             .ticket(&heartline_hub::store::Scope::Operator, id)
             .unwrap()
-            .is_some_and(|t| t.state == heartline_hub::engine::TicketState::Closed)
+            .is_some_and(|t| t.state == heartline_engine::TicketState::Closed)
     })
     .await
     .unwrap();

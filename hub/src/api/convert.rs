@@ -1,6 +1,6 @@
 //! Domain tickets → the wire types of `api.proto` and the JSON of the SSE streams.
 
-use crate::engine::{Actor, Ticket, TicketState};
+use heartline_engine::{Actor, Ticket, TicketState};
 use heartline_proto::{Severity, wire};
 
 pub fn severity(s: Severity) -> wire::Severity {

@@ -2,10 +2,9 @@
 //! `GET /api/v1/engineer/assignments`) and the ticket actions (accept, decline, on site, note,
 //! resolve, hand over). An engineer sees and acts on only the tickets dispatched to them.
 
-use super::ApiState;
 use super::auth::{self, AuthError};
 use super::convert;
-use crate::engine::{Actor, Ticket, TicketAction, TicketError};
+use super::state::ApiState;
 use crate::live::CommandError;
 use crate::store::{EngineerRecord, Scope};
 use axum::extract::State;
@@ -13,6 +12,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use heartline_engine::{Actor, Ticket, TicketAction, TicketError};
 use heartline_proto::wire;
 use heartline_proto::wire::engineer_service_server::EngineerService;
 use std::collections::HashSet;

@@ -4,25 +4,17 @@
 //! - [`auth`]: who is calling; [`convert`]: domain → wire types;
 //! - [`engineer`]: the engineer's live queue (`WatchAssignments`, SSE) and ticket actions;
 //! - [`people`]: project status, tickets, devices and administration for customers and the
-//!   operator.
+//!   operator; [`state`]: what every handler is given.
 
 pub mod auth;
 pub mod convert;
 pub mod engineer;
 pub mod people;
+pub mod state;
 
-use crate::live::Live;
-use crate::store::Store;
-use std::sync::Arc;
+pub use state::ApiState;
 
-/// What every API handler needs.
-#[derive(Clone)]
-pub struct ApiState {
-    pub store: Arc<Store>,
-    pub live: Live,
-    /// Turns true when the hub shuts down: live streams end so connections can close.
-    pub closing: tokio::sync::watch::Receiver<bool>,
-}
+use crate::web::fallback::{is_grpc, unmatched};
 
 /// The gRPC services and SSE routes, as one router to merge into the HTTP server's.
 pub fn router(state: ApiState, web: crate::web::WebState) -> axum::Router {
@@ -52,9 +44,9 @@ async fn grpc_only(
     req: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
-    if crate::http::is_grpc(req.headers()) {
+    if is_grpc(req.headers()) {
         next.run(req).await
     } else {
-        crate::http::unmatched(web, req).await
+        unmatched(web, req).await
     }
 }

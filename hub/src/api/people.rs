@@ -3,10 +3,11 @@
 //! (tenants, maintenance windows). Same principals, scopes and 404-outside-scope rule as the JSON
 //! API, whose helpers they share.
 
-use crate::engine::{Maintenance, TicketAction};
 use crate::store::Scope;
-use crate::web::session::{Principal, by_token};
+use crate::web::principal::Principal;
+use crate::web::session::by_token;
 use crate::web::{ApiError, WebState, json, views};
+use heartline_engine::{Maintenance, TicketAction};
 use heartline_proto::wire;
 use heartline_proto::wire::admin_service_server::AdminService;
 use heartline_proto::wire::device_service_server::DeviceService;
@@ -251,7 +252,7 @@ impl TicketService for PeopleApi {
     }
 }
 
-fn device_summary(web: &WebState, d: &crate::store::DeviceInfo) -> wire::DeviceSummary {
+fn device_summary(web: &WebState, d: &heartline_engine::DeviceInfo) -> wire::DeviceSummary {
     let view = web.live.board.device(&d.id);
     let status = view.map_or(heartline_proto::DeviceStatus::Unknown, |v| v.status);
     wire::DeviceSummary {

@@ -4,7 +4,7 @@
 
 use super::acl::{self, Refusal, Speaker};
 use crate::directory::Directory;
-use crate::ingest::RejectLog;
+use crate::ingest::reject::RejectLog;
 use crate::metrics::{Metrics, RefusalLabel};
 use async_trait::async_trait;
 use rmqtt::codec::v5::SubscribeAckReason;

@@ -40,8 +40,8 @@ impl NodeConfig {
     pub fn parse(
         path: &std::path::Path,
         src: &str,
-    ) -> Result<NodeConfig, crate::diagnostic::FileError> {
-        use crate::diagnostic::FileError;
+    ) -> Result<NodeConfig, heartline_engine::diagnostic::FileError> {
+        use heartline_engine::diagnostic::FileError;
         let config: NodeConfig =
             toml::from_str(src).map_err(|e| FileError::from_toml(path, src, &e))?;
         let at =
@@ -61,8 +61,10 @@ impl NodeConfig {
     }
 
     /// Reads and checks the file; the secret file is taken relative to it.
-    pub fn load(path: &std::path::Path) -> Result<NodeConfig, crate::diagnostic::FileError> {
-        use crate::diagnostic::FileError;
+    pub fn load(
+        path: &std::path::Path,
+    ) -> Result<NodeConfig, heartline_engine::diagnostic::FileError> {
+        use heartline_engine::diagnostic::FileError;
         let src = std::fs::read_to_string(path).map_err(|e| FileError::unreadable(path, &e))?;
         let mut config = NodeConfig::parse(path, &src)?;
         config

@@ -1,6 +1,6 @@
 //! Wire → domain conversion: the only place generated report types are read.
 
-use crate::report::{CheckResult, DeviceEvent, EventKind, MetricValue, Presence, Report};
+use heartline_engine::{CheckResult, DeviceEvent, EventKind, MetricValue, Presence, Report};
 use heartline_proto::CheckState;
 use heartline_proto::wire;
 

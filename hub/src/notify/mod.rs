@@ -1,25 +1,21 @@
-//! Notifications: the engine's [`Notice`]s (a dispatch, an escalation, a withdrawn offer) reach
-//! people through [`Notifier`]s. Every notice is logged; with a webhook configured it is kept in
-//! the store's outbox (committed with the ticket change that caused it) and POSTed until the
-//! receiver takes it, so a receiver that is down, or a hub restart, loses nothing.
+//! Notifications: the engine's notices ([`heartline_engine::Notice`]: a dispatch, an escalation,
+//! a withdrawn offer) reach people through [`Notifier`]s. Every notice is logged; with a webhook
+//! configured it is kept in the store's outbox (committed with the ticket change that caused it)
+//! and POSTed until the receiver takes it, so a receiver that is down, or a hub restart, loses
+//! nothing.
 //!
 //! SMS and voice gateways plug in as further `Notifier`s.
 
+mod notifier;
 mod webhook;
 
+pub use notifier::Notifier;
 pub use webhook::{SIGNATURE_HEADER, Webhook, WebhookSettings, signature};
 
-use crate::engine::Notice;
 use crate::store::Store;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
-
-/// Something that can deliver a notice. `Err` means "try again later".
-pub trait Notifier: Send {
-    /// `key` is unique per notice and the same on every retry: receivers drop repeats by it.
-    fn deliver(&mut self, key: &str, notice: &Notice) -> Result<(), String>;
-}
 
 /// Delivers the store's outbox through `notifier`, oldest first, until `stop` is set. A notice
 /// leaves the outbox only once delivered; on failure it waits with exponential backoff (up to

@@ -2,8 +2,8 @@
 //! (`X-Heartline-Signature: sha256=<hex>`), with an `Idempotency-Key` header that stays the same
 //! on every retry of the same notice.
 
-use super::Notifier;
-use crate::engine::Notice;
+use super::notifier::Notifier;
+use heartline_engine::Notice;
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 use std::time::Duration;

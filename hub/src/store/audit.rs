@@ -1,11 +1,10 @@
 //! The audit table: chained records appended inside the write transaction of the change they
 //! describe, so a change and its record are on disk together or not at all.
 
-use super::{AUDIT, Store, StoreError, decode, encode};
-use crate::audit::{AuditEntry, AuditRecord, GENESIS, Verdict, who};
-use crate::engine::Ticket;
-use crate::store::Scope;
-use redb::{ReadableDatabase, ReadableTable, WriteTransaction};
+use super::tables::{AUDIT, StoreError, decode, encode};
+use crate::audit::{AuditEntry, AuditRecord, GENESIS, who};
+use heartline_engine::Ticket;
+use redb::{ReadableTable, WriteTransaction};
 
 /// For each ticket about to be written: the timeline entries its stored version does not have
 /// yet (all of them for a new ticket), as audit entries on `ticket/{id}`.
@@ -47,47 +46,4 @@ pub(super) fn append(tx: &WriteTransaction, entries: Vec<AuditEntry>) -> Result<
         table.insert(seq, encode(&record)?.as_slice())?;
     }
     Ok(())
-}
-
-impl Store {
-    /// Walks the whole chain in one read transaction.
-    pub fn verify_audit(&self) -> Result<Verdict, StoreError> {
-        let tx = self.db.begin_read()?;
-        let table = tx.open_table(AUDIT)?;
-        let mut rows = Vec::new();
-        for row in table.iter()? {
-            let (k, v) = row?;
-            rows.push((k.value(), decode::<AuditRecord>(v.value()).ok()));
-        }
-        Ok(crate::audit::verify(rows))
-    }
-
-    /// Appends people's actions that change no stored object (a login, a lock-out) to the audit
-    /// trail, in a transaction of their own.
-    pub fn record_audit(&self, entries: Vec<AuditEntry>) -> Result<(), StoreError> {
-        let tx = self.db.begin_write()?;
-        append(&tx, entries)?;
-        tx.commit()?;
-        Ok(())
-    }
-
-    /// Records after `after`, oldest first, at most `limit`. The trail is the operator's: other
-    /// scopes see nothing.
-    pub fn audit_trail(
-        &self,
-        scope: &Scope,
-        after: u64,
-        limit: usize,
-    ) -> Result<Vec<AuditRecord>, StoreError> {
-        if !matches!(scope, Scope::Operator) {
-            return Ok(Vec::new());
-        }
-        let tx = self.db.begin_read()?;
-        let table = tx.open_table(AUDIT)?;
-        let mut out = Vec::new();
-        for row in table.range(after.saturating_add(1)..)?.take(limit) {
-            out.push(decode(row?.1.value())?);
-        }
-        Ok(out)
-    }
 }

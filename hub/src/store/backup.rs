@@ -2,7 +2,8 @@
 //! redb file, while ingest keeps committing (redb readers see a snapshot and never block the
 //! writer).
 
-use super::{AUDIT, HISTORY, MAINTENANCE, META, NOTICES, Store, StoreError, TICKETS};
+use super::Store;
+use super::tables::{AUDIT, HISTORY, MAINTENANCE, META, NOTICES, StoreError, TICKETS};
 use redb::{
     Database, Key, MultimapTableHandle, ReadTransaction, ReadableDatabase, ReadableTable,
     TableDefinition, TableHandle, Value, WriteTransaction,

@@ -1,6 +1,6 @@
 //! Which store errors leave the open database unusable until it is closed and opened again.
 
-use super::StoreError;
+use super::tables::StoreError;
 
 impl StoreError {
     /// redb latches a failed write (a full disk, an I/O error): every later operation on the

@@ -8,84 +8,35 @@
 //! ([`Store::commit`]); acknowledgements leave the hub only after it returns.
 
 mod audit;
-mod backup;
+pub mod backup;
 mod failure;
-mod records;
+pub mod records;
 mod scope;
+mod tables;
 
-pub use backup::{BackupError, BackupSummary};
 pub use records::*;
 pub use scope::Scope;
+pub use tables::StoreError;
 
 /// The page cache a store gets unless its config says otherwise (`[store] cache_mb`).
 pub const DEFAULT_CACHE_BYTES: usize = 64 << 20;
 
-use crate::engine::{Changes, DeviceMemory, Notice, Output, Ticket, TicketId};
+use crate::audit::{AuditEntry, AuditRecord, Verdict};
 use crate::inventory::Inventory;
-use crate::report::Report;
+use heartline_engine::{
+    Changes, DeviceInfo, DeviceMemory, Maintenance, Notice, Output, Report, Ticket, TicketId,
+};
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, TableHandle};
-use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::collections::HashMap;
 use std::path::Path;
+use tables::{
+    AUDIT, DEVICE_STATE, DEVICES, ENGINE_DEVICES, ENGINEERS, HISTORY, MAINTENANCE, MANAGERS, META,
+    NOTICES, PROJECTS, SITES, TENANTS, TICKETS, USERS, decode, encode,
+};
 
 /// Bumped whenever a stored record changes shape; a store of another version is refused.
 pub const SCHEMA_VERSION: u64 = 4;
-
-const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
-const TENANTS: TableDefinition<&str, &[u8]> = TableDefinition::new("tenants");
-const PROJECTS: TableDefinition<&str, &[u8]> = TableDefinition::new("projects");
-const SITES: TableDefinition<&str, &[u8]> = TableDefinition::new("sites");
-const DEVICES: TableDefinition<&str, &[u8]> = TableDefinition::new("devices");
-const ENGINEERS: TableDefinition<&str, &[u8]> = TableDefinition::new("engineers");
-const MANAGERS: TableDefinition<&str, &[u8]> = TableDefinition::new("managers");
-/// User id → the person's account (role, password hash, token hashes).
-const USERS: TableDefinition<&str, &[u8]> = TableDefinition::new("users");
-const DEVICE_STATE: TableDefinition<&str, &[u8]> = TableDefinition::new("device_state");
-/// (device id, report number) → report; the oldest entries beyond the bound are deleted.
-const HISTORY: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("history");
-/// Device id → what the detection engine remembers of it (faults, deadlines, trend samples).
-const ENGINE_DEVICES: TableDefinition<&str, &[u8]> = TableDefinition::new("engine_devices");
-/// Ticket id → ticket with its timeline.
-const TICKETS: TableDefinition<u64, &[u8]> = TableDefinition::new("tickets");
-/// Sequence → a maintenance window added through the API (config windows live in hub.toml).
-const MAINTENANCE: TableDefinition<u64, &[u8]> = TableDefinition::new("maintenance");
-/// Notice id → a notification not yet delivered to the webhook (the notifier's outbox).
-const NOTICES: TableDefinition<u64, &[u8]> = TableDefinition::new("notices");
-/// Sequence number → audit record (`crate::audit`), append-only and hash-chained.
-const AUDIT: TableDefinition<u64, &[u8]> = TableDefinition::new("audit");
-
-/// Why the store could not do what was asked.
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    #[error("store I/O or database error: {0}")]
-    Db(#[from] redb::Error),
-    #[error("a stored record could not be decoded ({0}); the store file may be damaged")]
-    Corrupt(#[from] postcard::Error),
-    #[error(
-        "the store was written by schema version {found}, this hub reads version {expected}; \
-         use the hub release that wrote it or start from a new store file"
-    )]
-    Schema { found: u64, expected: u64 },
-}
-
-// redb has one error type per operation; they all convert into `redb::Error`.
-macro_rules! from_redb {
-    ($($t:ty),*) => {$(
-        impl From<$t> for StoreError {
-            fn from(e: $t) -> Self {
-                StoreError::Db(e.into())
-            }
-        }
-    )*};
-}
-from_redb!(
-    redb::DatabaseError,
-    redb::TransactionError,
-    redb::TableError,
-    redb::StorageError,
-    redb::CommitError
-);
 
 /// What [`Store::apply_inventory`] changed.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -99,7 +50,7 @@ pub struct ApplySummary {
 pub struct EngineState {
     pub memory: HashMap<String, DeviceMemory>,
     /// Maintenance windows added through the API.
-    pub maintenance: Vec<crate::engine::Maintenance>,
+    pub maintenance: Vec<Maintenance>,
     pub tickets: Vec<Ticket>,
     pub next_ticket: TicketId,
 }
@@ -116,14 +67,6 @@ pub struct Store {
     history_len: u64,
     /// Whether notices are kept for a notifier that delivers them (a webhook is configured).
     outbox: std::sync::atomic::AtomicBool,
-}
-
-fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
-    Ok(postcard::to_allocvec(value)?)
-}
-
-fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, StoreError> {
-    Ok(postcard::from_bytes(bytes)?)
 }
 
 impl Store {
@@ -551,6 +494,50 @@ impl Store {
         for row in table.iter()? {
             let (_, v) = row?;
             out.push(decode(v.value())?);
+        }
+        Ok(out)
+    }
+}
+
+/// The audit trail (`crate::audit`): its reads, and the actions that change no stored object.
+impl Store {
+    /// Walks the whole chain in one read transaction.
+    pub fn verify_audit(&self) -> Result<Verdict, StoreError> {
+        let tx = self.db.begin_read()?;
+        let table = tx.open_table(AUDIT)?;
+        let mut rows = Vec::new();
+        for row in table.iter()? {
+            let (k, v) = row?;
+            rows.push((k.value(), decode::<AuditRecord>(v.value()).ok()));
+        }
+        Ok(crate::audit::verify(rows))
+    }
+
+    /// Appends people's actions that change no stored object (a login, a lock-out) to the audit
+    /// trail, in a transaction of their own.
+    pub fn record_audit(&self, entries: Vec<AuditEntry>) -> Result<(), StoreError> {
+        let tx = self.db.begin_write()?;
+        audit::append(&tx, entries)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Records after `after`, oldest first, at most `limit`. The trail is the operator's: other
+    /// scopes see nothing.
+    pub fn audit_trail(
+        &self,
+        scope: &Scope,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<AuditRecord>, StoreError> {
+        if !matches!(scope, Scope::Operator) {
+            return Ok(Vec::new());
+        }
+        let tx = self.db.begin_read()?;
+        let table = tx.open_table(AUDIT)?;
+        let mut out = Vec::new();
+        for row in table.range(after.saturating_add(1)..)?.take(limit) {
+            out.push(decode(row?.1.value())?);
         }
         Ok(out)
     }

@@ -1,9 +1,7 @@
 //! The records the store keeps, serialized with postcard. Changing a record's shape changes
 //! [`super::SCHEMA_VERSION`].
 
-use crate::dispatch::{Level, Shift};
-use crate::engine::SlaPolicy;
-use crate::report::{CheckResult, Presence};
+use heartline_engine::{CheckResult, DeviceInfo, Level, Presence, Shift, SlaPolicy};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -30,18 +28,6 @@ pub struct SiteRecord {
     pub grid_cell: String,
     /// Latitude, longitude in degrees, when known.
     pub location: Option<(f64, f64)>,
-}
-
-/// A device as any reader in scope may see it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DeviceInfo {
-    pub id: String,
-    pub tenant: String,
-    pub project: String,
-    pub site: String,
-    pub kind: String,
-    /// The device this one reaches the network through (a site gateway), if any.
-    pub uplink: Option<String>,
 }
 
 /// A device's credentials. Never logged (no `Debug` of the bytes), never returned by a read API.

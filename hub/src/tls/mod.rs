@@ -54,7 +54,7 @@ mod tests {
         std::fs::write(dir.join("hub.key"), key.serialize_pem()).unwrap();
     }
 
-    fn load(dir: &Path, tls: &str) -> Result<HubConfig, crate::diagnostic::FileError> {
+    fn load(dir: &Path, tls: &str) -> Result<HubConfig, heartline_engine::diagnostic::FileError> {
         let path = dir.join("hub.toml");
         std::fs::write(&path, format!("[store]\npath = \"s.redb\"\n\n{tls}")).unwrap();
         HubConfig::load(&path)

@@ -4,8 +4,8 @@
 //! A page that reconnects sends `Last-Event-ID` and first gets what it missed; when that is no
 //! longer kept it gets `event: reload`.
 
-use super::WebState;
-use super::session::Principal;
+use super::principal::Principal;
+use super::state::WebState;
 use crate::live::{Change, Numbering};
 use crate::store::Scope;
 use axum::extract::{Query, State};

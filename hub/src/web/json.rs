@@ -1,16 +1,17 @@
 //! The JSON API handlers. Each reads through the caller's scope; an object outside it is 404,
 //! whatever the URL says. Ticket changes go through the ingest thread like every other input.
 
-use super::session::Principal;
+use super::error::ApiError;
+use super::principal::Principal;
+use super::state::WebState;
 use super::views::{self, ticket_row};
-use super::{ApiError, WebState};
-use crate::engine::{Actor, Ms, Ticket, TicketAction, TicketError};
 use crate::live::CommandError;
-use crate::store::{DeviceInfo, Scope};
+use crate::store::Scope;
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
+use heartline_engine::{Actor, DeviceInfo, Ms, Ticket, TicketAction, TicketError};
 use serde::Deserialize;
 use serde_json::{Value, json};
 

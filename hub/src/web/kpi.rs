@@ -2,7 +2,7 @@
 //! MTTD, MTTA, MTTR, SLA compliance, share detected before any customer report, repeat-fault
 //! rate and the customers' rating. Also as CSV.
 
-use crate::engine::{FaultKind, Ms, Ticket, TicketState};
+use heartline_engine::{FaultKind, Ms, Ticket, TicketState};
 use serde::Serialize;
 use std::collections::BTreeMap;
 

@@ -1,75 +1,31 @@
 //! The unified project view: the JSON API under `/api/v1`, its live change stream (SSE), the
 //! login, and the browser pages (assets built into the binary, no CDN), on the hub's HTTP port.
 //!
-//! - [`session`]: login, sessions and bearer tokens → a [`session::Principal`];
+//! - [`session`]: login and bearer tokens → a [`principal::Principal`], kept in [`principal`]'s
+//!   sessions; [`state`]: what every handler is given; [`error`]: the API's JSON errors;
 //! - [`views`]: project health, device rows, ticket rows with SLA state;
 //! - [`json`]: the API handlers; [`events`]: Server-Sent Events with `Last-Event-ID` catch-up;
 //! - [`kpi`]: the operator's KPI board; [`pages`]: the HTML, CSS and JavaScript.
+//! - [`fallback`]: what a request no route took gets (gRPC's "unimplemented", or JSON 401/404).
 //!
 //! Every route is listed in [`routes`], which both builds the router and drives the tenant
 //! isolation test, so a new route cannot miss it. Objects outside the caller's scope are 404.
 
+pub mod error;
 pub mod events;
+pub mod fallback;
 pub mod json;
 pub mod kpi;
 pub mod pages;
+pub mod principal;
 pub mod session;
+pub mod state;
 pub mod views;
 
-use crate::live::Live;
-use crate::store::{Store, StoreError};
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+pub use error::ApiError;
+pub use state::WebState;
+
 use axum::routing::MethodRouter;
-use std::sync::Arc;
-
-#[derive(Clone)]
-pub struct WebState {
-    pub store: Arc<Store>,
-    pub live: Live,
-    pub sessions: Arc<session::Sessions>,
-    pub closing: tokio::sync::watch::Receiver<bool>,
-    /// Served over HTTPS: session cookies are marked `Secure` (never sent over plain HTTP).
-    pub https: bool,
-}
-
-/// An error as the API answers it: a status and `{"error": "…"}` saying what to do.
-#[derive(Debug)]
-pub struct ApiError {
-    pub status: StatusCode,
-    pub message: String,
-}
-
-impl ApiError {
-    pub fn new(status: StatusCode, message: impl Into<String>) -> ApiError {
-        ApiError {
-            status,
-            message: message.into(),
-        }
-    }
-
-    pub fn not_found(what: impl std::fmt::Display) -> ApiError {
-        ApiError::new(StatusCode::NOT_FOUND, format!("{what} not found"))
-    }
-
-    pub fn store(e: StoreError) -> ApiError {
-        tracing::error!(error = %e, "store read failed");
-        ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "the hub cannot read its store right now; try again",
-        )
-    }
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        (
-            self.status,
-            axum::Json(serde_json::json!({ "error": self.message })),
-        )
-            .into_response()
-    }
-}
 
 /// One API route: method, path, and who may call it (for the docs and the isolation test).
 pub struct Route {

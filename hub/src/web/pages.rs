@@ -1,7 +1,7 @@
 //! The browser side: one HTML page, its stylesheet and script, compiled into the binary (no CDN,
 //! nothing fetched from elsewhere), served with a strict Content-Security-Policy.
 
-use super::WebState;
+use super::state::WebState;
 use axum::http::header;
 use axum::response::IntoResponse;
 use axum::routing::get;

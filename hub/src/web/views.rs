@@ -1,9 +1,9 @@
 //! What the project view shows, computed from the store (scoped) and the live status board:
 //! project health at a glance, devices with their status, tickets with SLA state, KPIs.
 
-use crate::engine::{Ms, Ticket, TicketState};
 use crate::live::Board;
-use crate::store::{DeviceInfo, ProjectRecord, Scope, Store, StoreError};
+use crate::store::{ProjectRecord, Scope, Store, StoreError};
+use heartline_engine::{DeviceInfo, Ms, Ticket, TicketState};
 use heartline_proto::{DeviceStatus, Severity};
 use serde::Serialize;
 

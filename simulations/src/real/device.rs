@@ -7,7 +7,7 @@
 
 use super::Shared;
 use crate::scenario::FaultType;
-use heartline_hub::report::Report;
+use heartline_engine::Report;
 use heartline_proto::envelope::{open, seal};
 use heartline_proto::wire::{self, Presence};
 use heartline_proto::{Channel, DeviceKey, Topic};

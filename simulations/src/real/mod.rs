@@ -18,7 +18,7 @@ use crate::scenario::{FaultType, Scenario};
 use crate::schedule::{Class, Problem, plan};
 use crate::secrets::Secrets;
 use device::Condition;
-use heartline_hub::engine::{Ms, Ticket, TicketId};
+use heartline_engine::{Ms, Ticket, TicketId};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::cmp::Reverse;

@@ -3,7 +3,7 @@
 //! from the device's own reports.
 
 use super::{Event, Step, World};
-use heartline_hub::engine::{Actor, Input, TicketAction, TicketId, TicketState};
+use heartline_engine::{Actor, Input, TicketAction, TicketId, TicketState};
 
 impl World<'_> {
     /// An engineer's next step on a ticket offered to them.

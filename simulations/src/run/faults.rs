@@ -3,9 +3,7 @@
 
 use super::{BEHIND, DEAD, Event, FLAP, NONE, OFF, RECONNECT, World};
 use crate::scenario::FaultType;
-use heartline_hub::engine::rules::{HOUR, applies};
-use heartline_hub::engine::{Input, Ms};
-use heartline_hub::report::Report;
+use heartline_engine::{HOUR, Input, Ms, Report, applies};
 use rand::Rng;
 
 impl World<'_> {

@@ -11,8 +11,8 @@ use crate::fleet::Fleet;
 use crate::queue::ReportQueue;
 use crate::scenario::{FaultType, Scenario};
 use crate::schedule::{Plan, Problem, plan};
-use heartline_hub::diagnostic::FileError;
-use heartline_hub::engine::{
+use heartline_engine::diagnostic::FileError;
+use heartline_engine::{
     DeviceMemory, DeviceRef, Engine, EngineConfig, Input, Maintenance, Ms, NoticeKind, Output,
     Ticket, TicketId,
 };

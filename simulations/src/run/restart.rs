@@ -2,7 +2,7 @@
 //! and what the hub should notice moves as its fresh grace does.
 
 use super::World;
-use heartline_hub::engine::Engine;
+use heartline_engine::Engine;
 
 impl World<'_> {
     /// The hub is back: its engine is rebuilt from what it had committed, as `Hub::start` does.

@@ -1,0 +1,337 @@
+//! The ticket lifecycle: states, the transitions allowed between them, and the timeline.
+//!
+//! Open → Dispatched → Accepted → OnSite → Resolved (awaiting verification) → Closed, plus
+//! AutoRecovered (the device healed before anyone was sent), Reopened (a recurrence within the
+//! reopen window) and Cancelled. Pure data and rules: the engine decides when.
+
+use super::fault::FaultKind;
+use super::sla::{Clocks, SlaTimes};
+use super::units::{Ms, TicketId};
+use heartline_proto::Severity;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum TicketState {
+    Open,
+    Dispatched,
+    Accepted,
+    OnSite,
+    /// The engineer says it is fixed; the device's own health must confirm it.
+    Resolved,
+    Closed,
+    AutoRecovered,
+    Reopened,
+    Cancelled,
+}
+
+impl TicketState {
+    /// No further work: a recurrence reopens (within the window) or opens a new ticket.
+    pub fn is_terminal(self) -> bool {
+        matches!(
+            self,
+            TicketState::Closed | TicketState::AutoRecovered | TicketState::Cancelled
+        )
+    }
+
+    /// Nobody has been sent yet.
+    pub fn is_unworked(self) -> bool {
+        matches!(self, TicketState::Open | TicketState::Reopened)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TicketState::Open => "open",
+            TicketState::Dispatched => "dispatched",
+            TicketState::Accepted => "accepted",
+            TicketState::OnSite => "on site",
+            TicketState::Resolved => "resolved, awaiting verification",
+            TicketState::Closed => "closed",
+            TicketState::AutoRecovered => "auto-recovered",
+            TicketState::Reopened => "reopened",
+            TicketState::Cancelled => "cancelled",
+        }
+    }
+}
+
+/// Who did something to a ticket.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Actor {
+    Device(String),
+    System,
+    Engineer(String),
+    Customer(String),
+    Operator(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TimelineEntry {
+    pub at: Ms,
+    pub actor: Actor,
+    pub what: String,
+}
+
+/// What a person (or dispatch) asks of a ticket.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TicketAction {
+    Dispatch {
+        engineer: String,
+    },
+    /// The engineer declines; the ticket waits for the next dispatch.
+    Decline {
+        reason: String,
+    },
+    Accept,
+    OnSite,
+    Note {
+        text: String,
+    },
+    Resolve {
+        note: String,
+    },
+    Cancel {
+        reason: String,
+    },
+    /// The engineer passes the ticket to a colleague, who must accept it.
+    Handover {
+        to: String,
+    },
+    /// The customer rates a finished ticket, 1 to 5 stars.
+    Rate {
+        stars: u8,
+        comment: String,
+    },
+}
+
+impl TicketAction {
+    fn name(&self) -> &'static str {
+        match self {
+            TicketAction::Dispatch { .. } => "dispatch",
+            TicketAction::Decline { .. } => "decline",
+            TicketAction::Accept => "accept",
+            TicketAction::OnSite => "on site",
+            TicketAction::Note { .. } => "note",
+            TicketAction::Resolve { .. } => "resolve",
+            TicketAction::Cancel { .. } => "cancel",
+            TicketAction::Handover { .. } => "hand over",
+            TicketAction::Rate { .. } => "rate",
+        }
+    }
+}
+
+/// Why a ticket action was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TicketError {
+    #[error("ticket {0} does not exist")]
+    NoSuchTicket(TicketId),
+    #[error("device {0} does not exist")]
+    NoSuchDevice(String),
+    #[error("ticket {id} is not dispatched to {engineer}")]
+    NotYours { id: TicketId, engineer: String },
+    #[error("cannot {action} ticket {id}: it is {state}; {hint}")]
+    InvalidTransition {
+        id: TicketId,
+        action: &'static str,
+        state: &'static str,
+        hint: &'static str,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Ticket {
+    pub id: TicketId,
+    pub tenant: String,
+    pub project: String,
+    pub site: String,
+    /// The device whose fault is the root cause.
+    pub device: String,
+    pub root: FaultKind,
+    pub title: String,
+    pub severity: Severity,
+    pub state: TicketState,
+    pub engineer: Option<String>,
+    pub opened_at: Ms,
+    pub updated_at: Ms,
+    pub closed_at: Option<Ms>,
+    /// Devices down because this ticket's device (their uplink) is down.
+    pub affected: Vec<String>,
+    pub flapping: bool,
+    /// For preventive tickets: when the device is predicted to fail.
+    pub predicted_failure_at: Option<Ms>,
+    /// While Resolved: the device must stay healthy until then for the ticket to close.
+    pub verify_until: Option<Ms>,
+    /// The project's SLA for this severity, and the clocks it sets from the (re)opening.
+    pub sla: SlaTimes,
+    pub respond_by: Ms,
+    pub repair_by: Ms,
+    pub reopened: u32,
+    pub timeline: Vec<TimelineEntry>,
+    /// Who it is offered to, the SLA clocks and the escalation level.
+    pub dispatch: DispatchState,
+    /// When a customer first reported this problem (the KPI "detected before the customer").
+    pub customer_reported_at: Option<Ms>,
+    /// When the fault's condition was first seen (MTTD = opened_at − this).
+    pub fault_since: Option<Ms>,
+    /// First accept (MTTA = this − opened_at).
+    pub accepted_at: Option<Ms>,
+    pub rating: Option<Rating>,
+}
+
+/// A customer's rating of a finished ticket.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rating {
+    pub stars: u8,
+    pub comment: String,
+    pub by: String,
+    pub at: Ms,
+}
+
+/// Dispatch bookkeeping of one ticket (see `engine::assign`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DispatchState {
+    /// The SLA clocks; `None` while the hub has no engineers to dispatch to.
+    pub clocks: Option<Clocks>,
+    /// Engineers who declined or let the offer lapse: not offered it again before the next retry.
+    pub passed_over: Vec<String>,
+    /// Nobody was eligible: the grid manager has it, and dispatch is tried again at `retry_at`.
+    pub unassigned: bool,
+    pub retry_at: Option<Ms>,
+    /// Offers that lapsed without an accept (respond-by misses).
+    pub offers_missed: u32,
+    /// Why the current engineer was chosen.
+    pub reason: String,
+}
+
+impl Ticket {
+    pub fn note(&mut self, at: Ms, actor: Actor, what: impl Into<String>) {
+        self.updated_at = at;
+        self.timeline.push(TimelineEntry {
+            at,
+            actor,
+            what: what.into(),
+        });
+    }
+
+    /// Moves to `to`, with a timeline entry.
+    pub fn set_state(&mut self, at: Ms, actor: Actor, to: TicketState, why: &str) {
+        let from = self.state;
+        self.state = to;
+        if to.is_terminal() {
+            self.closed_at = Some(at);
+            self.verify_until = None;
+        }
+        let what = if why.is_empty() {
+            format!("{} → {}", from.as_str(), to.as_str())
+        } else {
+            format!("{} → {}: {why}", from.as_str(), to.as_str())
+        };
+        self.note(at, actor, what);
+    }
+
+    /// Applies a person's action if the lifecycle allows it. Verification and auto-recovery are
+    /// the engine's, not actions.
+    pub fn apply(
+        &mut self,
+        at: Ms,
+        actor: Actor,
+        action: &TicketAction,
+    ) -> Result<(), TicketError> {
+        use TicketState::*;
+        let refuse = |hint| TicketError::InvalidTransition {
+            id: self.id,
+            action: action.name(),
+            state: self.state.as_str(),
+            hint,
+        };
+        if let Actor::Engineer(e) = &actor {
+            if self.engineer.as_ref() != Some(e) {
+                return Err(TicketError::NotYours {
+                    id: self.id,
+                    engineer: e.clone(),
+                });
+            }
+        }
+        match (action, self.state) {
+            (TicketAction::Rate { stars, comment }, Closed | AutoRecovered) => {
+                let Actor::Customer(by) = &actor else {
+                    return Err(refuse("only the customer rates a ticket"));
+                };
+                if !(1..=5).contains(stars) {
+                    return Err(refuse("a rating is 1 to 5 stars"));
+                }
+                self.rating = Some(Rating {
+                    stars: *stars,
+                    comment: comment.clone(),
+                    by: by.clone(),
+                    at,
+                });
+                let what = if comment.is_empty() {
+                    format!("rated {stars}/5")
+                } else {
+                    format!("rated {stars}/5: {comment}")
+                };
+                self.note(at, actor, what);
+                return Ok(());
+            }
+            (TicketAction::Rate { .. }, _) => {
+                return Err(refuse("a ticket can be rated once it is closed"));
+            }
+            (TicketAction::Note { text }, _) => {
+                self.note(at, actor, format!("note: {text}"));
+                return Ok(());
+            }
+            (_, s) if s.is_terminal() => return Err(refuse("the ticket is finished")),
+            (TicketAction::Dispatch { engineer }, Open | Reopened | Dispatched) => {
+                self.engineer = Some(engineer.clone());
+                self.set_state(at, actor, Dispatched, &format!("dispatched to {engineer}"));
+            }
+            (TicketAction::Dispatch { .. }, _) => {
+                return Err(refuse(
+                    "an engineer is already working on it; hand it over instead",
+                ));
+            }
+            (TicketAction::Decline { reason }, Dispatched) => {
+                let who = self.engineer.take().unwrap_or_default();
+                let back = if self.reopened > 0 { Reopened } else { Open };
+                self.set_state(at, actor, back, &format!("declined by {who}: {reason}"));
+            }
+            (TicketAction::Decline { .. }, _) => {
+                return Err(refuse("only a dispatched ticket can be declined"));
+            }
+            (TicketAction::Accept, Dispatched) => {
+                self.accepted_at.get_or_insert(at);
+                self.set_state(at, actor, Accepted, "");
+            }
+            (TicketAction::Accept, _) => {
+                return Err(refuse("only a dispatched ticket can be accepted"));
+            }
+            (TicketAction::OnSite, Accepted) => self.set_state(at, actor, OnSite, ""),
+            (TicketAction::OnSite, _) => return Err(refuse("accept the ticket first")),
+            (TicketAction::Resolve { note }, Accepted | OnSite) => {
+                self.set_state(at, actor, Resolved, note);
+            }
+            (TicketAction::Resolve { .. }, Resolved) => {
+                return Err(refuse("it is already awaiting the device's verification"));
+            }
+            (TicketAction::Resolve { .. }, _) => return Err(refuse("accept the ticket first")),
+            (TicketAction::Cancel { reason }, _) => self.set_state(at, actor, Cancelled, reason),
+            (TicketAction::Handover { to }, _) if self.engineer.as_ref() == Some(to) => {
+                return Err(refuse("it is already theirs"));
+            }
+            (TicketAction::Handover { to }, Dispatched | Accepted | OnSite) => {
+                let from = self.engineer.replace(to.clone()).unwrap_or_default();
+                self.set_state(
+                    at,
+                    actor,
+                    Dispatched,
+                    &format!("handed over by {from} to {to}"),
+                );
+            }
+            (TicketAction::Handover { .. }, _) => {
+                return Err(refuse(
+                    "only a ticket someone is working on can be handed over",
+                ));
+            }
+        }
+        Ok(())
+    }
+}
