@@ -86,22 +86,31 @@ pub async fn start(
         v5.local_addr().map_err(|e| anyhow::anyhow!("{e}"))?,
         internal.local_addr().map_err(|e| anyhow::anyhow!("{e}"))?,
     );
-    let server = MqttServer::new(scx.clone())
-        .listener_by_id(v4, LID_V4)
-        .listener_by_id(v5, LID_V5)
+    // The hub's link first, devices once it is subscribed: a report published before anyone
+    // subscribes is acknowledged by the broker and delivered to nobody. The device would send it
+    // again when no ack comes, but a later report committed meanwhile opens a gap, and a gap is
+    // forgotten if the hub restarts before it is filled (chaos_kill lost a report that way).
+    // Until then devices wait in the listeners' backlog (their TCP connect succeeds).
+    let (failed_tx, failed) = watch::channel(None);
+    let link_server = MqttServer::new(scx.clone())
         .listener_by_id(internal, LID_LINK)
         .build();
-    let (failed_tx, failed) = watch::channel(None);
-    let server = serve(server, failed_tx.clone());
+    let link_server = serve(link_server, failed_tx.clone());
     let (tx, rx) = link::connect(
         link_addr,
         secret,
         *cfg.max_packet_bytes.get_ref(),
-        failed_tx,
+        failed_tx.clone(),
     )
     .await?;
+    let devices = MqttServer::new(scx.clone())
+        .listener_by_id(v4, LID_V4)
+        .listener_by_id(v5, LID_V5)
+        .build();
+    let devices = serve(devices, failed_tx);
     if crate::parts::injected("broker") {
-        server.abort();
+        devices.abort();
+        link_server.abort();
     }
     tracing::info!(v4 = %v4_addr, v5 = %v5_addr, "MQTT broker listening (3.1.1 and 5 on both)");
     Ok(BrokerLink {
