@@ -246,5 +246,5 @@ fn a_bad_store_cache_is_refused_on_its_line() {
     let ok = HubConfig::parse(Path::new("hub.toml"), "[store]\ncache_mb = 16\n").unwrap();
     assert_eq!(ok.store.cache_bytes(), 16 << 20);
     let default = HubConfig::parse(Path::new("hub.toml"), "").unwrap();
-    assert_eq!(default.store.cache_bytes(), 64 << 20);
+    assert_eq!(default.store.cache_bytes(), 16 << 20);
 }

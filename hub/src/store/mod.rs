@@ -19,7 +19,7 @@ pub use scope::Scope;
 pub use tables::StoreError;
 
 /// The page cache a store gets unless its config says otherwise (`[store] cache_mb`).
-pub const DEFAULT_CACHE_BYTES: usize = 64 << 20;
+pub const DEFAULT_CACHE_BYTES: usize = 16 << 20;
 
 use crate::audit::{AuditEntry, AuditRecord, Verdict};
 use crate::inventory::Inventory;
