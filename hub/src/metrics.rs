@@ -6,6 +6,7 @@ use crate::ingest::reject::RejectReason;
 use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue, LabelValueEncoder};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
@@ -67,6 +68,9 @@ pub struct Metrics {
     pub tickets_opened: Counter,
     /// Uplinks asked for a report because a device behind them went silent.
     pub probes_sent: Counter,
+    /// Tickets the detection engine holds in memory: the unfinished ones and those finished
+    /// within the reopen window (older ones are in the store only).
+    pub engine_tickets: Gauge,
     pub auth: Family<AuthLabel, Counter>,
     pub mqtt_refused: Family<RefusalLabel, Counter>,
     pub tls_handshakes: Family<TlsLabel, Counter>,
@@ -87,6 +91,7 @@ impl Default for Metrics {
             store_errors: Counter::default(),
             tickets_opened: Counter::default(),
             probes_sent: Counter::default(),
+            engine_tickets: Gauge::default(),
             auth: Family::default(),
             mqtt_refused: Family::default(),
             tls_handshakes: Family::default(),
@@ -131,6 +136,11 @@ impl Default for Metrics {
             "ingest_commit_seconds",
             "Time to commit one ingest batch",
             m.commit_seconds.clone(),
+        );
+        registry.register(
+            "engine_tickets",
+            "Tickets held in the engine's memory (unfinished, or finished within the reopen window)",
+            m.engine_tickets.clone(),
         );
         registry.register(
             "store_errors",

@@ -1,8 +1,12 @@
 //! What the engine hands the store comes back after a restart: a maintenance window added by
-//! input (not from the config) is committed with the engine's changes and reloaded.
+//! input (not from the config) is committed with the engine's changes and reloaded; tickets
+//! finished before the reopen window stay in the store and out of the restored engine.
 
-use heartline_engine::{DeviceInfo, Engine, EngineConfig, HOUR, Input, Maintenance, Ms};
-use heartline_hub::store::Store;
+use heartline_engine::{
+    CheckResult, DeviceInfo, Engine, EngineConfig, HOUR, Input, Maintenance, Ms, Report,
+};
+use heartline_hub::store::{Scope, Store};
+use heartline_proto::CheckState;
 
 /// Monday 2026-11-23 10:00 UTC.
 const MON_10: Ms = 1_795_428_000_000;
@@ -34,5 +38,99 @@ fn a_maintenance_window_added_by_input_survives_a_restart() {
     store.commit(&[], &[], &changes).unwrap();
     drop(store);
     let store = Store::open(&dir.path().join("s.redb"), 10).unwrap();
-    assert_eq!(store.engine_state().unwrap().maintenance, vec![window]);
+    assert_eq!(store.engine_state(0).unwrap().maintenance, vec![window]);
+}
+
+/// A report from `d0` with one check in `state`, declaring its next check-in in a day.
+fn check(name: &str, state: CheckState) -> Report {
+    Report {
+        boot_id: 1,
+        sequence: 0,
+        sent_at_ms: 0,
+        received_at_ms: 0,
+        next_checkin_s: 86_400,
+        metrics: Vec::new(),
+        checks: vec![CheckResult {
+            name: name.into(),
+            state,
+            message: "m".into(),
+        }],
+        events: Vec::new(),
+    }
+}
+
+/// `d0`'s check fails at `at` and passes from then on: one ticket, auto-recovered once the
+/// device has stayed healthy.
+fn blip(engine: &mut Engine, at: Ms) {
+    let crit = check("rtsp", CheckState::Crit);
+    engine
+        .handle(
+            at,
+            Input::Report {
+                device: "d0",
+                report: &crit,
+            },
+        )
+        .unwrap();
+    let ok = check("rtsp", CheckState::Ok);
+    for m in 1..=30 {
+        let r = Input::Report {
+            device: "d0",
+            report: &ok,
+        };
+        engine.handle(at + m * 60_000, r).unwrap();
+    }
+}
+
+#[test]
+fn start_up_loads_the_tickets_the_engine_still_needs_and_leaves_settled_ones_in_the_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("s.redb"), 10).unwrap();
+    let device = DeviceInfo {
+        id: "d0".into(),
+        tenant: "t".into(),
+        project: "p".into(),
+        site: "s".into(),
+        kind: "camera".into(),
+        uplink: None,
+    };
+    let cfg = EngineConfig::default();
+    let mut engine = Engine::new(cfg.clone(), vec![device]);
+    // A ticket finished two days ago, one finished two hours ago, and an unfinished one.
+    blip(&mut engine, MON_10 - 48 * HOUR);
+    blip(&mut engine, MON_10 - 2 * HOUR);
+    let crit = check("link", CheckState::Crit);
+    engine
+        .handle(
+            MON_10,
+            Input::Report {
+                device: "d0",
+                report: &crit,
+            },
+        )
+        .unwrap();
+    let changes = engine.take_changes();
+    let states: Vec<_> = changes.tickets.iter().map(|t| (t.id, t.state)).collect();
+    assert_eq!(
+        states.iter().map(|s| s.1.is_terminal()).collect::<Vec<_>>(),
+        [true, true, false],
+        "{states:?}"
+    );
+    store.commit(&[], &[], &changes).unwrap();
+    let loaded: Vec<_> = store
+        .engine_state(MON_10 - cfg.reopen_window)
+        .unwrap()
+        .tickets
+        .into_iter()
+        .map(|t| t.id)
+        .collect();
+    assert_eq!(loaded, vec![states[1].0, states[2].0], "all: {states:?}");
+    assert_eq!(store.engine_state(0).unwrap().tickets.len(), 3);
+    // The settled one stays in the store, for the pages, the API and a late rating.
+    assert!(
+        store
+            .ticket(&Scope::Operator, states[0].0)
+            .unwrap()
+            .is_some()
+    );
 }

@@ -117,7 +117,7 @@ fn main() {
     hub.stop();
 
     let store = Store::open(&dir.path().join("store.redb"), 4).unwrap();
-    let memory = store.engine_state().unwrap().memory;
+    let memory = store.engine_state(0).unwrap().memory;
     let mut overshoot: Vec<i64> = store
         .tickets(&Scope::Operator)
         .unwrap()

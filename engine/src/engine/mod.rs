@@ -13,13 +13,15 @@
 //! - `open`: which ticket it gets: the open one, a reopened one, or a new one;
 //! - `verify`: closed-loop verification of a resolved ticket;
 //! - `actions`: a person's action on a ticket, and finishing one;
-//! - `assign`: dispatch to engineers, SLA clocks and escalation, applied to tickets.
+//! - `assign`: dispatch to engineers, SLA clocks and escalation, applied to tickets;
+//! - `evict`: finished tickets past the reopen window leave memory (the hub's store keeps them).
 //!
 //! Architecture invariant: the engine knows nothing of tokio, the broker or the store.
 
 mod actions;
 mod assign;
 mod detect;
+mod evict;
 mod open;
 mod place;
 mod step;

@@ -81,7 +81,12 @@ pub struct Ingest {
     /// Told why, when the store can no longer write until it is reopened; ingest then stops.
     store_failed: Option<crate::parts::Deaths>,
     failed: bool,
+    /// When finished tickets past the reopen window next leave the engine's memory.
+    next_evict: i64,
 }
+
+/// How often settled tickets are dropped from the engine's memory (the store keeps them).
+const EVICT_EVERY_MS: i64 = 5 * 60 * 1000;
 
 /// Where a committed request's answer goes.
 type Answer = oneshot::Sender<Result<Reply, CommandError>>;
@@ -152,6 +157,7 @@ impl Ingest {
             notices,
             store_failed: None,
             failed: false,
+            next_evict: 0,
         })
     }
 
@@ -227,6 +233,7 @@ impl Ingest {
             if idle && stop.load(Ordering::Acquire) {
                 break;
             }
+            self.evict_settled(now);
         }
         while let Ok(cmd) = self.live.commands.try_recv() {
             self.command(cmd, &mut batch);
@@ -235,14 +242,43 @@ impl Ingest {
         tracing::info!("ingest drained and stopped");
     }
 
+    /// Every `EVICT_EVERY_MS`: finished tickets past the reopen window leave the engine's memory,
+    /// so it holds the unfinished and recent ones, not every ticket the hub ever opened. Runs
+    /// after a flush, when every change has been taken and stored.
+    fn evict_settled(&mut self, now: i64) {
+        if now < self.next_evict {
+            return;
+        }
+        self.next_evict = now + EVICT_EVERY_MS;
+        let gone = self.engine.evict_settled(now);
+        if !gone.is_empty() {
+            tracing::debug!(tickets = gone.len(), "finished tickets left memory");
+        }
+        self.metrics
+            .engine_tickets
+            .set(self.engine.tickets().count() as i64);
+    }
+
     /// Applies a person's ticket action; refused ones are answered at once, the others once the
-    /// batch is committed.
+    /// batch is committed. A ticket the engine let go (finished long ago) is taken back from
+    /// the store first, so a late rating still applies.
     fn command(&mut self, cmd: TicketCommand, batch: &mut Batch) {
         let done = match cmd.request {
-            Request::Act { id, action, actor } => self
-                .engine
-                .handle(now_ms(), Input::Ticket { id, action, actor })
-                .map(|()| id),
+            Request::Act { id, action, actor } => {
+                if self.engine.ticket(id).is_none() {
+                    match self.store.ticket(&Scope::Operator, id) {
+                        Ok(Some(t)) => self.engine.readmit(t),
+                        Ok(None) => {}
+                        Err(e) => {
+                            let _ = cmd.reply.send(Err(CommandError::Store(e.to_string())));
+                            return;
+                        }
+                    }
+                }
+                self.engine
+                    .handle(now_ms(), Input::Ticket { id, action, actor })
+                    .map(|()| id)
+            }
             Request::Report { device, text, user } => {
                 self.engine.customer_report(now_ms(), &device, &text, &user)
             }

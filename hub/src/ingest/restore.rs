@@ -21,7 +21,7 @@ pub(super) fn build_engine(
         .map(|p| (p.id, p.sla))
         .collect();
     cfg.roster = roster(store)?;
-    let saved = store.engine_state()?;
+    let saved = store.engine_state(now - cfg.reopen_window)?;
     cfg.maintenance.extend(saved.maintenance);
     tracing::info!(
         devices = devices.len(),

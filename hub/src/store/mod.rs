@@ -24,7 +24,7 @@ pub const DEFAULT_CACHE_BYTES: usize = 16 << 20;
 use crate::audit::{AuditEntry, AuditRecord, Verdict};
 use crate::inventory::Inventory;
 use heartline_engine::{
-    Changes, DeviceInfo, DeviceMemory, Maintenance, Notice, Output, Report, Ticket, TicketId,
+    Changes, DeviceInfo, DeviceMemory, Maintenance, Ms, Notice, Output, Report, Ticket, TicketId,
 };
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, TableHandle};
 use serde::de::DeserializeOwned;
@@ -347,8 +347,10 @@ impl Store {
         Ok(())
     }
 
-    /// What the engine needs to resume: every device's memory, every ticket, the next ticket id.
-    pub fn engine_state(&self) -> Result<EngineState, StoreError> {
+    /// What the engine needs to resume: every device's memory, the next ticket id, and every
+    /// ticket except the finished ones closed before `settled_before` (past the reopen window:
+    /// the engine would let them go at once, see `Engine::evict_settled`).
+    pub fn engine_state(&self, settled_before: Ms) -> Result<EngineState, StoreError> {
         let tx = self.db.begin_read()?;
         let mut memory = HashMap::new();
         for row in tx.open_table(ENGINE_DEVICES)?.iter()? {
@@ -357,7 +359,11 @@ impl Store {
         }
         let mut tickets = Vec::new();
         for row in tx.open_table(TICKETS)?.iter()? {
-            tickets.push(decode(row?.1.value())?);
+            let t: Ticket = decode(row?.1.value())?;
+            let settled = t.state.is_terminal() && t.closed_at.is_some_and(|c| c < settled_before);
+            if !settled {
+                tickets.push(t);
+            }
         }
         let next_ticket = tx
             .open_table(META)?
