@@ -11,18 +11,23 @@ use heartline_proto::CheckState;
 /// Monday 2026-11-23 10:00 UTC.
 const MON_10: Ms = 1_795_428_000_000;
 
-#[test]
-fn a_maintenance_window_added_by_input_survives_a_restart() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&dir.path().join("s.redb"), 10).unwrap();
-    let device = DeviceInfo {
+/// The one device of these tests.
+fn camera() -> DeviceInfo {
+    DeviceInfo {
         id: "d0".into(),
         tenant: "t".into(),
         project: "p".into(),
         site: "s".into(),
         kind: "camera".into(),
         uplink: None,
-    };
+    }
+}
+
+#[test]
+fn a_maintenance_window_added_by_input_survives_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("s.redb"), 10).unwrap();
+    let device = camera();
     let mut engine = Engine::new(EngineConfig::default(), vec![device]);
     let window = Maintenance {
         scope: "s".into(),
@@ -86,14 +91,7 @@ fn blip(engine: &mut Engine, at: Ms) {
 fn start_up_loads_the_tickets_the_engine_still_needs_and_leaves_settled_ones_in_the_store() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(&dir.path().join("s.redb"), 10).unwrap();
-    let device = DeviceInfo {
-        id: "d0".into(),
-        tenant: "t".into(),
-        project: "p".into(),
-        site: "s".into(),
-        kind: "camera".into(),
-        uplink: None,
-    };
+    let device = camera();
     let cfg = EngineConfig::default();
     let mut engine = Engine::new(cfg.clone(), vec![device]);
     // A ticket finished two days ago, one finished two hours ago, and an unfinished one.
