@@ -88,14 +88,33 @@ pub enum Verdict {
     },
 }
 
+/// The last record retention removed from the start of the trail (`[store] retention_days`):
+/// the first record kept must chain from its hash. Anyone holding an older backup can check
+/// that the removed records end in this hash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Anchor {
+    pub seq: u64,
+    pub at: i64,
+    pub hash: [u8; 32],
+}
+
 /// Walks `(key, decoded record)` pairs in key order. The first record must be seq 1, every key
 /// must equal its record's seq and follow the previous one, and every hash must match.
 pub fn verify<I>(rows: I) -> Verdict
 where
     I: IntoIterator<Item = (u64, Option<AuditRecord>)>,
 {
-    let mut prev = GENESIS;
-    let mut expected = 1;
+    verify_from(None, rows)
+}
+
+/// As [`verify`], for a trail whose start retention removed: the first record must follow
+/// `anchor` (seq and hash); without an anchor, the genesis.
+pub fn verify_from<I>(anchor: Option<&Anchor>, rows: I) -> Verdict
+where
+    I: IntoIterator<Item = (u64, Option<AuditRecord>)>,
+{
+    let (mut prev, mut expected) = anchor.map_or((GENESIS, 1), |a| (a.hash, a.seq + 1));
+    let first = expected;
     for (key, record) in rows {
         let broken = |reason: String| Verdict::Broken { seq: key, reason };
         let Some(r) = record else {
@@ -119,7 +138,7 @@ where
         expected += 1;
     }
     Verdict::Intact {
-        records: expected - 1,
+        records: expected - first,
         head: prev,
     }
 }
@@ -209,6 +228,45 @@ mod tests {
         let mut r = rows(&c);
         r[2].1 = None;
         assert!(matches!(verify(r), Verdict::Broken { seq: 3, .. }));
+    }
+
+    #[test]
+    fn a_trail_cut_by_retention_verifies_from_its_anchor_and_only_from_it() {
+        let c = chain(6);
+        let anchor = Anchor {
+            seq: 2,
+            at: c[1].at,
+            hash: c[1].hash,
+        };
+        let kept = rows(&c[2..]);
+        assert_eq!(
+            verify_from(Some(&anchor), kept.clone()),
+            Verdict::Intact {
+                records: 4,
+                head: c[5].hash
+            }
+        );
+        // Without the anchor, or with one that is not the removed record's, it is broken.
+        assert!(matches!(
+            verify(kept.clone()),
+            Verdict::Broken { seq: 1, .. }
+        ));
+        let forged = Anchor {
+            hash: c[0].hash,
+            ..anchor.clone()
+        };
+        assert!(matches!(
+            verify_from(Some(&forged), kept),
+            Verdict::Broken { seq: 3, .. }
+        ));
+        // Everything removed: the anchor is the head.
+        assert_eq!(
+            verify_from(Some(&anchor), rows(&c[..0])),
+            Verdict::Intact {
+                records: 0,
+                head: c[1].hash
+            }
+        );
     }
 
     #[test]

@@ -39,6 +39,7 @@ pub mod live;
 pub mod metrics;
 pub mod notify;
 pub mod parts;
+pub mod retention;
 pub mod store;
 pub mod tls;
 pub mod user_cli;
@@ -76,6 +77,8 @@ pub struct Hub {
     ingest: std::thread::JoinHandle<()>,
     deaths: parts::Deaths,
     notifier: Option<std::thread::JoinHandle<()>>,
+    /// Removes what is older than `[store] retention_days`; `None` when everything is kept.
+    retention: Option<std::thread::JoinHandle<()>>,
     live: live::Live,
     closing: tokio::sync::watch::Sender<bool>,
     http_stop: tokio::sync::oneshot::Sender<()>,
@@ -150,6 +153,16 @@ impl Hub {
             notifier.as_ref().map(|(wake, _)| wake.clone()),
         )?;
         let ingest = ingest.on_store_failure(deaths.clone());
+        let retention = match config.store.retention_ms() {
+            Some(keep) => {
+                let (store, stop) = (store.clone(), stop.clone());
+                let reopen = config.detection.reopen_window;
+                Some(deaths.thread("retention", move || {
+                    retention::run(store, keep, reopen, stop)
+                })?)
+            }
+            None => None,
+        };
         let ingest = {
             let stop = stop.clone();
             let rx = link.rx.clone();
@@ -262,6 +275,7 @@ impl Hub {
             inventory_gen,
             ingest,
             notifier: notifier.map(|(_, thread)| thread),
+            retention,
             live,
             closing,
             http_stop,
@@ -353,10 +367,16 @@ impl Hub {
                 .map_err(|_| anyhow::anyhow!("the notifier thread panicked")),
             None => Ok(()),
         };
+        let retained = match self.retention {
+            Some(r) => tokio::task::spawn_blocking(move || r.join())
+                .await?
+                .map_err(|_| anyhow::anyhow!("the retention thread panicked")),
+            None => Ok(()),
+        };
         // Ingest held the other reference; dropping the last one closes the redb file cleanly.
         drop(self.store);
         tracing::info!("hub stopped");
-        ingested.and(served).and(notified)
+        ingested.and(served).and(notified).and(retained)
     }
 }
 

@@ -2,26 +2,12 @@
 //! input (not from the config) is committed with the engine's changes and reloaded; tickets
 //! finished before the reopen window stay in the store and out of the restored engine.
 
-use heartline_engine::{
-    CheckResult, DeviceInfo, Engine, EngineConfig, HOUR, Input, Maintenance, Ms, Report,
-};
+mod common;
+
+use common::*;
+use heartline_engine::{Engine, EngineConfig, HOUR, Input, Maintenance};
 use heartline_hub::store::{Scope, Store};
 use heartline_proto::CheckState;
-
-/// Monday 2026-11-23 10:00 UTC.
-const MON_10: Ms = 1_795_428_000_000;
-
-/// The one device of these tests.
-fn camera() -> DeviceInfo {
-    DeviceInfo {
-        id: "d0".into(),
-        tenant: "t".into(),
-        project: "p".into(),
-        site: "s".into(),
-        kind: "camera".into(),
-        uplink: None,
-    }
-}
 
 #[test]
 fn a_maintenance_window_added_by_input_survives_a_restart() {
@@ -44,47 +30,6 @@ fn a_maintenance_window_added_by_input_survives_a_restart() {
     drop(store);
     let store = Store::open(&dir.path().join("s.redb"), 10).unwrap();
     assert_eq!(store.engine_state(0).unwrap().maintenance, vec![window]);
-}
-
-/// A report from `d0` with one check in `state`, declaring its next check-in in a day.
-fn check(name: &str, state: CheckState) -> Report {
-    Report {
-        boot_id: 1,
-        sequence: 0,
-        sent_at_ms: 0,
-        received_at_ms: 0,
-        next_checkin_s: 86_400,
-        metrics: Vec::new(),
-        checks: vec![CheckResult {
-            name: name.into(),
-            state,
-            message: "m".into(),
-        }],
-        events: Vec::new(),
-    }
-}
-
-/// `d0`'s check fails at `at` and passes from then on: one ticket, auto-recovered once the
-/// device has stayed healthy.
-fn blip(engine: &mut Engine, at: Ms) {
-    let crit = check("rtsp", CheckState::Crit);
-    engine
-        .handle(
-            at,
-            Input::Report {
-                device: "d0",
-                report: &crit,
-            },
-        )
-        .unwrap();
-    let ok = check("rtsp", CheckState::Ok);
-    for m in 1..=30 {
-        let r = Input::Report {
-            device: "d0",
-            report: &ok,
-        };
-        engine.handle(at + m * 60_000, r).unwrap();
-    }
 }
 
 #[test]

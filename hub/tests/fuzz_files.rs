@@ -248,3 +248,27 @@ fn a_bad_store_cache_is_refused_on_its_line() {
     let default = HubConfig::parse(Path::new("hub.toml"), "").unwrap();
     assert_eq!(default.store.cache_bytes(), 16 << 20);
 }
+
+/// Retention: days, or 0 for ever; a typo of a period is refused on its line.
+#[test]
+fn a_bad_retention_period_is_refused_on_its_line() {
+    for (src, line, words) in [
+        (
+            "[store]\ncache_mb = 16\nretention_days = 99999\n",
+            3,
+            "retention_days = 99999 is out of range",
+        ),
+        ("[store]\nretention_days = -1\n", 2, "u64"),
+        ("[store]\nretention_days = \"3y\"\n", 2, "u64"),
+    ] {
+        let e = HubConfig::parse(Path::new("hub.toml"), src).unwrap_err();
+        assert_eq!(e.line, line, "{e}");
+        assert!(e.message.contains(words), "{e}");
+    }
+    let ok = HubConfig::parse(Path::new("hub.toml"), "[store]\nretention_days = 30\n").unwrap();
+    assert_eq!(ok.store.retention_ms(), Some(30 * 86_400_000));
+    let forever = HubConfig::parse(Path::new("hub.toml"), "[store]\nretention_days = 0\n").unwrap();
+    assert_eq!(forever.store.retention_ms(), None);
+    let default = HubConfig::parse(Path::new("hub.toml"), "").unwrap();
+    assert_eq!(default.store.retention_ms(), Some(1_095 * 86_400_000));
+}

@@ -84,9 +84,19 @@ pub struct StoreConfig {
     /// the file has grown past it (redb alone would take up to 1 GiB).
     #[serde(default = "default_cache_mb")]
     pub cache_mb: Spanned<u64>,
+    /// Days a finished ticket (with its timeline), an audit record and an ended maintenance
+    /// window are kept; older ones are removed hourly. 0 keeps everything.
+    #[serde(default = "default_retention_days")]
+    pub retention_days: Spanned<u64>,
 }
 
 impl StoreConfig {
+    /// How long finished records are kept, in ms; `None` keeps them for ever.
+    pub fn retention_ms(&self) -> Option<i64> {
+        let days = *self.retention_days.get_ref();
+        (days > 0).then(|| days as i64 * 86_400_000)
+    }
+
     /// The page cache's bound in bytes.
     pub fn cache_bytes(&self) -> usize {
         usize::try_from(*self.cache_mb.get_ref() << 20).unwrap_or(usize::MAX)
@@ -218,6 +228,9 @@ fn default_history_len() -> u64 {
 fn default_cache_mb() -> Spanned<u64> {
     Spanned::new(0..0, (crate::store::DEFAULT_CACHE_BYTES >> 20) as u64)
 }
+fn default_retention_days() -> Spanned<u64> {
+    Spanned::new(0..0, 1_095)
+}
 fn default_http_listen() -> SocketAddr {
     ([127, 0, 0, 1], 9090).into()
 }
@@ -244,6 +257,8 @@ fn default_gap_wait_s() -> Spanned<i64> {
 const MAX_GAP_WAIT_S: i64 = 86_400;
 /// 64 GiB: more page cache than that is a typo, not a plan.
 const MAX_CACHE_MB: u64 = 65_536;
+/// A hundred years: longer is a typo.
+const MAX_RETENTION_DAYS: u64 = 36_500;
 
 impl Default for MqttConfig {
     fn default() -> Self {
@@ -264,6 +279,7 @@ impl Default for StoreConfig {
             path: default_store_path(),
             history_len: default_history_len(),
             cache_mb: default_cache_mb(),
+            retention_days: default_retention_days(),
         }
     }
 }
@@ -461,6 +477,19 @@ impl HubConfig {
                      page cache; the default is {})",
                     cache.get_ref(),
                     *default_cache_mb().get_ref()
+                ),
+            ));
+        }
+        let keep = &config.store.retention_days;
+        if *keep.get_ref() > MAX_RETENTION_DAYS {
+            return Err(at(
+                keep.span(),
+                format!(
+                    "retention_days = {} is out of range: use days from 1 to {MAX_RETENTION_DAYS} \
+                     (finished tickets and audit records older than that are removed), or 0 to \
+                     keep everything; the default is {}",
+                    keep.get_ref(),
+                    *default_retention_days().get_ref()
                 ),
             ));
         }

@@ -37,7 +37,8 @@ pub(super) fn append(tx: &WriteTransaction, entries: Vec<AuditEntry>) -> Result<
     let mut table = tx.open_table(AUDIT)?;
     let (mut seq, mut prev) = match table.last()? {
         Some((k, v)) => (k.value(), decode::<AuditRecord>(v.value())?.hash),
-        None => (0, GENESIS),
+        // Empty: a new trail, or one retention removed entirely (it continues after the anchor).
+        None => super::retention::chain_start(tx)?.unwrap_or((0, GENESIS)),
     };
     for entry in entries {
         seq += 1;

@@ -11,10 +11,12 @@ mod audit;
 pub mod backup;
 mod failure;
 pub mod records;
+mod retention;
 mod scope;
 mod tables;
 
 pub use records::*;
+pub use retention::{PRUNE_BATCH, Pruned};
 pub use scope::Scope;
 pub use tables::StoreError;
 
@@ -31,8 +33,8 @@ use serde::de::DeserializeOwned;
 use std::collections::HashMap;
 use std::path::Path;
 use tables::{
-    AUDIT, DEVICE_STATE, DEVICES, ENGINE_DEVICES, ENGINEERS, HISTORY, MAINTENANCE, MANAGERS, META,
-    NOTICES, PROJECTS, SITES, TENANTS, TICKETS, USERS, decode, encode,
+    ANCHORS, AUDIT, DEVICE_STATE, DEVICES, ENGINE_DEVICES, ENGINEERS, HISTORY, MAINTENANCE,
+    MANAGERS, META, NOTICES, PROJECTS, SITES, TENANTS, TICKETS, USERS, decode, encode,
 };
 
 /// Bumped whenever a stored record changes shape; a store of another version is refused.
@@ -122,6 +124,7 @@ impl Store {
             tx.open_table(NOTICES)?;
             tx.open_table(MAINTENANCE)?;
             tx.open_table(AUDIT)?;
+            tx.open_table(ANCHORS)?;
         }
         tx.commit()?;
         Ok(Store {
@@ -507,7 +510,7 @@ impl Store {
 
 /// The audit trail (`crate::audit`): its reads, and the actions that change no stored object.
 impl Store {
-    /// Walks the whole chain in one read transaction.
+    /// Walks the whole chain, from the retention anchor if records were removed.
     pub fn verify_audit(&self) -> Result<Verdict, StoreError> {
         let tx = self.db.begin_read()?;
         let table = tx.open_table(AUDIT)?;
@@ -516,7 +519,11 @@ impl Store {
             let (k, v) = row?;
             rows.push((k.value(), decode::<AuditRecord>(v.value()).ok()));
         }
-        Ok(crate::audit::verify(rows))
+        let anchor = match tx.open_table(ANCHORS)?.get("audit")? {
+            Some(v) => Some(decode::<crate::audit::Anchor>(v.value())?),
+            None => None,
+        };
+        Ok(crate::audit::verify_from(anchor.as_ref(), rows))
     }
 
     /// Appends people's actions that change no stored object (a login, a lock-out) to the audit

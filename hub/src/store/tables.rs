@@ -28,6 +28,9 @@ pub(super) const MAINTENANCE: TableDefinition<u64, &[u8]> = TableDefinition::new
 pub(super) const NOTICES: TableDefinition<u64, &[u8]> = TableDefinition::new("notices");
 /// Sequence number → audit record (`crate::audit`), append-only and hash-chained.
 pub(super) const AUDIT: TableDefinition<u64, &[u8]> = TableDefinition::new("audit");
+/// `"audit"` → the last audit record retention removed (`crate::audit::Anchor`): the chain
+/// that remains continues from its hash.
+pub(super) const ANCHORS: TableDefinition<&str, &[u8]> = TableDefinition::new("anchors");
 
 /// Why the store could not do what was asked.
 #[derive(Debug, thiserror::Error)]
