@@ -1,6 +1,7 @@
 //! The broker's hooks: connect-time authentication against the [`Directory`] and the topic rules
 //! of [`acl`](super::acl) on every subscribe and publish. Refusals are counted per reason in
-//! `/metrics` and logged once per device and reason per minute.
+//! `/metrics` and logged once per device and reason per minute. A retained message (a device's
+//! state, a will) is kept as a copy of its own, not as a slice of the connection's read buffer.
 
 use super::acl::{self, Refusal, Speaker};
 use crate::directory::Directory;
@@ -10,7 +11,8 @@ use async_trait::async_trait;
 use rmqtt::codec::v5::SubscribeAckReason;
 use rmqtt::hook::{Handler, HookResult, Parameter, ReturnType, Type};
 use rmqtt::types::{
-    AuthResult, ConnectInfo, LastWill, ListenerId, PublishAclResult, SubscribeAclResult,
+    AuthResult, ConnectInfo, LastWill, ListenerId, Publish, PublishAclResult, SubscribeAclResult,
+    TopicName,
 };
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -28,11 +30,25 @@ pub struct LinkCredentials {
 }
 
 /// The hook types [`Hooks`] answers.
-pub const TYPES: [Type; 3] = [
+pub const TYPES: [Type; 4] = [
     Type::ClientAuthenticate,
     Type::ClientSubscribeCheckAcl,
     Type::MessagePublishCheckAcl,
+    Type::MessagePublish,
 ];
+
+/// A retained publish with its topic and payload copied out of the buffer they were decoded in.
+///
+/// The codec hands them out as slices of the connection's 8 KiB read buffer (for a will, of the
+/// CONNECT packet's); the retainer keeps a retained message until it is replaced, so a slice
+/// would keep that whole buffer alive — 8 KiB for a message of a few dozen bytes, per device,
+/// for as long as the message is retained (for a will, after the connection is gone).
+pub fn detached(p: &Publish) -> Publish {
+    let mut copy = p.clone();
+    copy.inner.topic = TopicName::from(&*p.inner.topic);
+    copy.inner.payload = bytes::Bytes::copy_from_slice(&p.inner.payload);
+    copy
+}
 
 pub struct Hooks {
     directory: Directory,
@@ -174,7 +190,58 @@ impl Handler for HookHandler {
                     };
                 (false, Some(HookResult::PublishAclResult(result)))
             }
+            Parameter::MessagePublish(_, _, publish) => {
+                let publish = match &acc {
+                    Some(HookResult::Publish(p)) => p,
+                    _ => publish,
+                };
+                if publish.retain {
+                    (true, Some(HookResult::Publish(detached(publish))))
+                } else {
+                    (true, acc)
+                }
+            }
             _ => (true, acc),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rmqtt::codec::types::{Publish as CodecPublish, QoS};
+
+    #[test]
+    fn a_retained_message_owns_its_topic_and_payload() {
+        // As the codec decodes it: topic and payload are slices of one 8 KiB read buffer.
+        let mut buffer = vec![0u8; 8192];
+        let packet = b"hl/v1/t/d1/state{\"online\"}";
+        buffer[..packet.len()].copy_from_slice(packet);
+        let buffer = bytes::Bytes::from(buffer);
+        let from_buffer = Publish {
+            inner: Box::new(CodecPublish {
+                dup: false,
+                retain: true,
+                qos: QoS::AtLeastOnce,
+                topic: TopicName::try_from(buffer.slice(0..16)).unwrap(),
+                packet_id: None,
+                payload: buffer.slice(16..packet.len()),
+                properties: None,
+            }),
+            target_clientid: None,
+            delay_interval: None,
+            create_time: None,
+        };
+        let copy = detached(&from_buffer);
+        assert_eq!(&*copy.inner.topic, "hl/v1/t/d1/state");
+        assert_eq!(&copy.inner.payload[..], b"{\"online\"}");
+        assert!(copy.retain && copy.qos == QoS::AtLeastOnce);
+        let inside = |p: *const u8| buffer.as_ptr_range().contains(&p);
+        assert!(
+            inside(from_buffer.inner.payload.as_ptr()),
+            "the test's premise"
+        );
+        assert!(!inside(copy.inner.payload.as_ptr()));
+        assert!(!inside(copy.inner.topic.as_bytes().as_ptr()));
     }
 }
