@@ -25,7 +25,7 @@ impl Engine {
             }
             if self.topology_wait(now, d, i).is_some() {
                 // Ask first: the wait ends with the probes' timeout, not the uplinks' deadlines.
-                for u in self.uplinks_to_probe(d) {
+                for u in self.uplinks_to_probe(d, i) {
                     self.probe(now, u);
                 }
                 if let Some(wait) = self.topology_wait(now, d, i) {
@@ -82,23 +82,10 @@ impl Engine {
         if f.kind != FaultKind::Silent {
             return None;
         }
-        let mem = &self.slots[d as usize].mem;
-        let due = mem
-            .last_report_at
-            .map_or(Ms::MIN, |t| t.saturating_add(mem.checkin));
-        // Silent by an unanswered probe: it was due to answer then.
-        let due = f.raw_since.map_or(due, |s| due.min(s));
         let limit = f.active_since + self.cfg.topology_wait_max;
         let mut wait: Option<Ms> = None;
-        let mut at = self.slots[d as usize].uplink;
-        for _ in 0..self.slots.len() {
-            let Some(u) = at else { break };
+        for u in self.path_in_question(d, i) {
             let up = &self.slots[u as usize].mem;
-            // Traffic from `u` (or through it) proves the path from `u` up, not the uplinks
-            // between it and `d`: only those still wait.
-            if up.last_report_at.is_some_and(|t| t > due) || self.heard_through(u, d, due) {
-                break;
-            }
             let verdict = if self.uplink_failing(now, u) {
                 // A failing uplink not yet placed is re-checked each tick, not each millisecond.
                 now + TICK
@@ -110,9 +97,33 @@ impl Engine {
             if verdict > now {
                 wait = Some(wait.map_or(verdict, |w| w.max(verdict)));
             }
-            at = self.slots[u as usize].uplink;
         }
         wait.map(|w| w.min(limit)).filter(|&w| w > now)
+    }
+
+    /// The uplinks above silent device `d` (fault `i`) that could explain its silence: up the
+    /// chain, nearest first, until one that was heard from (or through) after `d` was due.
+    /// Traffic from an uplink proves the path from it up, not the uplinks between it and `d`.
+    fn path_in_question(&self, d: u32, i: usize) -> Vec<u32> {
+        let f = &self.slots[d as usize].mem.faults[i];
+        let mem = &self.slots[d as usize].mem;
+        let due = mem
+            .last_report_at
+            .map_or(Ms::MIN, |t| t.saturating_add(mem.checkin));
+        // Silent by an unanswered probe: it was due to answer then.
+        let due = f.raw_since.map_or(due, |s| due.min(s));
+        let mut out = Vec::new();
+        let mut at = self.slots[d as usize].uplink;
+        for _ in 0..self.slots.len() {
+            let Some(u) = at else { break };
+            let up = &self.slots[u as usize].mem;
+            if up.last_report_at.is_some_and(|t| t > due) || self.heard_through(u, d, due) {
+                break;
+            }
+            out.push(u);
+            at = self.slots[u as usize].uplink;
+        }
+        out
     }
 
     /// Whether uplink `u` is failing already (a down condition holds) or past its deadline and
@@ -125,20 +136,13 @@ impl Engine {
             || up.deadline.is_some_and(|dl| dl < now)
     }
 
-    /// The uplinks above a waiting device to ask for a report now: all of them up the chain, so
-    /// that nested uplinks get their verdicts in one probe timeout (the nearest failing one then
-    /// takes the ticket); not those failing already.
-    pub(crate) fn uplinks_to_probe(&self, d: u32) -> Vec<u32> {
+    /// The uplinks to ask for a report now for waiting device `d` (fault `i`): every one in
+    /// question, so that nested uplinks get their verdicts in one probe timeout (the nearest
+    /// failing one then takes the ticket); not those failing already, nor those heard from.
+    pub(crate) fn uplinks_to_probe(&self, d: u32, i: usize) -> Vec<u32> {
         let now = self.last_now();
-        let mut out = Vec::new();
-        let mut at = self.slots[d as usize].uplink;
-        for _ in 0..self.slots.len() {
-            let Some(u) = at else { break };
-            if !self.uplink_failing(now, u) {
-                out.push(u);
-            }
-            at = self.slots[u as usize].uplink;
-        }
+        let mut out = self.path_in_question(d, i);
+        out.retain(|&u| !self.uplink_failing(now, u));
         out
     }
 

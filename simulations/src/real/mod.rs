@@ -91,6 +91,7 @@ pub struct Running {
     engineers: Vec<JoinHandle<()>>,
     started_ms: Ms,
     scenario: String,
+    probe_timeout: Ms,
     seed: u64,
     engineer_count: usize,
 }
@@ -189,6 +190,7 @@ pub fn start(s: &Scenario, secrets: &Secrets, hub: Endpoints, opts: &Options) ->
         engineers,
         started_ms: now_ms(),
         scenario: s.name.clone(),
+        probe_timeout: s.detection.probe_timeout,
         seed,
         engineer_count,
     }
@@ -258,6 +260,7 @@ impl Running {
                 wall_s,
                 ..Stats::default()
             },
+            probe_timeout: self.probe_timeout,
         }
     }
 }
@@ -420,7 +423,7 @@ impl Controller {
                 self.set(root, Condition::Silent);
                 (silence_due, true)
             }
-            FaultType::UplinkDown => {
+            FaultType::UplinkDown { .. } => {
                 for &d in &p.devices {
                     self.set(d, Condition::Silent);
                 }

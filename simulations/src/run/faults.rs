@@ -28,7 +28,8 @@ impl World<'_> {
 
     /// When the hub should find device `d` silent if it reports no more: its last report plus
     /// its declared check-in plus grace, pushed to a fresh grace by every restart the deadline
-    /// had not passed before (the hub does not count silence it did not witness).
+    /// had not passed before and was due within two graces of (the hub does not count silence
+    /// it did not witness, nor forgets a deadline the outage could not have touched).
     pub(super) fn silence_due(&self, d: u32) -> Option<Ms> {
         let last = self.last_report[d as usize];
         if last == Ms::MIN {
@@ -38,7 +39,7 @@ impl World<'_> {
         let mut due = last + span;
         for r in &self.restarts {
             let up = r.at + r.down;
-            if up <= self.now && r.at <= due && up > last {
+            if up <= self.now && r.at <= due && due <= up + 2 * self.grace(d) && up > last {
                 due = due.max(up + span);
             }
         }
@@ -56,7 +57,10 @@ impl World<'_> {
             FaultType::Dies => {
                 self.flags[i] |= DEAD;
                 self.problems[p].by_silence = true;
-                self.problems[p].due = last.and(deadline(self, d));
+                // Dead with its uplink: nobody can tell until the uplink is back (see `finish`).
+                if !self.problems[p].with_uplink {
+                    self.problems[p].due = last.and(deadline(self, d));
+                }
             }
             FaultType::Disconnects => {
                 self.flags[i] |= DEAD;
@@ -70,13 +74,18 @@ impl World<'_> {
                     self.problems[p].due = deadline(self, d);
                 }
             }
-            FaultType::UplinkDown => {
+            FaultType::UplinkDown { .. } => {
                 self.flags[i] |= DEAD;
                 self.problems[p].by_silence = true;
                 for &c in &self.problems[p].devices[1..] {
                     self.flags[c as usize] |= BEHIND;
                 }
                 self.problems[p].due = deadline(self, d);
+                self.problems[p].first_due = self.problems[p]
+                    .devices
+                    .iter()
+                    .filter_map(|&c| deadline(self, c))
+                    .min();
             }
             FaultType::DiskFills { metric, rate } | FaultType::BatteryDrains { metric, rate } => {
                 self.fault_of[i] = p as u32;
@@ -166,13 +175,22 @@ impl World<'_> {
                     self.wake(d, now);
                 }
             }
-            FaultType::UplinkDown => {
+            FaultType::UplinkDown { .. } => {
                 self.flags[d as usize] &= !DEAD;
                 self.wake(d, now);
                 for c in devices[1..].iter().copied() {
                     self.flags[c as usize] &= !BEHIND;
                     let back = now + self.rng.random_range(1..RECONNECT);
                     self.wake(c, back);
+                    // A device that died with the uplink: the hub confirms the uplink's recovery
+                    // (its first report now, plus `recovery_confirm`), then gives the device
+                    // behind it a fresh check-in and grace, then finds it silent.
+                    let dead = self.active_at.get(&c).copied();
+                    if let Some(q) = dead.filter(|&q| self.problems[q as usize].with_uplink) {
+                        let span = self.fleet.every(c) + self.grace(c);
+                        self.problems[q as usize].due =
+                            Some(now + self.cfg.recovery_confirm + span);
+                    }
                 }
             }
             FaultType::Maintenance { .. } => {

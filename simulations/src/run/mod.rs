@@ -64,6 +64,8 @@ pub struct Outcome {
     /// When each ticket was first offered to an engineer.
     pub dispatched_at: HashMap<TicketId, Ms>,
     pub stats: Stats,
+    /// The engine's probe timeout, which findings allow for.
+    pub probe_timeout: Ms,
 }
 
 /// Device flags: any set means the device does not report.
@@ -245,6 +247,7 @@ pub fn run(s: &Scenario, opts: &Options) -> Result<Outcome, FileError> {
         tickets: engine.tickets().cloned().collect(),
         dispatched_at,
         stats,
+        probe_timeout: s.detection.probe_timeout,
     })
 }
 

@@ -23,19 +23,33 @@ impl World<'_> {
         self.hub_up = true;
         self.stats.restarts += 1;
         // Nothing opens while the hub is down; and silence it did not witness proves nothing:
-        // devices not yet judged silent get a fresh grace from now, and so does what is due.
+        // devices not yet judged silent whose deadline fell in the outage or falls within two
+        // graces of its end get a fresh grace from now, and so does what is due.
         for pi in 0..self.problems.len() {
             let pr = &self.problems[pi];
-            let Some(due) = pr.due.filter(|&due| pr.end.is_none() && due >= r.at) else {
+            let d = pr.device;
+            let soon = self.now + 2 * self.grace(d);
+            let Some(due) = pr
+                .due
+                .filter(|&due| pr.end.is_none() && due >= r.at && (!pr.by_silence || due <= soon))
+            else {
                 continue;
             };
-            let d = pr.device;
             let fresh = if pr.by_silence {
                 self.now + self.fleet.every(d) + self.grace(d)
             } else {
                 self.now
             };
             self.problems[pi].due = Some(due.max(fresh));
+        }
+        // An uplink's first deadline behind it moves the same way, device by device.
+        for pi in 0..self.problems.len() {
+            let pr = &self.problems[pi];
+            if pr.first_due.is_none() || pr.end.is_some() {
+                continue;
+            }
+            let first = pr.devices.iter().filter_map(|&c| self.silence_due(c)).min();
+            self.problems[pi].first_due = first;
         }
         self.collect();
     }
