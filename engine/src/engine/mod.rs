@@ -142,9 +142,8 @@ impl Engine {
         Engine::restore(cfg, devices, HashMap::new(), Vec::new(), 1, 0)
     }
 
-    /// Rebuilds the engine from what the store kept. Every device whose report fell due while
-    /// the hub was down gets a fresh grace period from `now` (see `outage_grace`): the hub was
-    /// not listening, so silence then proves nothing.
+    /// Rebuilds the engine from what the store kept. Every device gets a fresh grace period from
+    /// `now`: the hub was not listening while it was down, so silence then proves nothing.
     pub fn restore(
         cfg: EngineConfig,
         devices: Vec<DeviceInfo>,
@@ -212,7 +211,7 @@ impl Engine {
         }
         for d in 0..engine.slots.len() as u32 {
             if now > 0 {
-                engine.outage_grace(d, now);
+                engine.fresh_grace(d, now);
             }
             engine.arm(d, now);
             let mem = &engine.slots[d as usize].mem;
@@ -269,7 +268,7 @@ impl Engine {
         if self.last_now > 0 && gap > self.cfg.stall_threshold {
             self.outputs.push(Output::Stalled { gap });
             for d in 0..self.slots.len() as u32 {
-                self.outage_grace(d, now);
+                self.fresh_grace(d, now);
             }
         }
         self.last_now = now;
@@ -427,22 +426,6 @@ impl Engine {
                 slot.mem.deadline = Some(fresh);
                 self.dirty_device(d);
             }
-        }
-    }
-
-    /// After the hub was deaf (down, or stalled): a device whose report fell due meanwhile, or
-    /// falls due within its grace from now (it may still be reconnecting), may have lost it, and
-    /// gets a fresh grace. One whose deadline is further off lost nothing: its next report is
-    /// still ahead, and pushing its deadline a whole check-in on would blind the hub to a sensor
-    /// that reports every six hours for six more hours (storm.toml's late tickets).
-    fn outage_grace(&mut self, d: u32, now: Ms) {
-        let grace = self.grace(d);
-        let due_soon = self.slots[d as usize]
-            .mem
-            .deadline
-            .is_some_and(|dl| dl <= now.saturating_add(2 * grace));
-        if due_soon {
-            self.fresh_grace(d, now);
         }
     }
 

@@ -28,8 +28,7 @@ impl World<'_> {
 
     /// When the hub should find device `d` silent if it reports no more: its last report plus
     /// its declared check-in plus grace, pushed to a fresh grace by every restart the deadline
-    /// had not passed before and was due within two graces of (the hub does not count silence
-    /// it did not witness, nor forgets a deadline the outage could not have touched).
+    /// had not passed before (the hub does not count silence it did not witness).
     pub(super) fn silence_due(&self, d: u32) -> Option<Ms> {
         let last = self.last_report[d as usize];
         if last == Ms::MIN {
@@ -39,7 +38,7 @@ impl World<'_> {
         let mut due = last + span;
         for r in &self.restarts {
             let up = r.at + r.down;
-            if up <= self.now && r.at <= due && due <= up + 2 * self.grace(d) && up > last {
+            if up <= self.now && r.at <= due && up > last {
                 due = due.max(up + span);
             }
         }

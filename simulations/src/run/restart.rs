@@ -2,7 +2,7 @@
 //! and what the hub should notice moves as its fresh grace does.
 
 use super::World;
-use heartline_engine::Engine;
+use heartline_engine::{Engine, Ms};
 
 impl World<'_> {
     /// The hub is back: its engine is rebuilt from what it had committed, as `Hub::start` does.
@@ -23,18 +23,13 @@ impl World<'_> {
         self.hub_up = true;
         self.stats.restarts += 1;
         // Nothing opens while the hub is down; and silence it did not witness proves nothing:
-        // devices not yet judged silent whose deadline fell in the outage or falls within two
-        // graces of its end get a fresh grace from now, and so does what is due.
+        // devices not yet judged silent get a fresh grace from now, and so does what is due.
         for pi in 0..self.problems.len() {
             let pr = &self.problems[pi];
-            let d = pr.device;
-            let soon = self.now + 2 * self.grace(d);
-            let Some(due) = pr
-                .due
-                .filter(|&due| pr.end.is_none() && due >= r.at && (!pr.by_silence || due <= soon))
-            else {
+            let Some(due) = pr.due.filter(|&due| pr.end.is_none() && due >= r.at) else {
                 continue;
             };
+            let d = pr.device;
             let fresh = if pr.by_silence {
                 self.now + self.fleet.every(d) + self.grace(d)
             } else {
@@ -49,7 +44,9 @@ impl World<'_> {
                 continue;
             }
             let first = pr.devices.iter().filter_map(|&c| self.silence_due(c)).min();
-            self.problems[pi].first_due = first;
+            // A verdict that was pending when the hub stopped starts again with a new probe.
+            let pending = |f: Ms| f + self.cfg.probe_timeout >= r.at && f < self.now;
+            self.problems[pi].first_due = first.map(|f| if pending(f) { self.now } else { f });
         }
         self.collect();
     }
