@@ -53,7 +53,13 @@ impl Engine {
                 .iter()
                 .find(|f| f.active && f.kind.is_down());
             if let Some(f) = down {
-                if let Some(t) = f.ticket.or(f.affected_by) {
+                // Not a ticket that is over (one the uplink's fault still names while it clears).
+                let unfinished = |t: &TicketId| {
+                    self.tickets
+                        .get(t)
+                        .is_some_and(|tk| !tk.state.is_terminal())
+                };
+                if let Some(t) = f.ticket.or(f.affected_by).filter(unfinished) {
                     return Some(t);
                 }
             }
@@ -213,7 +219,12 @@ impl Engine {
             let n = self.slots[c as usize].mem.faults.len();
             for i in 0..n {
                 let f = &self.slots[c as usize].mem.faults[i];
-                if !(f.active && f.kind.is_down() && f.affected_by.is_none()) {
+                // Attached to a ticket that is over: a nearer uplink's, merged into this one
+                // just now (the property test found grandchildren left on it).
+                let orphaned = f
+                    .affected_by
+                    .is_some_and(|a| self.tickets.get(&a).is_none_or(|tk| tk.state.is_terminal()));
+                if !(f.active && f.kind.is_down() && (f.affected_by.is_none() || orphaned)) {
                     continue;
                 }
                 if let Some(own) = f.ticket {

@@ -78,7 +78,14 @@ impl Engine {
             } else {
                 self.slots[u as usize].mem.deadline
             };
-            if dl.is_some_and(|dl| now <= dl) {
+            // A will (or the deadline passed meanwhile) is evidence of its own: then the ticket
+            // was not the probe's alone, and recovery takes its usual course.
+            let other_evidence = self.slots[u as usize]
+                .mem
+                .faults
+                .iter()
+                .any(|f| f.kind.is_down() && f.kind != FaultKind::Silent && f.active);
+            if dl.is_some_and(|dl| now <= dl) && !other_evidence {
                 self.withdraw(now, u);
             } else {
                 self.probe_down.remove(&u);
