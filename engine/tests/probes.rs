@@ -174,3 +174,33 @@ fn a_hub_restart_during_the_wait_asks_the_uplink_again() {
     assert_eq!(open.len(), 1, "{open:#?}");
     assert_eq!(open[0].device, "cam0");
 }
+
+#[test]
+fn a_device_starting_to_wait_later_does_not_put_off_a_long_probe_timeout() {
+    let long = 20 * SECOND;
+    let devices = vec![
+        dev("gw", None, "gateway"),
+        dev("a", Some("gw"), "camera"),
+        dev("b", Some("gw"), "camera"),
+    ];
+    let mut s = Sim::new(
+        EngineConfig {
+            probe_timeout: long,
+            ..cfg()
+        },
+        devices,
+    );
+    s.send("gw", report(600));
+    s.send("a", report(30));
+    s.by(10 * SECOND);
+    s.send("b", report(30));
+    // a falls due at 60 s and asks gw; b at 70 s finds the probe outstanding: no second one.
+    let asked = T0 + 60 * SECOND + 1;
+    s.to(asked);
+    assert_eq!(s.engine.take_probes(), vec!["gw".to_string()]);
+    s.to(T0 + 71 * SECOND);
+    assert!(s.engine.take_probes().is_empty());
+    s.to(asked + long);
+    let t = s.only();
+    assert_eq!((t.device.as_str(), t.affected.len()), ("gw", 2));
+}

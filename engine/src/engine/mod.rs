@@ -10,6 +10,8 @@
 //! - `step`: one fault's course through hold, activation, flapping and recovery;
 //! - `place`: where an active fault goes: a ticket, an uplink's ticket, or nowhere yet
 //!   (maintenance, planned downtime, waiting for the uplink's verdict);
+//! - `probe`: probes to uplinks, an unanswered one taken as the uplink down, and the false
+//!   alarm withdrawn when the uplink turns out alive;
 //! - `open`: which ticket it gets: the open one, a reopened one, or a new one;
 //! - `verify`: closed-loop verification of a resolved ticket;
 //! - `actions`: a person's action on a ticket, and finishing one;
@@ -41,8 +43,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 /// inputs means the hub itself stalled.
 pub const TICK: Ms = 1_000;
 
-/// A probe not answered within this may be sent again (the uplink may simply be down; its own
-/// deadline still decides that).
+/// A probe not answered within this may be sent again (for a device that starts waiting later).
 pub const PROBE_RETRY: Ms = 5_000;
 
 /// Everything the engine reacts to.

@@ -12,10 +12,12 @@ impl Engine {
         if !self.cfg.probe_uplinks {
             return;
         }
+        // Asking again before the timeout would only move the verdict further off.
+        let patience = PROBE_RETRY.max(self.cfg.probe_timeout);
         let s = &mut self.slots[u as usize];
         let answered = |t: Ms| s.mem.last_report_at.is_some_and(|r| r >= t);
         if s.probed_at
-            .is_some_and(|t| now - t < PROBE_RETRY && !answered(t))
+            .is_some_and(|t| now - t < patience && !answered(t))
         {
             return;
         }
