@@ -35,8 +35,10 @@ fn an_uplink_that_reports_after_all_was_a_false_alarm_and_the_devices_get_their_
     assert_eq!(gw.device, "gw");
     assert_eq!(gw.affected.len(), 2);
     // gw reports on its own schedule, long before its own deadline: it was alive.
+    s.engine.take_probes();
     s.by(2 * MINUTE);
     s.send("gw", report(600));
+    let withdrawn = s.now;
     let gw = s.engine.ticket(gw.id).unwrap().clone();
     assert_eq!(gw.state, TicketState::Cancelled);
     let last = gw.timeline.last().unwrap();
@@ -44,6 +46,13 @@ fn an_uplink_that_reports_after_all_was_a_false_alarm_and_the_devices_get_their_
         last.what.contains("false alarm") && last.what.contains("2 device(s)"),
         "{last:?}"
     );
+    // The cameras are asked themselves (one might only be reconnecting); neither answers.
+    let mut asked = s.engine.take_probes();
+    asked.sort();
+    assert_eq!(asked, vec!["cam0".to_string(), "cam1".to_string()]);
+    s.to(withdrawn + timeout());
+    assert!(s.unfinished().is_empty());
+    s.to(withdrawn + timeout() + 1);
     let mut own: Vec<(String, FaultKind)> = s
         .unfinished()
         .into_iter()
@@ -93,10 +102,12 @@ fn a_device_reporting_behind_an_uplink_down_by_a_probe_withdraws_its_ticket() {
     s.to(T0 + 60 * SECOND + 1 + timeout());
     let t = s.only();
     assert_eq!(t.device, "gw");
-    // cam1's report crossed gw: the path is up.
+    // cam1's report crossed gw: the path is up. cam1 was never attached (still inside its
+    // grace), so gw was simply slow to answer: a false alarm.
     s.by(10 * SECOND);
     s.send("cam1", report(30));
     assert_eq!(s.engine.ticket(t.id).unwrap().state, TicketState::Cancelled);
+    s.by(timeout() + 1);
     let open = s.unfinished();
     assert_eq!(open.len(), 1, "{open:#?}");
     assert_eq!(open[0].device, "cam0");
@@ -170,6 +181,48 @@ fn a_hub_restart_during_the_wait_asks_the_uplink_again() {
     s.by(MINUTE);
     assert_eq!(s.only().device, "gw");
     s.send("gw", report(600));
+    s.by(timeout() + 1);
+    let open = s.unfinished();
+    assert_eq!(open.len(), 1, "{open:#?}");
+    assert_eq!(open[0].device, "cam0");
+}
+
+#[test]
+fn devices_back_behind_an_uplink_end_its_outage_rather_than_call_it_a_false_alarm() {
+    let mut s = slow_site(2);
+    // gw reboots: both cameras are cut off, the probe goes unanswered.
+    s.to(T0 + 60 * SECOND + 1 + timeout());
+    let t = s.only();
+    assert_eq!((t.device.as_str(), t.affected.len()), ("gw", 2));
+    // It is back a minute later: cam0 reconnects first, cam1 a few seconds after it.
+    s.by(MINUTE);
+    s.send("cam0", report(30));
+    s.by(3 * SECOND);
+    s.send("cam1", report(600));
+    s.by(3 * MINUTE);
+    s.send("gw", report(600));
+    s.keep("cam0", &report(30), 30 * SECOND, s.now + 5 * MINUTE);
+    let gw = s.engine.ticket(t.id).unwrap();
+    assert_eq!(gw.state, TicketState::AutoRecovered, "{gw:#?}");
+    assert_eq!(
+        s.tickets().len(),
+        1,
+        "no ticket for a camera that came back"
+    );
+}
+
+#[test]
+fn a_device_that_answers_its_own_probe_after_a_false_alarm_gets_no_ticket() {
+    let mut s = slow_site(2);
+    s.to(T0 + 60 * SECOND + 1 + timeout());
+    assert_eq!(s.only().affected.len(), 2);
+    s.engine.take_probes();
+    // gw reports: a false alarm. cam1 was only slow to reconnect and answers its probe.
+    s.by(MINUTE);
+    s.send("gw", report(600));
+    s.by(SECOND);
+    s.send("cam1", report(30));
+    s.by(timeout());
     let open = s.unfinished();
     assert_eq!(open.len(), 1, "{open:#?}");
     assert_eq!(open[0].device, "cam0");

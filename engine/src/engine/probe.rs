@@ -59,9 +59,11 @@ impl Engine {
         matches!((since, mem.deadline), (Some(s), Some(dl)) if s < dl)
     }
 
-    /// A report from `d` proves every uplink on its path alive: any of them (or `d` itself)
-    /// whose ticket stands only on an unanswered probe, its own deadline not yet passed, was a
-    /// false alarm. Cheap when no uplink is down by a probe, which is nearly always.
+    /// A report from `d` proves every uplink on its path up now. For one down by an unanswered
+    /// probe (or `d` itself), its own deadline not yet passed and nothing else against it, that
+    /// is either a false alarm (it was alive: the devices behind it died on their own) or the
+    /// end of a real outage (the devices behind it are back, or an engineer worked the ticket).
+    /// Cheap when no uplink is down by a probe, which is nearly always.
     pub(crate) fn probe_refuted(&mut self, now: Ms, d: u32, deadline_before: Option<Ms>) {
         if self.probe_down.is_empty() {
             return;
@@ -70,7 +72,7 @@ impl Engine {
         for _ in 0..self.slots.len() {
             let Some(u) = at else { break };
             at = self.slots[u as usize].uplink;
-            if !self.probe_down.contains(&u) {
+            if !self.probe_down.remove(&u) {
                 continue;
             }
             // The device's own report carries its new deadline already; the one that counts is
@@ -82,24 +84,64 @@ impl Engine {
             };
             // A will (or the deadline passed meanwhile) is evidence of its own: then the ticket
             // was not the probe's alone, and recovery takes its usual course.
-            let other_evidence = self.slots[u as usize]
-                .mem
+            let mem = &self.slots[u as usize].mem;
+            let other_evidence = mem
                 .faults
                 .iter()
                 .any(|f| f.kind.is_down() && f.kind != FaultKind::Silent && f.active);
-            if dl.is_some_and(|dl| now <= dl) && !other_evidence {
-                self.withdraw(now, u);
+            if dl.is_none_or(|dl| now > dl) || other_evidence {
+                continue;
+            }
+            let ticket = mem
+                .faults
+                .iter()
+                .find(|f| f.kind == FaultKind::Silent)
+                .and_then(|f| f.ticket);
+            let worked = ticket.is_some_and(|t| {
+                self.tickets.get(&t).is_some_and(|tk| {
+                    !(tk.state.is_unworked() || tk.state == TicketState::Dispatched)
+                })
+            });
+            let back = ticket.is_some_and(|t| {
+                self.slots[d as usize]
+                    .mem
+                    .faults
+                    .iter()
+                    .any(|f| f.affected_by == Some(t))
+            });
+            if ticket.is_none() || worked || back {
+                // A real outage, over now: the path carried this report.
+                self.path_up(u);
             } else {
-                self.probe_down.remove(&u);
+                self.withdraw(now, u);
             }
         }
     }
 
-    /// Withdraws the ticket of uplink `u` as a false alarm; the devices attached to it are
-    /// placed again, nearest first, and now get their own tickets (or a nearer uplink's).
+    /// The uplink's silence raised by a probe ends: traffic crossed it. Recovery (confirmation,
+    /// the ticket, the devices behind) takes its usual course from here.
+    fn path_up(&mut self, u: u32) {
+        self.slots[u as usize].probed_at = None;
+        if let Some(f) = self.slots[u as usize]
+            .mem
+            .faults
+            .iter_mut()
+            .find(|f| f.kind == FaultKind::Silent)
+        {
+            f.raw_since = None;
+        }
+        self.dirty_device(u);
+    }
+
+    /// Withdraws the ticket of uplink `u` as a false alarm. The devices attached to it are asked
+    /// for a report themselves (one may only now be reconnecting): those that do not answer
+    /// within the probe timeout are placed again, nearest first, and get their own tickets (or
+    /// a nearer uplink's).
     fn withdraw(&mut self, now: Ms, u: u32) {
         self.probe_down.remove(&u);
         self.slots[u as usize].probed_at = None;
+        // The devices behind now wait for their own probes, not for this uplink's report.
+        self.slots[u as usize].waiting_below = false;
         let Some(i) = self.slots[u as usize]
             .mem
             .faults
@@ -136,9 +178,16 @@ impl Engine {
         if self.last_by_root.get(&key) == Some(&t) {
             self.last_by_root.remove(&key);
         }
+        let verdict = now + self.cfg.probe_timeout + 1;
         for &(c, k) in &behind {
-            let f = &self.slots[c as usize].mem.faults[k];
-            if f.active && f.ticket.is_none() && f.affected_by.is_none() {
+            let f = &mut self.slots[c as usize].mem.faults[k];
+            if !(f.active && f.ticket.is_none() && f.affected_by.is_none()) {
+                continue;
+            }
+            if f.kind == FaultKind::Silent && self.cfg.probe_uplinks {
+                f.topology_wait_until = Some(verdict);
+                self.probe(now, c);
+            } else {
                 self.place(now, c, k);
             }
         }
