@@ -24,6 +24,7 @@ pub struct EngineSettings {
     pub verify: Option<Duration>,
     pub topology_wait_max: Option<Duration>,
     pub probe_uplinks: Option<bool>,
+    pub probe_timeout: Option<Duration>,
     pub stall_threshold: Option<Duration>,
     pub down_severity: Option<Severity>,
     pub check_warn_severity: Option<Severity>,
@@ -128,6 +129,7 @@ pub fn compile(
     set(&mut c.verify, &engine.verify)?;
     set(&mut c.topology_wait_max, &engine.topology_wait_max)?;
     set(&mut c.stall_threshold, &engine.stall_threshold)?;
+    set(&mut c.probe_timeout, &engine.probe_timeout)?;
     c.probe_uplinks = engine.probe_uplinks.unwrap_or(c.probe_uplinks);
     c.flap_count = engine.flap_count.unwrap_or(c.flap_count).max(2);
     c.down_severity = engine.down_severity.unwrap_or(c.down_severity);

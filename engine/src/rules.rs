@@ -96,6 +96,11 @@ pub struct EngineConfig {
     /// instead of waiting for its next scheduled one: a device that died on its own behind a
     /// healthy gateway gets its ticket at its own deadline plus one round trip.
     pub probe_uplinks: bool,
+    /// An uplink that has not answered a probe within this is taken as down at once: one ticket
+    /// for it with the silent devices behind it attached, instead of each of them waiting out
+    /// `topology_wait_max`. Should it report after all, the devices get their own tickets and its
+    /// ticket is withdrawn as a false alarm.
+    pub probe_timeout: Ms,
     /// A gap between two inputs longer than this means the hub itself stalled (or was down):
     /// devices get a fresh grace instead of a flood of heartbeat tickets.
     pub stall_threshold: Ms,
@@ -127,6 +132,7 @@ impl Default for EngineConfig {
             verify: 10 * MINUTE,
             topology_wait_max: 5 * MINUTE,
             probe_uplinks: true,
+            probe_timeout: 5 * SECOND,
             stall_threshold: 30 * SECOND,
             maintenance: Vec::new(),
             roster: Roster::default(),

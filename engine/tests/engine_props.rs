@@ -4,12 +4,18 @@
 //! - never two unfinished tickets for one root cause (silent and offline are one: unreachable);
 //! - every active fault is on a ticket, on its uplink's ticket, inside maintenance or planned
 //!   downtime, or briefly waiting for its uplink's verdict;
-//! - every ticket nobody has worked on yet refers to a fault that is really active.
+//! - every ticket nobody has worked on yet refers to a fault that is really active;
+//! - a device down and attached to a ticket is behind that ticket's device, and the ticket is
+//!   unfinished (a withdrawn false alarm leaves nobody attached to it).
+//!
+//! Uplinks report as rarely as every 10 minutes; probes are answered late, or never (a dead
+//! uplink, or an older agent): the probe timeout takes an uplink down and its report withdraws
+//! the ticket; and the hub restarts from what it handed out.
 
 use heartline_engine::*;
 use heartline_proto::{CheckState, Severity};
 use proptest::prelude::*;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 const DEVICES: [(&str, Option<&str>); 5] = [
     ("gw", None),
@@ -48,11 +54,17 @@ enum Op {
         nth: usize,
         action: u8,
     },
+    /// The devices probed so far answer (each with a report), or the probes are dropped.
+    Probes {
+        answer: bool,
+    },
+    /// The hub restarts from what it handed out with `take_changes`.
+    Restart,
 }
 
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
-        4 => (0..5usize, prop_oneof![Just(10u32), Just(60), Just(600)], any::<bool>(), 0.0..100.0f64)
+        4 => (0..5usize, prop_oneof![Just(10u32), Just(60), Just(420), Just(600)], any::<bool>(), 0.0..100.0f64)
             .prop_map(|(dev, checkin_s, crit, cpu)| Op::Report { dev, checkin_s, crit, cpu }),
         3 => (1..(6 * MINUTE)).prop_map(|ms| Op::Wait { ms }),
         1 => (0..5usize).prop_map(|dev| Op::Offline { dev }),
@@ -60,11 +72,13 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (0..5usize, prop_oneof![Just(0u32), Just(120)]).prop_map(|(dev, back_in_s)| Op::Goodbye { dev, back_in_s }),
         1 => (0..6usize, 1..60i64).prop_map(|(scope, minutes)| Op::Maintenance { scope, minutes }),
         2 => (0..8usize, 0..6u8).prop_map(|(nth, action)| Op::Act { nth, action }),
+        2 => any::<bool>().prop_map(|answer| Op::Probes { answer }),
+        1 => Just(Op::Restart),
     ]
 }
 
-fn engine() -> Engine {
-    let cfg = EngineConfig {
+fn config() -> EngineConfig {
+    EngineConfig {
         thresholds: vec![ThresholdRule {
             name: "cpu".into(),
             metric: "cpu_pct".into(),
@@ -81,8 +95,11 @@ fn engine() -> Engine {
         flap_window: 3 * MINUTE,
         verify: 2 * MINUTE,
         ..EngineConfig::default()
-    };
-    let devices = DEVICES
+    }
+}
+
+fn devices() -> Vec<DeviceInfo> {
+    DEVICES
         .iter()
         .map(|(id, up)| DeviceInfo {
             id: id.to_string(),
@@ -96,8 +113,27 @@ fn engine() -> Engine {
             kind: "camera".into(),
             uplink: up.map(String::from),
         })
-        .collect();
-    Engine::new(cfg, devices)
+        .collect()
+}
+
+/// What the store would hold: every change the engine handed out.
+#[derive(Default)]
+struct Store {
+    memory: HashMap<String, DeviceMemory>,
+    tickets: HashMap<TicketId, Ticket>,
+    next_ticket: TicketId,
+    probes: Vec<String>,
+}
+
+impl Store {
+    fn take(&mut self, e: &mut Engine) {
+        let c = e.take_changes();
+        self.memory.extend(c.devices);
+        self.tickets
+            .extend(c.tickets.into_iter().map(|t| (t.id, t)));
+        self.next_ticket = c.next_ticket;
+        self.probes.extend(c.probes);
+    }
 }
 
 fn report(checkin_s: u32, crit: bool, cpu: f64) -> Report {
@@ -152,6 +188,25 @@ fn check_invariants(e: &Engine, now: Ms) -> Result<(), TestCaseError> {
     }
     for (id, _) in DEVICES {
         for f in &e.device_memory(id).unwrap().faults {
+            if let Some(t) = f.affected_by.filter(|_| f.active) {
+                let ticket = e.ticket(t);
+                prop_assert!(
+                    ticket.is_some_and(|t| !t.state.is_terminal()),
+                    "{id} is attached to #{t}, which is over: {ticket:#?}"
+                );
+                let owner = ticket.map(|t| t.device.clone()).unwrap_or_default();
+                let mut above = DEVICES.iter().find(|d| d.0 == id).and_then(|d| d.1);
+                while above.is_some_and(|u| u != owner) {
+                    above = DEVICES
+                        .iter()
+                        .find(|d| Some(d.0) == above)
+                        .and_then(|d| d.1);
+                }
+                prop_assert!(
+                    above.is_some(),
+                    "{id} is attached to #{t} of {owner}, not above it"
+                );
+            }
             if f.active {
                 let covered = f.ticket.is_some()
                     || f.affected_by.is_some()
@@ -178,7 +233,8 @@ proptest! {
 
     #[test]
     fn one_ticket_per_root_cause_and_every_fault_accounted_for(ops in prop::collection::vec(op(), 1..120)) {
-        let mut e = engine();
+        let mut e = Engine::new(config(), devices());
+        let mut store = Store::default();
         let mut now: Ms = 1_790_000_000_000;
         for op in ops {
             match op {
@@ -218,7 +274,28 @@ proptest! {
                         let _ = e.handle(now, Input::Ticket { id, action, actor: Actor::Engineer("e".into()) });
                     }
                 }
+                Op::Probes { answer } => {
+                    store.take(&mut e);
+                    for dev in std::mem::take(&mut store.probes) {
+                        if answer {
+                            let r = report(600, false, 10.0);
+                            e.handle(now, Input::Report { device: &dev, report: &r }).unwrap();
+                        }
+                    }
+                }
+                Op::Restart => {
+                    store.take(&mut e);
+                    e = Engine::restore(
+                        config(),
+                        devices(),
+                        store.memory.clone(),
+                        store.tickets.values().cloned().collect(),
+                        store.next_ticket,
+                        now,
+                    );
+                }
             }
+            store.take(&mut e);
             check_invariants(&e, now)?;
         }
     }

@@ -72,15 +72,16 @@ fn when_the_uplink_recovers_a_child_still_down_gets_its_own_ticket() {
 }
 
 #[test]
-fn a_child_silent_before_its_uplink_waits_for_the_uplink() {
+fn a_child_silent_before_its_uplink_waits_one_probe_timeout_for_the_uplink() {
     let devices = vec![dev("gw", None, "gateway"), dev("a", Some("gw"), "camera")];
     let mut s = Sim::new(cfg(), devices);
     s.send("gw", report(300));
     s.send("a", report(10));
-    // a is late after 40 s, but gw is not due before 330 s.
-    s.by(MINUTE);
+    // a is late after 40 s; gw is not due before 330 s, but it does not answer the probe.
+    let deadline = T0 + 40 * SECOND;
+    s.to(deadline + cfg().probe_timeout);
     assert!(s.tickets().is_empty(), "a waits for its uplink's verdict");
-    s.by(5 * MINUTE);
+    s.to(deadline + 1 + cfg().probe_timeout);
     let t = s.only();
     assert_eq!(
         (t.device.as_str(), t.affected.clone()),
@@ -112,7 +113,7 @@ fn a_waiting_child_asks_its_uplink_and_gets_its_own_ticket_one_round_trip_later(
 }
 
 #[test]
-fn an_unanswered_probe_changes_nothing_the_dead_uplink_still_gets_the_one_ticket() {
+fn an_unanswered_probe_takes_the_uplink_down_with_every_waiting_device_attached() {
     let devices = vec![
         dev("gw", None, "gateway"),
         dev("a", Some("gw"), "camera"),
@@ -121,23 +122,35 @@ fn an_unanswered_probe_changes_nothing_the_dead_uplink_still_gets_the_one_ticket
     let mut s = Sim::new(cfg(), devices);
     s.send("gw", report(300));
     s.send("a", report(10));
-    s.by(5 * SECOND);
+    s.by(3 * SECOND);
     s.send("b", report(10));
-    // Both go quiet with the gateway. a asks at its deadline; b, due 5 s later, asks again
-    // (the first probe is unanswered and old enough).
+    // Both go quiet with the gateway. a asks at its deadline; b, due 3 s later, finds the
+    // probe outstanding and waits for the same verdict.
     s.to(T0 + 41 * SECOND);
     assert_eq!(s.engine.take_probes(), vec!["gw".to_string()]);
-    s.to(T0 + 46 * SECOND);
-    assert_eq!(s.engine.take_probes(), vec!["gw".to_string()]);
+    s.to(T0 + 44 * SECOND);
+    assert!(s.engine.take_probes().is_empty());
     assert!(s.tickets().is_empty());
-    s.to(T0 + 331 * SECOND);
+    // No answer within the probe timeout: gw is down now, 285 s before its own deadline.
+    s.to(T0 + 40 * SECOND + 1 + cfg().probe_timeout);
     let t = s.only();
     let mut affected = t.affected.clone();
     affected.sort();
     assert_eq!(
-        (t.device.as_str(), affected),
-        ("gw", vec!["a".to_string(), "b".to_string()])
+        (t.device.as_str(), t.root.clone(), affected),
+        (
+            "gw",
+            FaultKind::Silent,
+            vec!["a".to_string(), "b".to_string()]
+        )
     );
+    assert_eq!(
+        t.title,
+        "gw: uplink not answering, 2 device(s) behind it unreachable"
+    );
+    // Its own deadline passing changes nothing: still the one ticket.
+    s.to(T0 + 400 * SECOND);
+    assert_eq!(s.only().id, t.id);
 }
 
 #[test]

@@ -80,14 +80,30 @@ enum Command {
         #[arg(long, default_value = "127.0.0.1:9090")]
         http: std::net::SocketAddr,
     },
-    /// Validates a scenario file and prints what it describes.
+    /// Validates a scenario file as `run` does (the fault schedule drawn too) and prints what it
+    /// describes.
     Check {
         #[arg(long)]
         scenario: PathBuf,
+        /// Overrides the scenario's seed (the schedule drawn depends on it).
+        #[arg(long)]
+        seed: Option<u64>,
     },
 }
 
-pub fn main() -> anyhow::Result<()> {
+/// Runs the command; a failure is printed as its message (with its causes), never with a Rust
+/// backtrace, whatever `RUST_BACKTRACE` says: the reader is a user, not a debugger.
+pub fn main() -> std::process::ExitCode {
+    match dispatch() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn dispatch() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Run {
             scenario,
@@ -128,16 +144,19 @@ pub fn main() -> anyhow::Result<()> {
             mqtt,
             http,
         } => crate::demo::fleet_only(&dir, scenario.as_deref(), mqtt, http),
-        Command::Check { scenario } => {
+        Command::Check { scenario, seed } => {
             let s = Scenario::load(&scenario)?;
-            let fleet = crate::fleet::Fleet::build(&s);
+            let (fleet, plan) = crate::check(&s, seed)?;
             println!(
-                "{}: {} devices on {} sites, {} engineers, {} fault entries, {:.0} virtual hours",
+                "{}: {} devices on {} sites, {} engineers, {} fault entries ({} problems, {} hub \
+                 restarts), {:.0} virtual hours",
                 s.name,
                 fleet.len(),
                 fleet.sites.len(),
                 fleet.engineers.len(),
                 s.faults.len(),
+                plan.problems.len(),
+                plan.restarts.len(),
                 s.duration as f64 / 3_600_000.0
             );
             Ok(())

@@ -39,7 +39,7 @@ pub struct Fleet {
     pub templates: Vec<Template>,
     pub site_of: Vec<u32>,
     pub sites: Vec<Site>,
-    /// Devices behind each gateway (empty for everything else).
+    /// Devices directly behind each gateway (empty for everything else).
     pub children: Vec<Vec<u32>>,
     pub index: HashMap<String, u32>,
     pub roster: Roster,
@@ -107,6 +107,17 @@ impl Fleet {
             });
             let first = f.templates.len() as u16;
             f.templates.extend(group.devices.iter().map(template));
+            // Per branch group: its gateway's template, then its devices'.
+            let branch_templates: Vec<u16> = group
+                .branches
+                .iter()
+                .map(|b| {
+                    let at = f.templates.len() as u16;
+                    f.templates.push(template(&b.gateway));
+                    f.templates.extend(b.devices.iter().map(template));
+                    at
+                })
+                .collect();
             for i in 0..group.count {
                 let site_id = format!("{}-{i:04}", group.prefix);
                 let region = if group.regions.is_empty() {
@@ -163,6 +174,20 @@ impl Fleet {
                         site.devices.push(add(&mut f, id, first + j as u16, gw));
                     }
                 }
+                for (b, at) in group.branches.iter().zip(&branch_templates) {
+                    for n in 0..b.count {
+                        let bid = format!("{site_id}-{}{n}", b.gateway.kind);
+                        let bgw = add(&mut f, bid.clone(), *at, gw);
+                        site.devices.push(bgw);
+                        for (j, g) in b.devices.iter().enumerate() {
+                            for k in 0..g.count {
+                                let id = format!("{bid}-{}{k}", g.kind);
+                                let t = at + 1 + j as u16;
+                                site.devices.push(add(&mut f, id, t, Some(bgw)));
+                            }
+                        }
+                    }
+                }
                 f.sites.push(site);
             }
         }
@@ -206,6 +231,17 @@ impl Fleet {
 
     pub fn is_gateway(&self, d: u32) -> bool {
         !self.children[d as usize].is_empty()
+    }
+
+    /// Every device behind `d`, nearest first.
+    pub fn behind(&self, d: u32) -> Vec<u32> {
+        let mut out = self.children[d as usize].clone();
+        let mut i = 0;
+        while i < out.len() {
+            out.extend_from_slice(&self.children[out[i] as usize]);
+            i += 1;
+        }
+        out
     }
 
     pub fn every(&self, d: u32) -> Ms {

@@ -51,3 +51,16 @@ pub fn run_and_score(
     let outcome = run::run(s, opts)?;
     Ok(score::score(&outcome))
 }
+
+/// Validates a scenario as `run` does before it starts: the fleet laid out and the fault
+/// schedule drawn with `seed` (the scenario's own when `None`); `heartline-sim check` is this.
+pub fn check(
+    s: &scenario::Scenario,
+    seed: Option<u64>,
+) -> Result<(fleet::Fleet, schedule::Plan), FileError> {
+    use rand::SeedableRng;
+    let fleet = fleet::Fleet::build(s);
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed.unwrap_or(s.seed));
+    let plan = schedule::plan(s, &fleet, &mut rng)?;
+    Ok((fleet, plan))
+}

@@ -1,5 +1,5 @@
 //! `heartline-sim`: see [`heartline_sim::cli`].
 
-fn main() -> anyhow::Result<()> {
+fn main() -> std::process::ExitCode {
     heartline_sim::cli::main()
 }

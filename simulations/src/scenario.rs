@@ -73,6 +73,20 @@ struct RawSites {
     gateway: Option<RawDevices>,
     #[serde(default)]
     devices: Vec<RawDevices>,
+    /// Gateways behind the site's gateway, each with devices of its own behind it (nested
+    /// uplinks: a switch on a pole behind the junction's router).
+    #[serde(default)]
+    branches: Vec<RawBranch>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawBranch {
+    gateway: RawDevices,
+    #[serde(default = "one")]
+    count: usize,
+    #[serde(default)]
+    devices: Vec<RawDevices>,
 }
 
 #[derive(Deserialize)]
@@ -152,6 +166,9 @@ struct RawFault {
     lasts: Option<Text>,
     period: Option<Text>,
     down: Option<Text>,
+    /// `uplink_down`: this many devices behind the gateway die with it (a power surge) and stay
+    /// dead once it is repaired: each is a problem of its own, found when the gateway is back.
+    with_devices: Option<Spanned<usize>>,
 }
 
 /// A validated scenario.
@@ -182,6 +199,15 @@ pub struct SiteGroup {
     pub regions: Vec<String>,
     pub grid_cells: usize,
     pub gateway: Option<DeviceGroup>,
+    pub devices: Vec<DeviceGroup>,
+    pub branches: Vec<BranchGroup>,
+}
+
+/// `count` gateways behind a site's gateway, each with `devices` behind it.
+#[derive(Debug, Clone)]
+pub struct BranchGroup {
+    pub gateway: DeviceGroup,
+    pub count: usize,
     pub devices: Vec<DeviceGroup>,
 }
 
@@ -233,8 +259,9 @@ pub enum FaultType {
     Dies,
     /// The connection drops: the broker publishes its last will; no reports after.
     Disconnects,
-    /// A site gateway dies: every device behind it falls silent too. One problem.
-    UplinkDown,
+    /// A site gateway dies: every device behind it falls silent too. One problem; and
+    /// `with_devices` devices behind it that die with it, a problem each.
+    UplinkDown { with_devices: usize },
     /// `metric` rises by `rate` points per hour from its healthy value.
     DiskFills { metric: String, rate: f64 },
     /// `metric` falls by `rate` points per hour.
@@ -260,7 +287,7 @@ impl FaultType {
         match self {
             FaultType::Dies => "dies",
             FaultType::Disconnects => "disconnects",
-            FaultType::UplinkDown => "uplink_down",
+            FaultType::UplinkDown { .. } => "uplink_down",
             FaultType::DiskFills { .. } => "disk_fills",
             FaultType::BatteryDrains { .. } => "battery_drains",
             FaultType::Flapping { .. } => "flapping",
@@ -419,6 +446,27 @@ impl Checker<'_> {
                 .iter()
                 .map(|g| self.devices(g))
                 .collect::<Result<Vec<_>, _>>()?;
+            if gateway.is_none() && !s.branches.is_empty() {
+                return Err(self.err(
+                    s.prefix.span(),
+                    "`branches` sit behind the site's gateway: give the sites a `gateway`",
+                ));
+            }
+            let branches = s
+                .branches
+                .iter()
+                .map(|b| {
+                    Ok(BranchGroup {
+                        gateway: self.devices(&b.gateway)?,
+                        count: b.count,
+                        devices: b.devices.iter().map(|g| self.devices(g)).collect::<Result<
+                            Vec<_>,
+                            FileError,
+                        >>(
+                        )?,
+                    })
+                })
+                .collect::<Result<Vec<_>, FileError>>()?;
             sites.push(SiteGroup {
                 project: s.project.get_ref().clone(),
                 prefix,
@@ -427,6 +475,7 @@ impl Checker<'_> {
                 grid_cells: s.grid_cells,
                 gateway,
                 devices,
+                branches,
             });
         }
 
@@ -539,7 +588,9 @@ impl Checker<'_> {
         let what = match kind.get_ref().as_str() {
             "dies" => FaultType::Dies,
             "disconnects" => FaultType::Disconnects,
-            "uplink_down" => FaultType::UplinkDown,
+            "uplink_down" => FaultType::UplinkDown {
+                with_devices: f.with_devices.as_ref().map_or(0, |n| *n.get_ref()),
+            },
             "disk_fills" | "battery_drains" => {
                 let fills = kind.get_ref() == "disk_fills";
                 let metric = metric(if fills {
@@ -612,6 +663,9 @@ impl Checker<'_> {
                 ));
             }
         };
+        if let (Some(n), false) = (&f.with_devices, kind.get_ref() == "uplink_down") {
+            return Err(self.err(n.span(), "`with_devices` is for uplink_down faults"));
+        }
         Ok(FaultSpec {
             what,
             at: self.duration(&f.at)?,

@@ -1,7 +1,10 @@
 //! The fault schedule made concrete with the seeded RNG: which devices, sites or gateways each
 //! fault hits and when. The result is the run's ground truth, one [`Problem`] per real problem
 //! (an uplink down with fifty devices behind it is one problem). Each device takes part in at
-//! most one problem, so the scoring can attribute every ticket without guessing.
+//! most one problem, so the scoring can attribute every ticket without guessing; the one
+//! exception is a device that dies with its uplink (`with_devices`): a problem of its own too,
+//! which the hub can only find once the uplink is back, so its ticket comes after the uplink's
+//! problem is over and is attributed by time.
 
 use crate::fleet::Fleet;
 use crate::scenario::{FaultType, Scenario};
@@ -47,9 +50,39 @@ pub struct Problem {
     pub customer_at: Option<Ms>,
     /// The first report that showed the problem (thresholds and checks).
     pub first_bad: Option<Ms>,
+    /// A device that died with its uplink: due only once the uplink is back.
+    pub with_uplink: bool,
+    /// Uplink faults: the earliest declared deadline among the gateway and the devices behind
+    /// it, the first moment any system watching them could notice.
+    pub first_due: Option<Ms>,
 }
 
 impl Problem {
+    fn new(
+        fault: FaultType,
+        class: Class,
+        devices: Vec<u32>,
+        start: Ms,
+        customer_at: Option<Ms>,
+    ) -> Problem {
+        Problem {
+            fault,
+            class,
+            device: devices[0],
+            devices,
+            start,
+            end: None,
+            repaired: false,
+            due: None,
+            by_silence: false,
+            fail_at: None,
+            customer_at,
+            first_bad: None,
+            with_uplink: false,
+            first_due: None,
+        }
+    }
+
     pub fn expects_ticket(&self) -> bool {
         self.class != Class::Planned
     }
@@ -110,12 +143,16 @@ pub fn plan(s: &Scenario, fleet: &Fleet, rng: &mut ChaCha8Rng) -> Result<Plan, F
         };
         // Candidate groups of devices: the first is the root.
         let candidates: Vec<Vec<u32>> = match &spec.what {
-            FaultType::UplinkDown => (0..fleet.len() as u32)
+            FaultType::UplinkDown { with_devices } => (0..fleet.len() as u32)
                 .filter(|&d| fleet.is_gateway(d) && wanted(d))
                 .map(|d| {
                     let mut all = vec![d];
-                    all.extend(&fleet.children[d as usize]);
+                    all.extend(fleet.behind(d));
                     all
+                })
+                .filter(|all| {
+                    let leaves = all[1..].iter().filter(|&&c| !fleet.is_gateway(c)).count();
+                    leaves >= *with_devices
                 })
                 .collect(),
             FaultType::Maintenance { .. } => fleet
@@ -158,7 +195,7 @@ pub fn plan(s: &Scenario, fleet: &Fleet, rng: &mut ChaCha8Rng) -> Result<Plan, F
             let class = match spec.what {
                 FaultType::Dies
                 | FaultType::Disconnects
-                | FaultType::UplinkDown
+                | FaultType::UplinkDown { .. }
                 | FaultType::Flapping { .. } => Class::Down,
                 FaultType::DiskFills { .. } | FaultType::BatteryDrains { .. } => Class::Trend,
                 FaultType::Overheats { .. } => Class::Threshold,
@@ -166,20 +203,28 @@ pub fn plan(s: &Scenario, fleet: &Fleet, rng: &mut ChaCha8Rng) -> Result<Plan, F
                 FaultType::Maintenance { .. } => Class::Planned,
                 FaultType::HubRestart { .. } => unreachable!("handled above"),
             };
-            plan.problems.push(Problem {
-                fault: spec.what.clone(),
+            if let FaultType::UplinkDown { with_devices } = spec.what {
+                let mut leaves: Vec<u32> = group[1..]
+                    .iter()
+                    .copied()
+                    .filter(|&c| !fleet.is_gateway(c))
+                    .collect();
+                for _ in 0..with_devices {
+                    let c = leaves.swap_remove(rng.random_range(0..leaves.len()));
+                    plan.problems.push(Problem {
+                        with_uplink: true,
+                        ..Problem::new(FaultType::Dies, Class::Down, vec![c], start, None)
+                    });
+                }
+            }
+            let customer_at = spec.customer_after.map(|c| start + c);
+            plan.problems.push(Problem::new(
+                spec.what.clone(),
                 class,
-                device: group[0],
-                devices: group,
+                group,
                 start,
-                end: None,
-                repaired: false,
-                due: None,
-                by_silence: false,
-                fail_at: None,
-                customer_at: spec.customer_after.map(|c| start + c),
-                first_bad: None,
-            });
+                customer_at,
+            ));
         }
     }
     plan.problems.sort_by_key(|p| p.start);

@@ -78,6 +78,10 @@ pub struct Score {
     /// Ticket opening minus when it was due by the hub's rules (the device's declared deadline),
     /// in milliseconds.
     pub past_deadline_ms: Spread,
+    /// Uplink faults: the first ticket covering the outage minus the earliest declared deadline
+    /// among the gateway and the devices behind it, in milliseconds (the first device behind a
+    /// slow gateway falls due long before the gateway itself).
+    pub uplink_past_first_deadline_ms: Spread,
     /// From the ticket to the first offer to an engineer, in seconds.
     pub dispatch_s: Spread,
     /// From the ticket to its verified close, in seconds.
@@ -91,6 +95,10 @@ pub struct Score {
     pub finished_early: usize,
     pub customer_reports: usize,
     pub before_customer: usize,
+    /// Of the tickets after the customer's report, those no system could have opened first:
+    /// the problem was not due by the hub's rules (the device's declared deadline, a rule's
+    /// hold) until after the customer called.
+    pub after_customer_undetectable: usize,
     pub by_fault: BTreeMap<String, ByFault>,
     pub findings: Vec<Finding>,
     pub stats: Stats,
@@ -180,6 +188,7 @@ pub fn score(o: &Outcome) -> Score {
         duplicate_tickets: 0,
         detect_s: Spread::default(),
         past_deadline_ms: Spread::default(),
+        uplink_past_first_deadline_ms: Spread::default(),
         dispatch_s: Spread::default(),
         close_s: Spread::default(),
         trend_lead_h: Spread::default(),
@@ -188,6 +197,7 @@ pub fn score(o: &Outcome) -> Score {
         finished_early: 0,
         customer_reports: 0,
         before_customer: 0,
+        after_customer_undetectable: 0,
         by_fault: BTreeMap::new(),
         findings: Vec::new(),
         stats: o.stats.clone(),
@@ -197,6 +207,7 @@ pub fn score(o: &Outcome) -> Score {
     };
     let (mut detect, mut past, mut dispatch, mut close, mut lead) =
         (vec![], vec![], vec![], vec![], vec![]);
+    let mut uplink_past = vec![];
     for (i, p) in o.problems.iter().enumerate() {
         let f = by_fault.entry(p.fault.name().into()).or_default();
         f.problems += 1;
@@ -281,6 +292,23 @@ pub fn score(o: &Outcome) -> Score {
                 });
             }
         }
+        if let Some(first) = p.first_due {
+            let late = earliest.opened_at - first;
+            uplink_past.push(late as f64);
+            if late > o.probe_timeout + LATE_MS {
+                findings.push(Finding {
+                    fault: p.fault.name().into(),
+                    device: earliest.device.clone(),
+                    ticket: Some(earliest.id),
+                    title: earliest.title.clone(),
+                    at_s: at_s(earliest.opened_at),
+                    why: format!(
+                        "late: opened {:.1} s after the first deadline behind the uplink",
+                        late as f64 / 1e3
+                    ),
+                });
+            }
+        }
         if let Some(fail) = p.fail_at {
             lead.push((fail - first.opened_at) as f64 / 3_600_000.0);
         }
@@ -319,11 +347,37 @@ pub fn score(o: &Outcome) -> Score {
             s.customer_reports += 1;
             if earliest.opened_at < c {
                 s.before_customer += 1;
+            } else {
+                // Due by the hub's rules only after the call: the device had declared it would
+                // be silent that long (or the hold had not passed), nothing could tell sooner.
+                let due = p.first_due.or(p.due);
+                let undetectable = due.is_some_and(|d| d >= c);
+                s.after_customer_undetectable += usize::from(undetectable);
+                findings.push(Finding {
+                    fault: p.fault.name().into(),
+                    device: earliest.device.clone(),
+                    ticket: Some(earliest.id),
+                    title: earliest.title.clone(),
+                    at_s: at_s(earliest.opened_at),
+                    why: match due {
+                        Some(d) if undetectable => format!(
+                            "after the customer ({:.0} s later), undetectable: not due until {:.0} s after the call",
+                            (earliest.opened_at - c) as f64 / 1e3,
+                            (d - c) as f64 / 1e3
+                        ),
+                        _ => format!(
+                            "after the customer ({:.0} s later), though due {:.0} s before the call",
+                            (earliest.opened_at - c) as f64 / 1e3,
+                            due.map_or(f64::NAN, |d| (c - d) as f64 / 1e3)
+                        ),
+                    },
+                });
             }
         }
     }
     s.detect_s = Spread::of(detect);
     s.past_deadline_ms = Spread::of(past);
+    s.uplink_past_first_deadline_ms = Spread::of(uplink_past);
     s.dispatch_s = Spread::of(dispatch);
     s.close_s = Spread::of(close);
     s.trend_lead_h = Spread::of(lead);
@@ -376,6 +430,10 @@ pub fn table(s: &Score) -> String {
         "past the declared deadline",
         spread(&s.past_deadline_ms, "ms"),
     );
+    row(
+        "uplink: past the first deadline behind",
+        spread(&s.uplink_past_first_deadline_ms, "ms"),
+    );
     row("ticket → dispatch", spread(&s.dispatch_s, "s"));
     row("ticket → verified close", spread(&s.close_s, "s"));
     row(
@@ -392,7 +450,10 @@ pub fn table(s: &Score) -> String {
     );
     row(
         "before the customer's report",
-        format!("{} of {}", s.before_customer, s.customer_reports),
+        format!(
+            "{} of {} ({} of the others undetectable before it)",
+            s.before_customer, s.customer_reports, s.after_customer_undetectable
+        ),
     );
     row(
         "engine inputs",

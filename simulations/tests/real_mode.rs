@@ -28,7 +28,7 @@ fn verdict(problems: &[Problem], ids: &[String], tickets: &[Ticket]) -> Result<(
     {
         return Err(format!("no ticket for the silenced device {dead}"));
     }
-    let outage = find(&|f| *f == FaultType::UplinkDown);
+    let outage = find(&|f| matches!(f, FaultType::UplinkDown { .. }));
     let site: Vec<&String> = outage.devices.iter().map(|&d| &ids[d as usize]).collect();
     let site_tickets: Vec<&Ticket> = tickets
         .iter()

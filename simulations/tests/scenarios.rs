@@ -89,6 +89,48 @@ fn without_probes_a_death_behind_a_slow_gateway_waits_for_the_gateway_but_is_sti
     );
 }
 
+/// A quarter of the slow-gateways scenario (issue 15): routers every 7–10 min in front of
+/// devices every 30 s–1 min, switches behind routers, routers dying alone, with devices, and
+/// behind nothing; devices dying behind healthy routers; two hub restarts inside the outages.
+#[test]
+fn slow_gateways_give_one_ticket_per_problem_one_probe_timeout_after_the_first_deadline() {
+    let sg = shipped("slow-gateways").scaled(0.25);
+    let timeout = sg.detection.probe_timeout as f64;
+    for seed in [1, 2, 3] {
+        let s = run(&sg, Some(seed));
+        assert!(s.expected >= 60, "seed {seed}: {}", s.expected);
+        assert_eq!(
+            (s.missed, s.false_tickets, s.duplicate_tickets),
+            (0, 0, 0),
+            "seed {seed}: {:#?}",
+            s.findings
+        );
+        // Dead devices behind a dead gateway: ticketed within the probe timeout (plus 1 s) of
+        // the first of their declared deadlines, not at the gateway's own minutes later.
+        let up = &s.uplink_past_first_deadline_ms;
+        assert!(up.n >= 10, "seed {seed}: {up:?}");
+        assert!(up.p99 <= timeout + 1_000.0, "seed {seed}: {up:?}");
+        assert!(
+            s.past_deadline_ms.p99 <= 1_000.0,
+            "seed {seed}: {:?}",
+            s.past_deadline_ms
+        );
+        assert_eq!(s.stats.restarts, 2);
+        assert!(s.by_fault["uplink_down"].problems >= 10);
+        assert!(s.customer_reports > 0 && s.before_customer == s.customer_reports);
+    }
+}
+
+/// The same fleet as before issue 15 behaved: a probe timeout longer than `topology_wait_max`
+/// means nothing acts on the silence, and devices behind a dead router get tickets of their own.
+#[test]
+fn without_the_probe_timeout_slow_gateways_give_duplicates() {
+    let mut sg = shipped("slow-gateways").scaled(0.25);
+    sg.detection.probe_timeout = sg.detection.topology_wait_max * 10;
+    let s = run(&sg, Some(1));
+    assert!(s.duplicate_tickets > 0, "{:#?}", s.findings);
+}
+
 #[test]
 fn the_small_scenario_finds_every_kind_of_fault() {
     let s = run(&shipped("small"), None);
@@ -151,14 +193,22 @@ fn the_same_seed_gives_the_same_result_and_another_seed_another() {
     assert_ne!(a, outcome(&run(&small, Some(6))));
 }
 
-/// `(scenario text, line, words in the message)`: each broken file names its line.
+/// `(scenario text, line, words in the message)`: each broken file names its line, and `check`
+/// finds every mistake that `run` would.
 fn broken(src: &str, line: usize, words: &str) {
     let e = match Scenario::parse(Path::new("broken.toml"), src) {
         Err(e) => e,
-        Ok(s) => match run_and_score(&s, &Options::default()) {
-            Err(e) => e,
-            Ok(_) => panic!("accepted: {src}"),
-        },
+        Ok(s) => {
+            let checked = heartline_sim::check(&s, None).err();
+            let ran = run_and_score(&s, &Options::default()).err();
+            match (checked, ran) {
+                (Some(c), Some(r)) => {
+                    assert_eq!(c.to_string(), r.to_string(), "check and run agree");
+                    r
+                }
+                (c, r) => panic!("check says {c:?}, run says {r:?}: {src}"),
+            }
+        }
     };
     assert_eq!(e.line, line, "{e}");
     assert!(e.message.contains(words), "{e}");
@@ -220,4 +270,51 @@ fn a_broken_scenario_reports_its_line() {
         17,
         "whole seconds",
     );
+    broken(
+        &format!("{FLEET}[[fault]]\nkind = \"dies\"\nat = \"1m\"\nwith_devices = 1\n"),
+        21,
+        "`with_devices` is for uplink_down faults",
+    );
+    broken(
+        &format!("{FLEET}branches = [{{ gateway = {{ kind = \"sw\", every = \"5m\" }} }}]\n"),
+        15,
+        "`branches` sit behind the site's gateway",
+    );
+    broken(
+        &format!("{FLEET}[[fault]]\nkind = \"uplink_down\"\nat = \"1m\"\n"),
+        19,
+        "1 uplink_down fault(s) asked for, but only 0 free devices fit",
+    );
+}
+
+#[test]
+fn user_facing_errors_print_without_a_backtrace() {
+    let dir = std::env::temp_dir().join(format!("heartline-sim-check-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("broken.toml");
+    std::fs::write(
+        &path,
+        format!("{FLEET}[[fault]]\nkind = \"dies\"\nat = \"1m\"\ncount = 5\n"),
+    )
+    .unwrap();
+    for command in ["check", "run"] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_heartline-sim"))
+            .args([command, "--scenario"])
+            .arg(&path)
+            .env("RUST_BACKTRACE", "full")
+            .env("RUST_LIB_BACKTRACE", "1")
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{command} accepted it");
+        assert!(
+            err.contains("broken.toml:21:") && err.contains("only 4 free devices fit"),
+            "{command}: {err}"
+        );
+        assert!(
+            !err.contains("Stack backtrace") && !err.contains("stack backtrace"),
+            "{command}: {err}"
+        );
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
 }

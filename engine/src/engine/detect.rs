@@ -54,6 +54,7 @@ impl Engine {
 
     pub(crate) fn on_report(&mut self, now: Ms, d: u32, report: &Report) {
         let grace = self.grace(d);
+        let deadline_before = self.slots[d as usize].mem.deadline;
         {
             let mem = &mut self.slots[d as usize].mem;
             mem.last_report_at = Some(now);
@@ -74,6 +75,7 @@ impl Engine {
         self.checks(now, d, report);
         self.events(now, d, report);
         self.trends(now, d, report);
+        self.probe_refuted(now, d, deadline_before);
         self.uplink_heard(now, d);
     }
 
@@ -319,17 +321,31 @@ impl Engine {
         }
     }
 
-    /// Silence: whether the device is past its deadline (and not in planned downtime).
+    /// Silence: whether the device is past its deadline (and not in planned downtime), or has
+    /// not answered a probe in time. Only a report (or planned downtime) ends a silence: one
+    /// raised by a probe holds although the deadline is still ahead.
     fn silence(&mut self, now: Ms, d: u32) {
         let mem = &self.slots[d as usize].mem;
         let planned = mem.planned_until.is_some_and(|p| now <= p);
         let late = mem.deadline.filter(|&dl| now > dl && !planned);
-        if late.is_none() && !mem.faults.iter().any(|f| f.kind == FaultKind::Silent) {
+        let silent_since = mem
+            .faults
+            .iter()
+            .find(|f| f.kind == FaultKind::Silent)
+            .map(|f| f.raw_since);
+        let probed = match (late, planned) {
+            (None, false) if self.slots[d as usize].probed_at.is_some() => {
+                self.unanswered_probe(now, d)
+            }
+            _ => None,
+        };
+        if late.is_none() && probed.is_none() && silent_since.is_none() {
             return;
         }
+        let mem = &self.slots[d as usize].mem;
         let sev = self.down_severity(d);
-        match late {
-            Some(dl) => {
+        match (late, probed) {
+            (Some(dl), _) => {
                 let detail = format!(
                     "no report for {} s (declared check-in {} s)",
                     (now - dl + mem.checkin) / 1_000,
@@ -337,7 +353,23 @@ impl Engine {
                 );
                 self.set_raw(d, FaultKind::Silent, sev, true, dl, detail);
             }
-            None => self.set_raw(d, FaultKind::Silent, sev, false, now, String::new()),
+            (None, Some(sent)) => {
+                let detail = format!(
+                    "did not answer a probe within {} s (declared check-in {} s)",
+                    self.cfg.probe_timeout / 1_000,
+                    mem.checkin / 1_000
+                );
+                self.set_raw(d, FaultKind::Silent, sev, true, sent, detail);
+                self.probe_down.insert(d);
+            }
+            (None, None) => {
+                let unanswered = silent_since
+                    .flatten()
+                    .is_some_and(|s| mem.last_report_at.is_none_or(|r| r < s));
+                if planned || !unanswered {
+                    self.set_raw(d, FaultKind::Silent, sev, false, now, String::new());
+                }
+            }
         }
     }
 
@@ -404,6 +436,9 @@ impl Engine {
             if let Some(w) = f.topology_wait_until {
                 at(w);
             }
+        }
+        if let Some(p) = self.probe_wake(d) {
+            at(p);
         }
         wake
     }

@@ -10,6 +10,8 @@
 //! - `step`: one fault's course through hold, activation, flapping and recovery;
 //! - `place`: where an active fault goes: a ticket, an uplink's ticket, or nowhere yet
 //!   (maintenance, planned downtime, waiting for the uplink's verdict);
+//! - `probe`: probes to uplinks, an unanswered one taken as the uplink down, and the false
+//!   alarm withdrawn when the uplink turns out alive;
 //! - `open`: which ticket it gets: the open one, a reopened one, or a new one;
 //! - `verify`: closed-loop verification of a resolved ticket;
 //! - `actions`: a person's action on a ticket, and finishing one;
@@ -24,6 +26,7 @@ mod detect;
 mod evict;
 mod open;
 mod place;
+mod probe;
 mod step;
 mod verify;
 
@@ -42,8 +45,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 /// inputs means the hub itself stalled.
 pub const TICK: Ms = 1_000;
 
-/// A probe not answered within this may be sent again (the uplink may simply be down; its own
-/// deadline still decides that).
+/// A probe not answered within this may be sent again (for a device that starts waiting later).
 pub const PROBE_RETRY: Ms = 5_000;
 
 /// Everything the engine reacts to.
@@ -129,6 +131,9 @@ pub struct Engine {
     new_maintenance: Vec<Maintenance>,
     outputs: Vec<Output>,
     probes: Vec<String>,
+    /// Uplinks taken as down because they did not answer a probe, their own deadline not yet
+    /// passed: a report from them or from behind them withdraws their ticket (see `probe`).
+    pub(crate) probe_down: BTreeSet<u32>,
     /// Rules by metric name, for reports.
     pub(crate) thresholds_by_metric: ByMetric,
     pub(crate) trends_by_metric: ByMetric,
@@ -200,6 +205,7 @@ impl Engine {
             new_maintenance: Vec::new(),
             outputs: Vec::new(),
             probes: Vec::new(),
+            probe_down: BTreeSet::new(),
             thresholds_by_metric,
             trends_by_metric,
         };
@@ -212,8 +218,19 @@ impl Engine {
             }
             engine.arm(d, now);
             let mem = &engine.slots[d as usize].mem;
-            if mem.faults.iter().any(|f| f.topology_wait_until.is_some()) {
+            if let Some(i) = mem
+                .faults
+                .iter()
+                .position(|f| f.topology_wait_until.is_some())
+            {
                 engine.mark_waiting(d);
+                // Any probe sent before the stop went unheard: ask again.
+                for u in engine.uplinks_to_probe(d, i) {
+                    engine.probe(now, u);
+                }
+            }
+            if engine.silenced_by_probe(d) {
+                engine.probe_down.insert(d);
             }
         }
         engine.arm_maintenance(now);
@@ -445,23 +462,7 @@ impl Engine {
         self.outputs.push(o);
     }
 
-    /// Asks device `u` for a report now, unless a probe to it is still unanswered and recent.
-    pub(crate) fn probe(&mut self, now: Ms, u: u32) {
-        if !self.cfg.probe_uplinks {
-            return;
-        }
-        let s = &mut self.slots[u as usize];
-        let answered = |t: Ms| s.mem.last_report_at.is_some_and(|r| r >= t);
-        if s.probed_at
-            .is_some_and(|t| now - t < PROBE_RETRY && !answered(t))
-        {
-            return;
-        }
-        s.probed_at = Some(now);
-        self.probes.push(s.info.id.clone());
-    }
-
-    fn arm(&mut self, d: u32, now: Ms) {
+    pub(crate) fn arm(&mut self, d: u32, now: Ms) {
         let Some(wake) = self.device_wake(d, now) else {
             return;
         };
@@ -504,7 +505,10 @@ impl Engine {
                         continue; // superseded
                     }
                     slot.armed = None;
-                    let healthy = slot.mem.faults.is_empty()
+                    let probe_due = slot.probed_at.is_some() && self.probe_wake(d).is_some();
+                    let slot = &mut self.slots[d as usize];
+                    let healthy = !probe_due
+                        && slot.mem.faults.is_empty()
                         && slot.mem.deadline.is_none_or(|dl| dl >= now)
                         && slot
                             .mem

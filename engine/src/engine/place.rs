@@ -23,13 +23,16 @@ impl Engine {
                 self.attach_affected(now, d, i, t);
                 return;
             }
-            if let Some((wait, ask)) = self.topology_wait(now, d, i) {
-                self.slots[d as usize].mem.faults[i].topology_wait_until = Some(wait);
-                self.mark_waiting(d);
-                if let Some(u) = ask {
+            if self.topology_wait(now, d, i).is_some() {
+                // Ask first: the wait ends with the probes' timeout, not the uplinks' deadlines.
+                for u in self.uplinks_to_probe(d, i) {
                     self.probe(now, u);
                 }
-                return;
+                if let Some(wait) = self.topology_wait(now, d, i) {
+                    self.slots[d as usize].mem.faults[i].topology_wait_until = Some(wait);
+                    self.mark_waiting(d);
+                    return;
+                }
             }
         }
         self.slots[d as usize].mem.faults[i].topology_wait_until = None;
@@ -50,7 +53,13 @@ impl Engine {
                 .iter()
                 .find(|f| f.active && f.kind.is_down());
             if let Some(f) = down {
-                if let Some(t) = f.ticket.or(f.affected_by) {
+                // Not a ticket that is over (one the uplink's fault still names while it clears).
+                let unfinished = |t: &TicketId| {
+                    self.tickets
+                        .get(t)
+                        .is_some_and(|tk| !tk.state.is_terminal())
+                };
+                if let Some(t) = f.ticket.or(f.affected_by).filter(unfinished) {
                     return Some(t);
                 }
             }
@@ -60,60 +69,87 @@ impl Engine {
     }
 
     /// A silent device behind an uplink waits until the uplink's own deadline has passed, so
-    /// that a gateway going down yields one ticket, not one per device behind it. No wait once an
-    /// uplink was heard from after the device was *due* (its last report plus its declared
-    /// check-in): the path carried traffic when the device's report should have crossed it, so
-    /// the device itself is at fault.
+    /// that a gateway going down yields one ticket, not one per device behind it. No wait once
+    /// the nearest uplink was heard from after the device was *due* (its last report plus its
+    /// declared check-in, or the probe it did not answer): the path carried traffic when the
+    /// device's report should have crossed it, so the device itself is at fault. An uplink
+    /// further up heard from proves the path above it only; the nearer ones still decide.
     ///
     /// Hearing the uplink after the device's last report is not enough: the uplink may have died
     /// between that and the device's due time, and a device due a few seconds after its gateway
     /// died would get its own ticket, merged into the gateway's moments later (the partition test
-    /// and the simulator's storm showed exactly that). The price: a death behind a gateway that
-    /// reports less often than the grace period would wait for the gateway's next report (at
-    /// most `topology_wait_max`); so the nearest uplink, unless it is failing already, is also
-    /// returned to be probed for a report now.
-    fn topology_wait(&self, now: Ms, d: u32, i: usize) -> Option<(Ms, Option<u32>)> {
+    /// and the simulator's storm showed exactly that). A gateway that reports less often than
+    /// the grace period would leave the device waiting for its next report; so every uplink on
+    /// the path, unless failing already, is probed at once (`uplinks_to_probe`), and one that
+    /// does not answer within `probe_timeout` is down (`probe`): the wait ends one probe
+    /// timeout after the device's deadline, not at `topology_wait_max`.
+    fn topology_wait(&self, now: Ms, d: u32, i: usize) -> Option<Ms> {
         let f = &self.slots[d as usize].mem.faults[i];
         if f.kind != FaultKind::Silent {
             return None;
         }
+        let limit = f.active_since + self.cfg.topology_wait_max;
+        let mut wait: Option<Ms> = None;
+        for u in self.path_in_question(d, i) {
+            let up = &self.slots[u as usize].mem;
+            let verdict = if self.uplink_failing(now, u) {
+                // A failing uplink not yet placed is re-checked each tick, not each millisecond.
+                now + TICK
+            } else {
+                let probed = self.probe_wake(u).map(|p| p + 1);
+                let own = up.deadline.map_or(now, |dl| dl + 1);
+                probed.map_or(own, |p| p.min(own))
+            };
+            if verdict > now {
+                wait = Some(wait.map_or(verdict, |w| w.max(verdict)));
+            }
+        }
+        wait.map(|w| w.min(limit)).filter(|&w| w > now)
+    }
+
+    /// The uplinks above silent device `d` (fault `i`) that could explain its silence: up the
+    /// chain, nearest first, until one that was heard from (or through) after `d` was due.
+    /// Traffic from an uplink proves the path from it up, not the uplinks between it and `d`.
+    fn path_in_question(&self, d: u32, i: usize) -> Vec<u32> {
+        let f = &self.slots[d as usize].mem.faults[i];
         let mem = &self.slots[d as usize].mem;
         let due = mem
             .last_report_at
             .map_or(Ms::MIN, |t| t.saturating_add(mem.checkin));
-        let limit = f.active_since + self.cfg.topology_wait_max;
-        let mut wait: Option<Ms> = None;
-        let mut ask = None;
+        // Silent by an unanswered probe: it was due to answer then.
+        let due = f.raw_since.map_or(due, |s| due.min(s));
+        let mut out = Vec::new();
         let mut at = self.slots[d as usize].uplink;
         for _ in 0..self.slots.len() {
             let Some(u) = at else { break };
             let up = &self.slots[u as usize].mem;
             if up.last_report_at.is_some_and(|t| t > due) || self.heard_through(u, d, due) {
-                return None;
+                break;
             }
-            let failing = up
-                .faults
-                .iter()
-                .any(|f| f.kind.is_down() && f.raw_since.is_some());
-            // Past its deadline but not yet marked silent: the same tick may handle it next.
-            let overdue = up.deadline.is_some_and(|dl| dl < now);
-            // A failing uplink not yet placed is re-checked each tick, not each millisecond.
-            let verdict = if failing || overdue {
-                now + TICK
-            } else {
-                up.deadline.map_or(now, |dl| dl + 1)
-            };
-            if verdict > now {
-                wait = Some(wait.map_or(verdict, |w| w.max(verdict)));
-            }
-            if Some(u) == self.slots[d as usize].uplink && !failing && !overdue {
-                ask = Some(u);
-            }
+            out.push(u);
             at = self.slots[u as usize].uplink;
         }
-        wait.map(|w| w.min(limit))
-            .filter(|&w| w > now)
-            .map(|w| (w, ask))
+        out
+    }
+
+    /// Whether uplink `u` is failing already (a down condition holds) or past its deadline and
+    /// not yet marked silent (the same tick may handle it next).
+    fn uplink_failing(&self, now: Ms, u: u32) -> bool {
+        let up = &self.slots[u as usize].mem;
+        up.faults
+            .iter()
+            .any(|f| f.kind.is_down() && f.raw_since.is_some())
+            || up.deadline.is_some_and(|dl| dl < now)
+    }
+
+    /// The uplinks to ask for a report now for waiting device `d` (fault `i`): every one in
+    /// question, so that nested uplinks get their verdicts in one probe timeout (the nearest
+    /// failing one then takes the ticket); not those failing already, nor those heard from.
+    pub(crate) fn uplinks_to_probe(&self, d: u32, i: usize) -> Vec<u32> {
+        let now = self.last_now();
+        let mut out = self.path_in_question(d, i);
+        out.retain(|&u| !self.uplink_failing(now, u));
+        out
     }
 
     /// Flags every uplink above `d`: a report from any of them may answer `d`'s wait.
@@ -128,7 +164,7 @@ impl Engine {
 
     /// Whether another device behind `u` (not `d`) was heard after `due`: its reports crossed
     /// `u`, so the path through `u` is up.
-    fn heard_through(&self, u: u32, d: u32, due: Ms) -> bool {
+    pub(crate) fn heard_through(&self, u: u32, d: u32, due: Ms) -> bool {
         let mut stack = self.children[u as usize].clone();
         while let Some(c) = stack.pop() {
             if c != d
@@ -146,6 +182,15 @@ impl Engine {
 
     fn attach_affected(&mut self, now: Ms, d: u32, i: usize, t: TicketId) {
         let id = self.slots[d as usize].info.id.clone();
+        // A ticket raised by an unanswered probe says so: nobody knows yet that it is dead.
+        let how = match self
+            .tickets
+            .get(&t)
+            .and_then(|tk| self.device_index(&tk.device))
+        {
+            Some(u) if self.silenced_by_probe(u) => "uplink not answering",
+            _ => "uplink down",
+        };
         let f = &mut self.slots[d as usize].mem.faults[i];
         f.affected_by = Some(t);
         f.topology_wait_until = None;
@@ -156,7 +201,7 @@ impl Engine {
                 if tk.root.is_down() {
                     // Says what the problem is: one unreachable uplink, not one device.
                     tk.title = format!(
-                        "{}: uplink down, {} device(s) behind it unreachable",
+                        "{}: {how}, {} device(s) behind it unreachable",
                         tk.device,
                         tk.affected.len()
                     );
@@ -174,7 +219,12 @@ impl Engine {
             let n = self.slots[c as usize].mem.faults.len();
             for i in 0..n {
                 let f = &self.slots[c as usize].mem.faults[i];
-                if !(f.active && f.kind.is_down() && f.affected_by.is_none()) {
+                // Attached to a ticket that is over: a nearer uplink's, merged into this one
+                // just now (the property test found grandchildren left on it).
+                let orphaned = f
+                    .affected_by
+                    .is_some_and(|a| self.tickets.get(&a).is_none_or(|tk| tk.state.is_terminal()));
+                if !(f.active && f.kind.is_down() && (f.affected_by.is_none() || orphaned)) {
                     continue;
                 }
                 if let Some(own) = f.ticket {

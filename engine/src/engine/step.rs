@@ -137,6 +137,9 @@ impl Engine {
     fn release_children(&mut self, now: Ms, d: u32) {
         let mut stack = self.children[d as usize].clone();
         while let Some(c) = stack.pop() {
+            // Every device below, not only below those released: a device attached to the
+            // uplink's ticket may sit behind one that never went down (the property test).
+            stack.extend(self.children[c as usize].iter().copied());
             let grace = self.grace(c);
             let mem = &mut self.slots[c as usize].mem;
             let mut changed = false;
@@ -155,7 +158,6 @@ impl Engine {
                 if let Some(dl) = mem.deadline.as_mut() {
                     *dl = (*dl).max(now + mem.checkin + grace);
                 }
-                stack.extend(self.children[c as usize].iter().copied());
                 self.touch(now, c);
             }
         }

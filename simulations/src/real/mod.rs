@@ -91,6 +91,7 @@ pub struct Running {
     engineers: Vec<JoinHandle<()>>,
     started_ms: Ms,
     scenario: String,
+    probe_timeout: Ms,
     seed: u64,
     engineer_count: usize,
 }
@@ -189,6 +190,7 @@ pub fn start(s: &Scenario, secrets: &Secrets, hub: Endpoints, opts: &Options) ->
         engineers,
         started_ms: now_ms(),
         scenario: s.name.clone(),
+        probe_timeout: s.detection.probe_timeout,
         seed,
         engineer_count,
     }
@@ -258,6 +260,7 @@ impl Running {
                 wall_s,
                 ..Stats::default()
             },
+            probe_timeout: self.probe_timeout,
         }
     }
 }
@@ -420,7 +423,7 @@ impl Controller {
                 self.set(root, Condition::Silent);
                 (silence_due, true)
             }
-            FaultType::UplinkDown => {
+            FaultType::UplinkDown { .. } => {
                 for &d in &p.devices {
                     self.set(d, Condition::Silent);
                 }
@@ -452,9 +455,30 @@ impl Controller {
                 (hold.map(|h| now + h), false)
             }
         };
+        // Uplink faults: the first deadline among the gateway and the devices behind it.
+        let first_due = matches!(p.fault, FaultType::UplinkDown { .. })
+            .then(|| {
+                p.devices
+                    .iter()
+                    .filter_map(|&d| {
+                        let last = self.shared.last_report[d as usize].load(Ordering::Relaxed);
+                        let project = &self.fleet.infos[d as usize].project;
+                        let grace = self
+                            .s
+                            .detection
+                            .project_grace
+                            .get(project)
+                            .copied()
+                            .unwrap_or(self.s.detection.heartbeat_grace);
+                        (last > 0).then(|| last + self.fleet.every(d) + grace)
+                    })
+                    .min()
+            })
+            .flatten();
         let mut all = self.problems.lock().expect("problems");
         all[idx].due = due;
         all[idx].by_silence = by_silence;
+        all[idx].first_due = first_due;
         if p.class == Class::Check || p.class == Class::Threshold {
             all[idx].first_bad = Some(now);
         }

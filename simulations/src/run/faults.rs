@@ -56,7 +56,10 @@ impl World<'_> {
             FaultType::Dies => {
                 self.flags[i] |= DEAD;
                 self.problems[p].by_silence = true;
-                self.problems[p].due = last.and(deadline(self, d));
+                // Dead with its uplink: nobody can tell until the uplink is back (see `finish`).
+                if !self.problems[p].with_uplink {
+                    self.problems[p].due = last.and(deadline(self, d));
+                }
             }
             FaultType::Disconnects => {
                 self.flags[i] |= DEAD;
@@ -70,13 +73,18 @@ impl World<'_> {
                     self.problems[p].due = deadline(self, d);
                 }
             }
-            FaultType::UplinkDown => {
+            FaultType::UplinkDown { .. } => {
                 self.flags[i] |= DEAD;
                 self.problems[p].by_silence = true;
                 for &c in &self.problems[p].devices[1..] {
                     self.flags[c as usize] |= BEHIND;
                 }
                 self.problems[p].due = deadline(self, d);
+                self.problems[p].first_due = self.problems[p]
+                    .devices
+                    .iter()
+                    .filter_map(|&c| deadline(self, c))
+                    .min();
             }
             FaultType::DiskFills { metric, rate } | FaultType::BatteryDrains { metric, rate } => {
                 self.fault_of[i] = p as u32;
@@ -166,13 +174,22 @@ impl World<'_> {
                     self.wake(d, now);
                 }
             }
-            FaultType::UplinkDown => {
+            FaultType::UplinkDown { .. } => {
                 self.flags[d as usize] &= !DEAD;
                 self.wake(d, now);
                 for c in devices[1..].iter().copied() {
                     self.flags[c as usize] &= !BEHIND;
                     let back = now + self.rng.random_range(1..RECONNECT);
                     self.wake(c, back);
+                    // A device that died with the uplink: the hub confirms the uplink's recovery
+                    // (its first report now, plus `recovery_confirm`), then gives the device
+                    // behind it a fresh check-in and grace, then finds it silent.
+                    let dead = self.active_at.get(&c).copied();
+                    if let Some(q) = dead.filter(|&q| self.problems[q as usize].with_uplink) {
+                        let span = self.fleet.every(c) + self.grace(c);
+                        self.problems[q as usize].due =
+                            Some(now + self.cfg.recovery_confirm + span);
+                    }
                 }
             }
             FaultType::Maintenance { .. } => {

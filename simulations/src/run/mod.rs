@@ -64,6 +64,8 @@ pub struct Outcome {
     /// When each ticket was first offered to an engineer.
     pub dispatched_at: HashMap<TicketId, Ms>,
     pub stats: Stats,
+    /// The engine's probe timeout, which findings allow for.
+    pub probe_timeout: Ms,
 }
 
 /// Device flags: any set means the device does not report.
@@ -245,6 +247,7 @@ pub fn run(s: &Scenario, opts: &Options) -> Result<Outcome, FileError> {
         tickets: engine.tickets().cloned().collect(),
         dispatched_at,
         stats,
+        probe_timeout: s.detection.probe_timeout,
     })
 }
 
@@ -264,9 +267,14 @@ impl World<'_> {
                 (r, e) => r.or(e).unwrap_or(Ms::MAX),
             };
             if next > self.end {
-                break;
+                if self.advance(self.end) {
+                    break;
+                }
+                continue;
             }
-            self.advance(next);
+            if !self.advance(next) {
+                continue; // a probe's answer is due first
+            }
             if event == Some(next) {
                 let Some(Reverse((_, _, e))) = self.events.pop() else {
                     unreachable!("peeked")
@@ -277,12 +285,13 @@ impl World<'_> {
             }
             bar.at(self.now);
         }
-        self.advance(self.end);
         bar.done();
     }
 
     /// Ticks the engine at every deadline it asks for up to `t`, then sets the clock to `t`.
-    fn advance(&mut self, t: Ms) {
+    /// Stops early (and says so) when a tick sent a probe whose answer is due before `t`: the
+    /// answer must reach the engine before the probe's timeout does.
+    fn advance(&mut self, t: Ms) -> bool {
         if self.hub_up {
             while self.engine.next_deadline() <= t {
                 let at = self.engine.next_deadline().max(self.now);
@@ -295,9 +304,13 @@ impl World<'_> {
                 if at / 1_000 != self.collected / 1_000 {
                     self.collect();
                 }
+                if self.events.peek().is_some_and(|Reverse((e, _, _))| *e < t) {
+                    return false;
+                }
             }
         }
         self.now = self.now.max(t);
+        true
     }
 
     fn handle(&mut self, input: Input<'_>) -> bool {
@@ -317,7 +330,12 @@ impl World<'_> {
 
     /// Sends the engine's probes: a device that can report answers one round trip later.
     fn probes(&mut self) {
-        for id in self.engine.take_probes() {
+        let probes = self.engine.take_probes();
+        self.send_probes(probes);
+    }
+
+    fn send_probes(&mut self, probes: Vec<String>) {
+        for id in probes {
             let Some(&d) = self.fleet.index.get(&id) else {
                 continue;
             };
@@ -330,7 +348,9 @@ impl World<'_> {
     /// with a restart in the scenario, the rest is kept as the store would keep it.
     fn collect(&mut self) {
         self.collected = self.now;
-        let changes = self.engine.take_changes();
+        let mut changes = self.engine.take_changes();
+        // Probes go out with the batch, as ingest sends them (a restart's among them).
+        self.send_probes(std::mem::take(&mut changes.probes));
         for o in &changes.outputs {
             if let Output::Notify(n) = o {
                 if n.kind != NoticeKind::Dispatched {

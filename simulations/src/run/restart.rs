@@ -2,7 +2,7 @@
 //! and what the hub should notice moves as its fresh grace does.
 
 use super::World;
-use heartline_engine::Engine;
+use heartline_engine::{Engine, Ms};
 
 impl World<'_> {
     /// The hub is back: its engine is rebuilt from what it had committed, as `Hub::start` does.
@@ -36,6 +36,17 @@ impl World<'_> {
                 self.now
             };
             self.problems[pi].due = Some(due.max(fresh));
+        }
+        // An uplink's first deadline behind it moves the same way, device by device.
+        for pi in 0..self.problems.len() {
+            let pr = &self.problems[pi];
+            if pr.first_due.is_none() || pr.end.is_some() {
+                continue;
+            }
+            let first = pr.devices.iter().filter_map(|&c| self.silence_due(c)).min();
+            // A verdict that was pending when the hub stopped starts again with a new probe.
+            let pending = |f: Ms| f + self.cfg.probe_timeout >= r.at && f < self.now;
+            self.problems[pi].first_due = first.map(|f| if pending(f) { self.now } else { f });
         }
         self.collect();
     }

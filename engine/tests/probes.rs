@@ -1,0 +1,259 @@
+//! Unanswered probes as evidence: an uplink that does not answer within `probe_timeout` is down
+//! at once; one that reports after all has its ticket withdrawn as a false alarm and the devices
+//! behind it placed on their own; nested uplinks, nearest first; a hub restart during the wait.
+
+mod common;
+
+use common::*;
+use heartline_engine::*;
+
+fn timeout() -> Ms {
+    cfg().probe_timeout
+}
+
+/// gw reports every 10 min; the cameras behind it every 30 s.
+fn slow_site(cameras: usize) -> Sim {
+    let mut devices = vec![dev("gw", None, "gateway")];
+    for i in 0..cameras {
+        devices.push(dev(&format!("cam{i}"), Some("gw"), "camera"));
+    }
+    let mut s = Sim::new(cfg(), devices);
+    s.send("gw", report(600));
+    for i in 0..cameras {
+        s.send(&format!("cam{i}"), report(30));
+    }
+    s
+}
+
+#[test]
+fn an_uplink_that_reports_after_all_was_a_false_alarm_and_the_devices_get_their_own_tickets() {
+    let mut s = slow_site(2);
+    // Both cameras die; gw is alive but does not answer the probe (an older agent, say).
+    let deadline = T0 + 60 * SECOND;
+    s.to(deadline + 1 + timeout());
+    let gw = s.only();
+    assert_eq!(gw.device, "gw");
+    assert_eq!(gw.affected.len(), 2);
+    // gw reports on its own schedule, long before its own deadline: it was alive.
+    s.engine.take_probes();
+    s.by(2 * MINUTE);
+    s.send("gw", report(600));
+    let withdrawn = s.now;
+    let gw = s.engine.ticket(gw.id).unwrap().clone();
+    assert_eq!(gw.state, TicketState::Cancelled);
+    let last = gw.timeline.last().unwrap();
+    assert!(
+        last.what.contains("false alarm") && last.what.contains("2 device(s)"),
+        "{last:?}"
+    );
+    // The cameras are asked themselves (one might only be reconnecting); neither answers.
+    let mut asked = s.engine.take_probes();
+    asked.sort();
+    assert_eq!(asked, vec!["cam0".to_string(), "cam1".to_string()]);
+    s.to(withdrawn + timeout());
+    assert!(s.unfinished().is_empty());
+    s.to(withdrawn + timeout() + 1);
+    let mut own: Vec<(String, FaultKind)> = s
+        .unfinished()
+        .into_iter()
+        .map(|t| (t.device, t.root))
+        .collect();
+    own.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(
+        own,
+        vec![
+            ("cam0".to_string(), FaultKind::Silent),
+            ("cam1".to_string(), FaultKind::Silent)
+        ]
+    );
+    assert!(s.unfinished().iter().all(|t| t.opened_at == s.now));
+    // The withdrawn ticket is not reopened when gw really dies later: a new ticket.
+    s.by(20 * MINUTE);
+    let ids: Vec<TicketId> = s
+        .unfinished()
+        .iter()
+        .filter(|t| t.device == "gw")
+        .map(|t| t.id)
+        .collect();
+    assert_eq!(ids.len(), 1);
+    assert_ne!(ids[0], gw.id);
+}
+
+#[test]
+fn a_report_from_behind_the_uplink_answers_for_it() {
+    let mut s = slow_site(2);
+    // cam0 dies; cam1 keeps reporting through gw, which does not answer the probe itself.
+    let deadline = T0 + 60 * SECOND;
+    s.to(deadline + 1);
+    assert_eq!(s.engine.take_probes(), vec!["gw".to_string()]);
+    s.by(SECOND);
+    s.send("cam1", report(30));
+    s.to(deadline + 1 + timeout() + 1);
+    let t = s.only();
+    assert_eq!((t.device.as_str(), t.root), ("cam0", FaultKind::Silent));
+}
+
+#[test]
+fn a_device_reporting_behind_an_uplink_down_by_a_probe_withdraws_its_ticket() {
+    let mut s = slow_site(2);
+    // cam0 dies; cam1 is slow to send (its next report is still inside its own grace).
+    s.by(30 * SECOND);
+    s.send("cam1", report(30));
+    s.to(T0 + 60 * SECOND + 1 + timeout());
+    let t = s.only();
+    assert_eq!(t.device, "gw");
+    // cam1's report crossed gw: the path is up. cam1 was never attached (still inside its
+    // grace), so gw was simply slow to answer: a false alarm.
+    s.by(10 * SECOND);
+    s.send("cam1", report(30));
+    assert_eq!(s.engine.ticket(t.id).unwrap().state, TicketState::Cancelled);
+    s.by(timeout() + 1);
+    let open = s.unfinished();
+    assert_eq!(open.len(), 1, "{open:#?}");
+    assert_eq!(open[0].device, "cam0");
+}
+
+/// core → edge → cam: the cameras are behind two uplinks.
+fn nested() -> Sim {
+    let devices = vec![
+        dev("core", None, "gateway"),
+        dev("edge", Some("core"), "gateway"),
+        dev("cam", Some("edge"), "camera"),
+    ];
+    let mut s = Sim::new(cfg(), devices);
+    s.send("core", report(600));
+    s.send("edge", report(480));
+    s.send("cam", report(30));
+    s
+}
+
+#[test]
+fn nested_uplinks_are_probed_together_and_the_nearest_dead_one_takes_the_ticket() {
+    // core dies: nothing behind it answers.
+    let mut s = nested();
+    let deadline = T0 + 60 * SECOND;
+    s.to(deadline + 1);
+    let mut asked = s.engine.take_probes();
+    asked.sort();
+    assert_eq!(asked, vec!["core".to_string(), "edge".to_string()]);
+    s.to(deadline + 1 + timeout() + cfg().heartbeat_grace.min(SECOND));
+    let t = s.only();
+    let mut affected = t.affected.clone();
+    affected.sort();
+    assert_eq!(
+        (t.device.as_str(), affected),
+        ("core", vec!["cam".to_string(), "edge".to_string()])
+    );
+
+    // Only edge dies: core answers, edge takes the ticket.
+    let mut s = nested();
+    s.to(deadline + 1);
+    s.engine.take_probes();
+    s.by(SECOND);
+    s.send("core", report(600));
+    s.to(deadline + 1 + timeout() + SECOND);
+    let t = s.only();
+    assert_eq!(
+        (t.device.as_str(), t.affected.clone()),
+        ("edge", vec!["cam".to_string()])
+    );
+}
+
+#[test]
+fn a_hub_restart_during_the_wait_asks_the_uplink_again() {
+    let mut persisted = Default::default();
+    let mut s = slow_site(1);
+    let deadline = T0 + 60 * SECOND;
+    s.to(deadline + 1);
+    assert_eq!(s.engine.take_probes(), vec!["gw".to_string()]);
+    // The hub stops before the timeout; the probe's answer, if any, was lost with it.
+    s.by(SECOND);
+    s.restart(&mut persisted);
+    assert_eq!(s.engine.take_probes(), vec!["gw".to_string()]);
+    let asked = s.now;
+    s.to(asked + timeout() - 1);
+    assert!(s.tickets().is_empty(), "a fresh timeout from the new probe");
+    s.to(asked + timeout());
+    assert_eq!(s.only().device, "gw");
+    // And once down by a probe, a restart keeps it so: gw's report still withdraws it.
+    s.by(SECOND);
+    s.restart(&mut persisted);
+    s.by(MINUTE);
+    assert_eq!(s.only().device, "gw");
+    s.send("gw", report(600));
+    s.by(timeout() + 1);
+    let open = s.unfinished();
+    assert_eq!(open.len(), 1, "{open:#?}");
+    assert_eq!(open[0].device, "cam0");
+}
+
+#[test]
+fn devices_back_behind_an_uplink_end_its_outage_rather_than_call_it_a_false_alarm() {
+    let mut s = slow_site(2);
+    // gw reboots: both cameras are cut off, the probe goes unanswered.
+    s.to(T0 + 60 * SECOND + 1 + timeout());
+    let t = s.only();
+    assert_eq!((t.device.as_str(), t.affected.len()), ("gw", 2));
+    // It is back a minute later: cam0 reconnects first, cam1 a few seconds after it.
+    s.by(MINUTE);
+    s.send("cam0", report(30));
+    s.by(3 * SECOND);
+    s.send("cam1", report(600));
+    s.by(3 * MINUTE);
+    s.send("gw", report(600));
+    s.keep("cam0", &report(30), 30 * SECOND, s.now + 5 * MINUTE);
+    let gw = s.engine.ticket(t.id).unwrap();
+    assert_eq!(gw.state, TicketState::AutoRecovered, "{gw:#?}");
+    assert_eq!(
+        s.tickets().len(),
+        1,
+        "no ticket for a camera that came back"
+    );
+}
+
+#[test]
+fn a_device_that_answers_its_own_probe_after_a_false_alarm_gets_no_ticket() {
+    let mut s = slow_site(2);
+    s.to(T0 + 60 * SECOND + 1 + timeout());
+    assert_eq!(s.only().affected.len(), 2);
+    s.engine.take_probes();
+    // gw reports: a false alarm. cam1 was only slow to reconnect and answers its probe.
+    s.by(MINUTE);
+    s.send("gw", report(600));
+    s.by(SECOND);
+    s.send("cam1", report(30));
+    s.by(timeout());
+    let open = s.unfinished();
+    assert_eq!(open.len(), 1, "{open:#?}");
+    assert_eq!(open[0].device, "cam0");
+}
+
+#[test]
+fn a_device_starting_to_wait_later_does_not_put_off_a_long_probe_timeout() {
+    let long = 20 * SECOND;
+    let devices = vec![
+        dev("gw", None, "gateway"),
+        dev("a", Some("gw"), "camera"),
+        dev("b", Some("gw"), "camera"),
+    ];
+    let mut s = Sim::new(
+        EngineConfig {
+            probe_timeout: long,
+            ..cfg()
+        },
+        devices,
+    );
+    s.send("gw", report(600));
+    s.send("a", report(30));
+    s.by(10 * SECOND);
+    s.send("b", report(30));
+    // a falls due at 60 s and asks gw; b at 70 s finds the probe outstanding: no second one.
+    let asked = T0 + 60 * SECOND + 1;
+    s.to(asked);
+    assert_eq!(s.engine.take_probes(), vec!["gw".to_string()]);
+    s.to(T0 + 71 * SECOND);
+    assert!(s.engine.take_probes().is_empty());
+    s.to(asked + long);
+    let t = s.only();
+    assert_eq!((t.device.as_str(), t.affected.len()), ("gw", 2));
+}
