@@ -33,9 +33,11 @@ pub mod config;
 pub mod directory;
 pub mod engineer_cli;
 pub mod http;
+pub mod i18n;
 pub mod ingest;
 pub mod inventory;
 pub mod live;
+pub mod localtime;
 pub mod metrics;
 pub mod notify;
 pub mod parts;
@@ -388,13 +390,15 @@ fn start_notifier(
         url: url.get_ref().clone(),
         secret,
         timeout: std::time::Duration::from_secs(10),
+        language: cfg.language,
     });
     let (wake, woken) = flume::bounded(1);
     let (store, stop) = (store.clone(), stop.clone());
     let retry_max = std::time::Duration::from_millis(cfg.retry_max_ms.max(100));
+    let language = cfg.language;
     tracing::info!(url = %url.get_ref(), "notifications go to the webhook");
     let thread = deaths.thread("notifier", move || {
-        notify::run_outbox(store, Box::new(webhook), woken, stop, retry_max)
+        notify::run_outbox(store, Box::new(webhook), woken, stop, retry_max, language)
     })?;
     Ok(Some((wake, thread)))
 }

@@ -6,6 +6,7 @@
 
 use super::fault::FaultKind;
 use super::sla::{Clocks, SlaTimes};
+use super::timeline::{TimelineEntry, What};
 use super::units::{Ms, TicketId};
 use heartline_proto::Severity;
 use serde::{Deserialize, Serialize};
@@ -61,13 +62,6 @@ pub enum Actor {
     Engineer(String),
     Customer(String),
     Operator(String),
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TimelineEntry {
-    pub at: Ms,
-    pub actor: Actor,
-    pub what: String,
 }
 
 /// What a person (or dispatch) asks of a ticket.
@@ -197,34 +191,36 @@ pub struct DispatchState {
     pub retry_at: Option<Ms>,
     /// Offers that lapsed without an accept (respond-by misses).
     pub offers_missed: u32,
-    /// Why the current engineer was chosen.
-    pub reason: String,
+    /// Why the current engineer was chosen (a [`What::Chosen`]), or why nobody was.
+    pub reason: Option<What>,
 }
 
 impl Ticket {
-    pub fn note(&mut self, at: Ms, actor: Actor, what: impl Into<String>) {
+    pub fn note(&mut self, at: Ms, actor: Actor, what: What) {
         self.updated_at = at;
         self.timeline.push(TimelineEntry {
             at,
             actor,
-            what: what.into(),
+            change: None,
+            what,
         });
     }
 
-    /// Moves to `to`, with a timeline entry.
-    pub fn set_state(&mut self, at: Ms, actor: Actor, to: TicketState, why: &str) {
+    /// Moves to `to`, with a timeline entry saying why.
+    pub fn set_state(&mut self, at: Ms, actor: Actor, to: TicketState, why: What) {
         let from = self.state;
         self.state = to;
         if to.is_terminal() {
             self.closed_at = Some(at);
             self.verify_until = None;
         }
-        let what = if why.is_empty() {
-            format!("{} → {}", from.as_str(), to.as_str())
-        } else {
-            format!("{} → {}: {why}", from.as_str(), to.as_str())
-        };
-        self.note(at, actor, what);
+        self.updated_at = at;
+        self.timeline.push(TimelineEntry {
+            at,
+            actor,
+            change: Some((from, to)),
+            what: why,
+        });
     }
 
     /// Applies a person's action if the lifecycle allows it. Verification and auto-recovery are
@@ -264,10 +260,9 @@ impl Ticket {
                     by: by.clone(),
                     at,
                 });
-                let what = if comment.is_empty() {
-                    format!("rated {stars}/5")
-                } else {
-                    format!("rated {stars}/5: {comment}")
+                let what = What::Rated {
+                    stars: *stars,
+                    comment: comment.clone(),
                 };
                 self.note(at, actor, what);
                 return Ok(());
@@ -276,13 +271,16 @@ impl Ticket {
                 return Err(refuse("a ticket can be rated once it is closed"));
             }
             (TicketAction::Note { text }, _) => {
-                self.note(at, actor, format!("note: {text}"));
+                self.note(at, actor, What::Note { text: text.clone() });
                 return Ok(());
             }
             (_, s) if s.is_terminal() => return Err(refuse("the ticket is finished")),
             (TicketAction::Dispatch { engineer }, Open | Reopened | Dispatched) => {
                 self.engineer = Some(engineer.clone());
-                self.set_state(at, actor, Dispatched, &format!("dispatched to {engineer}"));
+                let what = What::Dispatched {
+                    engineer: engineer.clone(),
+                };
+                self.set_state(at, actor, Dispatched, what);
             }
             (TicketAction::Dispatch { .. }, _) => {
                 return Err(refuse(
@@ -292,39 +290,48 @@ impl Ticket {
             (TicketAction::Decline { reason }, Dispatched) => {
                 let who = self.engineer.take().unwrap_or_default();
                 let back = if self.reopened > 0 { Reopened } else { Open };
-                self.set_state(at, actor, back, &format!("declined by {who}: {reason}"));
+                let what = What::Declined {
+                    by: who,
+                    reason: reason.clone(),
+                };
+                self.set_state(at, actor, back, what);
             }
             (TicketAction::Decline { .. }, _) => {
                 return Err(refuse("only a dispatched ticket can be declined"));
             }
             (TicketAction::Accept, Dispatched) => {
                 self.accepted_at.get_or_insert(at);
-                self.set_state(at, actor, Accepted, "");
+                self.set_state(at, actor, Accepted, What::Moved);
             }
             (TicketAction::Accept, _) => {
                 return Err(refuse("only a dispatched ticket can be accepted"));
             }
-            (TicketAction::OnSite, Accepted) => self.set_state(at, actor, OnSite, ""),
+            (TicketAction::OnSite, Accepted) => self.set_state(at, actor, OnSite, What::Moved),
             (TicketAction::OnSite, _) => return Err(refuse("accept the ticket first")),
             (TicketAction::Resolve { note }, Accepted | OnSite) => {
-                self.set_state(at, actor, Resolved, note);
+                let what = What::Resolved { note: note.clone() };
+                self.set_state(at, actor, Resolved, what);
             }
             (TicketAction::Resolve { .. }, Resolved) => {
                 return Err(refuse("it is already awaiting the device's verification"));
             }
             (TicketAction::Resolve { .. }, _) => return Err(refuse("accept the ticket first")),
-            (TicketAction::Cancel { reason }, _) => self.set_state(at, actor, Cancelled, reason),
+            (TicketAction::Cancel { reason }, _) => {
+                let what = What::Cancelled {
+                    reason: reason.clone(),
+                };
+                self.set_state(at, actor, Cancelled, what);
+            }
             (TicketAction::Handover { to }, _) if self.engineer.as_ref() == Some(to) => {
                 return Err(refuse("it is already theirs"));
             }
             (TicketAction::Handover { to }, Dispatched | Accepted | OnSite) => {
                 let from = self.engineer.replace(to.clone()).unwrap_or_default();
-                self.set_state(
-                    at,
-                    actor,
-                    Dispatched,
-                    &format!("handed over by {from} to {to}"),
-                );
+                let what = What::HandedOver {
+                    from,
+                    to: to.clone(),
+                };
+                self.set_state(at, actor, Dispatched, what);
             }
             (TicketAction::Handover { .. }, _) => {
                 return Err(refuse(

@@ -159,6 +159,9 @@ pub struct NotifyConfig {
         rename = "retry_max"
     )]
     pub retry_max_ms: u64,
+    /// The language of the webhook's notices (to engineers and managers): "zh-CN" or "en".
+    #[serde(default)]
+    pub language: crate::i18n::Lang,
 }
 
 impl Default for NotifyConfig {
@@ -167,6 +170,7 @@ impl Default for NotifyConfig {
             webhook_url: None,
             webhook_secret_file: None,
             retry_max_ms: default_retry_max(),
+            language: crate::i18n::Lang::default(),
         }
     }
 }

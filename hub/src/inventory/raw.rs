@@ -54,6 +54,12 @@ pub(super) struct RawUserToken {
 pub(super) struct RawTenant {
     pub(super) id: Id,
     pub(super) name: String,
+    /// IANA time zone of the tenant's pages, exports and KPI days; `Asia/Shanghai` if absent.
+    #[serde(default)]
+    pub(super) time_zone: Option<Spanned<String>>,
+    /// Language of the tenant's notices: `zh-CN` (default) or `en`.
+    #[serde(default)]
+    pub(super) language: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]

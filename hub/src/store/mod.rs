@@ -10,6 +10,7 @@
 mod audit;
 pub mod backup;
 mod failure;
+mod migrate;
 pub mod records;
 mod scope;
 mod tables;
@@ -35,8 +36,9 @@ use tables::{
     NOTICES, PROJECTS, SITES, TENANTS, TICKETS, USERS, decode, encode,
 };
 
-/// Bumped whenever a stored record changes shape; a store of another version is refused.
-pub const SCHEMA_VERSION: u64 = 4;
+/// Bumped whenever a stored record changes shape; a store of another version is refused,
+/// except the one before it, which [`migrate`] upgrades when the store opens.
+pub const SCHEMA_VERSION: u64 = 5;
 
 /// What [`Store::apply_inventory`] changed.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -92,6 +94,16 @@ impl Store {
             let mut meta = tx.open_table(META)?;
             let found = meta.get("schema_version")?.map(|v| v.value());
             match found {
+                Some(migrate::FROM) => {
+                    let n = migrate::upgrade(&tx)?;
+                    meta.insert("schema_version", SCHEMA_VERSION)?;
+                    tracing::info!(
+                        records = n,
+                        from = migrate::FROM,
+                        to = SCHEMA_VERSION,
+                        "store upgraded"
+                    );
+                }
                 Some(v) if v != SCHEMA_VERSION => {
                     return Err(StoreError::Schema {
                         found: v,
@@ -373,6 +385,17 @@ impl Store {
             tickets,
             next_ticket,
         })
+    }
+
+    /// A tenant's time zone (the default one for an unknown tenant or an unreadable store).
+    pub fn tenant_zone(&self, tenant: &str) -> crate::localtime::Zone {
+        let name = self
+            .tenants(&Scope::Operator)
+            .ok()
+            .and_then(|ts| ts.into_iter().find(|t| t.id == tenant))
+            .map(|t| t.time_zone)
+            .unwrap_or_default();
+        crate::localtime::Zone::or_default(&name)
     }
 
     /// Tickets the scope may see, newest first.

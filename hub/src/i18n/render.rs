@@ -1,0 +1,330 @@
+//! The engine's vocabulary in a reader's language: ticket states, severities, faults, titles,
+//! timeline entries and notices. Pure functions of (language, zone, value); the engine stores
+//! kinds and parameters, never sentences.
+
+use super::{Lang, t};
+use crate::localtime::Zone;
+use heartline_engine::{
+    Actor, Area, Detail, Escalation, EventKind, FaultKind, Level, Ms, Notice, NoticeKind, Pick,
+    Ticket, TicketState, TimelineEntry, What,
+};
+use heartline_proto::Severity;
+
+pub fn state_id(s: TicketState) -> &'static str {
+    match s {
+        TicketState::Open => "state-open",
+        TicketState::Dispatched => "state-dispatched",
+        TicketState::Accepted => "state-accepted",
+        TicketState::OnSite => "state-on-site",
+        TicketState::Resolved => "state-resolved",
+        TicketState::Closed => "state-closed",
+        TicketState::AutoRecovered => "state-auto-recovered",
+        TicketState::Reopened => "state-reopened",
+        TicketState::Cancelled => "state-cancelled",
+    }
+}
+
+pub fn state(lang: Lang, s: TicketState) -> String {
+    t(lang, state_id(s), &[])
+}
+
+pub fn severity(lang: Lang, s: Severity) -> String {
+    let id = match s {
+        Severity::Info => "severity-info",
+        Severity::Minor => "severity-minor",
+        Severity::Major => "severity-major",
+        Severity::Critical => "severity-critical",
+    };
+    t(lang, id, &[])
+}
+
+/// An SLA state as `views::sla_state` names it ("on track", "at risk", "breached", "met").
+pub fn sla(lang: Lang, code: &str) -> String {
+    t(lang, &format!("sla-{}", code.replace(' ', "-")), &[])
+}
+
+pub fn level(lang: Lang, l: Level) -> String {
+    let id = match l {
+        Level::Engineer => "level-engineer",
+        Level::GridManager => "level-grid-manager",
+        Level::DistrictManager => "level-district-manager",
+        Level::ServiceLeader => "level-service-leader",
+    };
+    t(lang, id, &[])
+}
+
+/// Who did it: the kind in words, and the id (empty for the system).
+pub fn actor(lang: Lang, a: &Actor) -> (String, String) {
+    let (id, who) = match a {
+        Actor::Device(d) => ("actor-device", d.as_str()),
+        Actor::System => ("actor-system", ""),
+        Actor::Engineer(e) => ("actor-engineer", e.as_str()),
+        Actor::Customer(c) => ("actor-customer", c.as_str()),
+        Actor::Operator(o) => ("actor-operator", o.as_str()),
+    };
+    (t(lang, id, &[]), who.to_string())
+}
+
+fn event(lang: Lang, k: EventKind) -> String {
+    let id = match k {
+        EventKind::Reboot => "event-reboot",
+        EventKind::WatchdogReset => "event-watchdog-reset",
+        EventKind::PowerLoss => "event-power-loss",
+        EventKind::Brownout => "event-brownout",
+        EventKind::Crash => "event-crash",
+        EventKind::LinkDown => "event-link-down",
+        EventKind::LinkUp => "event-link-up",
+        EventKind::Other => "event-other",
+    };
+    t(lang, id, &[])
+}
+
+pub fn fault(lang: Lang, f: &FaultKind) -> String {
+    match f {
+        FaultKind::Silent => t(lang, "fault-silent", &[]),
+        FaultKind::Offline => t(lang, "fault-offline", &[]),
+        FaultKind::Threshold { rule, instance } if instance.is_empty() => {
+            t(lang, "fault-threshold", &[("rule", rule)])
+        }
+        FaultKind::Threshold { rule, instance } => t(
+            lang,
+            "fault-threshold-on",
+            &[("rule", rule), ("instance", instance)],
+        ),
+        FaultKind::Check { name } => t(lang, "fault-check", &[("name", name)]),
+        FaultKind::Event { kind } => t(lang, "fault-event", &[("kind", &event(lang, *kind))]),
+        FaultKind::Trend { rule, instance } if instance.is_empty() => {
+            t(lang, "fault-trend", &[("rule", rule)])
+        }
+        FaultKind::Trend { rule, instance } => t(
+            lang,
+            "fault-trend-on",
+            &[("rule", rule), ("instance", instance)],
+        ),
+        FaultKind::Reported => t(lang, "fault-reported", &[]),
+    }
+}
+
+/// "device: fault", marked when preventive.
+pub fn title(lang: Lang, tk: &Ticket) -> String {
+    let id = if matches!(tk.root, FaultKind::Trend { .. }) {
+        "ticket-title-preventive"
+    } else {
+        "ticket-title"
+    };
+    t(
+        lang,
+        id,
+        &[("device", &tk.device), ("fault", &fault(lang, &tk.root))],
+    )
+}
+
+fn detail(lang: Lang, d: &Detail) -> String {
+    match d {
+        Detail::Text(text) => text.clone(),
+        Detail::Silent { for_s, checkin_s } => t(
+            lang,
+            "detail-silent",
+            &[
+                ("for", &for_s.to_string()),
+                ("checkin", &checkin_s.to_string()),
+            ],
+        ),
+        Detail::ReportedBy { user } => t(lang, "detail-reported", &[("user", user)]),
+    }
+}
+
+/// A duration in days, hours, minutes and seconds (`1h 5m`, `1小时 5分钟`), at least 1 s.
+pub fn duration(lang: Lang, ms: Ms) -> String {
+    let s = (ms / 1_000).max(1);
+    let parts = [
+        ("dur-d", s / 86_400),
+        ("dur-h", s / 3_600 % 24),
+        ("dur-m", s / 60 % 60),
+        ("dur-s", s % 60),
+    ];
+    parts
+        .iter()
+        .filter(|(_, n)| *n > 0)
+        .map(|(id, n)| t(lang, id, &[("n", &n.to_string())]))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn pick(lang: Lang, p: &Pick) -> String {
+    let area = match &p.area {
+        Area::Grid(id) => t(lang, "area-grid", &[("id", id)]),
+        Area::Region(id) => t(lang, "area-region", &[("id", id)]),
+    };
+    let open = p.open.to_string();
+    let mut args = vec![
+        ("engineer", p.engineer.as_str()),
+        ("area", area.as_str()),
+        ("skill", p.skill.as_str()),
+        ("open", open.as_str()),
+    ];
+    let km = p
+        .km_tenths
+        .map(|k| format!("{}.{}", k / 10, k % 10))
+        .unwrap_or_default();
+    let id = if p.km_tenths.is_some() {
+        args.push(("km", &km));
+        "tl-chosen-near"
+    } else {
+        "tl-chosen"
+    };
+    t(lang, id, &args)
+}
+
+/// What happened, in words (without the state change an entry may also record).
+pub fn what(lang: Lang, zone: &Zone, w: &What) -> String {
+    match w {
+        What::Moved => String::new(),
+        What::Opened {
+            detail: d,
+            predicted_at: Some(at),
+            ..
+        } => t(
+            lang,
+            "tl-opened-predicted",
+            &[("detail", &detail(lang, d)), ("at", &zone.format(*at))],
+        ),
+        What::Opened { detail: d, .. } => t(lang, "tl-opened", &[("detail", &detail(lang, d))]),
+        What::FaultBack { detail: d } => t(lang, "tl-fault-back", &[("detail", &detail(lang, d))]),
+        What::CustomerReport { text } => t(lang, "tl-customer-report", &[("text", text)]),
+        What::Chosen(p) => pick(lang, p),
+        What::NobodyEligible {
+            grid_cell,
+            region,
+            skill,
+        } => t(
+            lang,
+            "tl-nobody-eligible",
+            &[("grid", grid_cell), ("region", region), ("skill", skill)],
+        ),
+        What::AllPassed { engineers } => t(
+            lang,
+            "tl-all-passed",
+            &[("engineers", &engineers.join(", "))],
+        ),
+        What::Dispatched { engineer } => t(lang, "tl-dispatched", &[("engineer", engineer)]),
+        What::Declined { by, reason } => t(lang, "tl-declined", &[("by", by), ("reason", reason)]),
+        What::Resolved { note } => note.clone(),
+        What::Cancelled { reason } => reason.clone(),
+        What::HandedOver { from, to } => t(lang, "tl-handed-over", &[("from", from), ("to", to)]),
+        What::OfferLapsed {
+            engineer,
+            window_min,
+        } => t(
+            lang,
+            "tl-offer-lapsed",
+            &[("engineer", engineer), ("min", &window_min.to_string())],
+        ),
+        What::Escalated { level: l, to, why } => {
+            let why = match why {
+                Escalation::RepairTimeMostlyUsed => "esc-repair-time-used",
+                Escalation::RepairByBreached => "esc-breached",
+                Escalation::BreachedFurther => "esc-breached-further",
+                Escalation::NobodyEligible => "esc-nobody-eligible",
+            };
+            let to = if to.is_empty() {
+                t(lang, "nobody-configured", &[])
+            } else {
+                to.clone()
+            };
+            t(
+                lang,
+                "tl-escalated",
+                &[
+                    ("level", &level(lang, *l)),
+                    ("to", &to),
+                    ("why", &t(lang, why, &[])),
+                ],
+            )
+        }
+        What::Flapping {
+            changes,
+            window_min,
+        } => t(
+            lang,
+            "tl-flapping",
+            &[
+                ("changes", &changes.to_string()),
+                ("min", &window_min.to_string()),
+            ],
+        ),
+        What::VerificationFailed { fault: f } => t(
+            lang,
+            "tl-verification-failed",
+            &[("fault", &fault(lang, f))],
+        ),
+        What::Verifying { for_ms } => t(
+            lang,
+            "tl-verifying",
+            &[("duration", &duration(lang, *for_ms))],
+        ),
+        What::Verified => t(lang, "tl-verified", &[]),
+        What::RecoveredBeforeDispatch => t(lang, "tl-recovered-before-dispatch", &[]),
+        What::RecoveredBeforeAccept => t(lang, "tl-recovered-before-accept", &[]),
+        What::AlreadyRecovered => t(lang, "tl-already-recovered", &[]),
+        What::Merged { into, uplink } if uplink.is_empty() => {
+            t(lang, "tl-merged-unnamed", &[("into", &into.to_string())])
+        }
+        What::Merged { into, uplink } => t(
+            lang,
+            "tl-merged",
+            &[("into", &into.to_string()), ("uplink", uplink)],
+        ),
+        What::DeviceHealthy => t(lang, "tl-device-healthy", &[]),
+        What::Note { text } => t(lang, "tl-note", &[("text", text)]),
+        What::Rated { stars, comment } if comment.is_empty() => {
+            t(lang, "tl-rated", &[("stars", &stars.to_string())])
+        }
+        What::Rated { stars, comment } => t(
+            lang,
+            "tl-rated-comment",
+            &[("stars", &stars.to_string()), ("comment", comment)],
+        ),
+        What::Legacy { text } => text.clone(),
+    }
+}
+
+/// A timeline entry as one line: the state change, if any, then what happened.
+pub fn entry(lang: Lang, zone: &Zone, e: &TimelineEntry) -> String {
+    let why = what(lang, zone, &e.what);
+    match e.change {
+        None => why,
+        Some((from, to)) => {
+            let (from, to) = (state(lang, from), state(lang, to));
+            if why.is_empty() {
+                t(lang, "tl-change", &[("from", &from), ("to", &to)])
+            } else {
+                t(
+                    lang,
+                    "tl-change-why",
+                    &[("from", &from), ("to", &to), ("why", &why)],
+                )
+            }
+        }
+    }
+}
+
+/// A notice's text for its reader; `title` is the ticket's title in `lang`.
+pub fn notice(lang: Lang, zone: &Zone, n: &Notice, title: &str) -> String {
+    let id = match n.kind {
+        NoticeKind::Dispatched => "notice-dispatched",
+        NoticeKind::Withdrawn => "notice-withdrawn",
+        NoticeKind::Escalated => "notice-escalated",
+        NoticeKind::Unassigned => "notice-unassigned",
+    };
+    let ticket = n.ticket.to_string();
+    t(
+        lang,
+        id,
+        &[
+            ("ticket", &ticket),
+            ("title", title),
+            ("what", &what(lang, zone, &n.what)),
+        ],
+    )
+}
