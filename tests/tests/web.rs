@@ -251,12 +251,24 @@ async fn a_fault_turns_the_project_red_live_and_the_loop_closes_with_a_rating() 
         )
         .await;
     assert_eq!(status, 200, "{t}");
+    // Without Accept-Language the hub answers in Chinese; with it, in English.
+    assert!(
+        t["title"].as_str().unwrap().contains("客户报告的问题"),
+        "{t}"
+    );
+    alice.language = Some("en-US,en;q=0.9".into());
+    let (_, t) = alice
+        .get(&format!("/api/v1/tickets/{}", t["ticket_id"]))
+        .await;
     assert!(
         t["title"]
             .as_str()
             .unwrap()
-            .contains("reported by the customer")
+            .contains("reported by the customer"),
+        "{t}"
     );
+    assert_eq!(t["state_label"], t["state"], "English labels are the codes");
+    alice.language = None;
 
     // The operator's board counts both: one detected first, one reported first.
     let mut ops = WebClient::new(http);

@@ -106,9 +106,8 @@ notice-escalated = Ticket #{ $ticket } ({ $title }): { $what }
 notice-unassigned = Ticket #{ $ticket } ({ $title }) has no engineer: { $what }
 
 ## API errors
-err-login = wrong user or password
-err-not-found = not found: { $what }
-err-conflict = cannot { $action } ticket { $ticket }: it is { $state }
+err-login = wrong user name or password
+err-login-locked = too many failed logins for this user; wait a minute and try again
 err-empty-text = please say what is wrong
 
 ## Service progress (the tracker)
@@ -119,7 +118,6 @@ step-on-site = On site
 step-repaired = Repaired
 step-confirmed = Confirmed by the device
 step-rated = Rated
-step-pending = pending
 step-by-system = Heartline
 step-escalated = Escalated to { $level } { $to }
 
@@ -178,7 +176,7 @@ page-repair-countdown = repair { $when }
 page-in = in { $time }
 page-ago = { $time } ago
 page-overdue = overdue by { $time }
-page-time-hm = { $h }h { $m }m
+page-time-hms = { $h }h { $m }m { $s }s
 page-time-ms = { $m }m { $s }s
 page-rate-title = Rate this repair
 page-rate-comment = Comment (optional)
@@ -197,6 +195,7 @@ page-sla-clock = SLA clock: repair by { $at }
 page-sla-left = { $time } left
 page-sla-over = { $time } over
 page-sla-stopped = clock stopped
+page-step-pending = pending
 page-escalations = Escalations
 page-last-report = last report { $at }
 page-no-checks = no checks reported

@@ -328,3 +328,385 @@ pub fn notice(lang: Lang, zone: &Zone, n: &Notice, title: &str) -> String {
         ],
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::i18n::catalog;
+    use heartline_engine::TicketId;
+
+    /// One of every kind of timeline entry. The `match` makes a new kind a compile error here
+    /// until it is added (and so rendered and checked below).
+    fn every_what() -> Vec<What> {
+        let faults = every_fault();
+        let mut all = vec![
+            What::Moved,
+            What::Opened {
+                fault: FaultKind::Silent,
+                detail: Detail::Silent {
+                    for_s: 20,
+                    checkin_s: 10,
+                },
+                predicted_at: None,
+            },
+            What::Opened {
+                fault: FaultKind::Silent,
+                detail: Detail::Text("disk 97 %".into()),
+                predicted_at: Some(1_796_311_800_000),
+            },
+            What::Opened {
+                fault: FaultKind::Reported,
+                detail: Detail::ReportedBy {
+                    user: "alice".into(),
+                },
+                predicted_at: None,
+            },
+            What::FaultBack {
+                detail: Detail::Text("rtsp CRIT".into()),
+            },
+            What::CustomerReport {
+                text: "摄像头黑屏".into(),
+            },
+            What::Chosen(Pick {
+                engineer: "e".into(),
+                area: Area::Grid("G7".into()),
+                skill: "camera".into(),
+                open: 1,
+                km_tenths: None,
+            }),
+            What::Chosen(Pick {
+                engineer: "e".into(),
+                area: Area::Region("east".into()),
+                skill: "camera".into(),
+                open: 2,
+                km_tenths: Some(34),
+            }),
+            What::NobodyEligible {
+                grid_cell: "G7".into(),
+                region: "east".into(),
+                skill: "camera".into(),
+            },
+            What::AllPassed {
+                engineers: vec!["a".into(), "b".into()],
+            },
+            What::Dispatched {
+                engineer: "e".into(),
+            },
+            What::Declined {
+                by: "e".into(),
+                reason: "no ladder".into(),
+            },
+            What::Resolved {
+                note: "replaced".into(),
+            },
+            What::Cancelled {
+                reason: "duplicate".into(),
+            },
+            What::HandedOver {
+                from: "a".into(),
+                to: "b".into(),
+            },
+            What::OfferLapsed {
+                engineer: "a".into(),
+                window_min: 60,
+            },
+            What::Flapping {
+                changes: 3,
+                window_min: 10,
+            },
+            What::Verifying { for_ms: 3_723_000 },
+            What::Verified,
+            What::RecoveredBeforeDispatch,
+            What::RecoveredBeforeAccept,
+            What::AlreadyRecovered,
+            What::Merged {
+                into: 3,
+                uplink: "gw-1".into(),
+            },
+            What::Merged {
+                into: 3,
+                uplink: String::new(),
+            },
+            What::DeviceHealthy,
+            What::Note {
+                text: "spare part ordered".into(),
+            },
+            What::Rated {
+                stars: 5,
+                comment: String::new(),
+            },
+            What::Rated {
+                stars: 4,
+                comment: "快".into(),
+            },
+            What::Legacy {
+                text: "opened: old".into(),
+            },
+        ];
+        for level in [
+            Level::GridManager,
+            Level::DistrictManager,
+            Level::ServiceLeader,
+        ] {
+            for why in [
+                Escalation::RepairTimeMostlyUsed,
+                Escalation::RepairByBreached,
+                Escalation::BreachedFurther,
+                Escalation::NobodyEligible,
+            ] {
+                all.push(What::Escalated {
+                    level,
+                    to: "m".into(),
+                    why,
+                });
+            }
+        }
+        all.push(What::Escalated {
+            level: Level::Engineer,
+            to: String::new(),
+            why: Escalation::NobodyEligible,
+        });
+        all.extend(
+            faults
+                .into_iter()
+                .map(|fault| What::VerificationFailed { fault }),
+        );
+        for w in &all {
+            match w {
+                What::Moved
+                | What::Opened { .. }
+                | What::FaultBack { .. }
+                | What::CustomerReport { .. }
+                | What::Chosen(_)
+                | What::NobodyEligible { .. }
+                | What::AllPassed { .. }
+                | What::Dispatched { .. }
+                | What::Declined { .. }
+                | What::Resolved { .. }
+                | What::Cancelled { .. }
+                | What::HandedOver { .. }
+                | What::OfferLapsed { .. }
+                | What::Escalated { .. }
+                | What::Flapping { .. }
+                | What::VerificationFailed { .. }
+                | What::Verifying { .. }
+                | What::Verified
+                | What::RecoveredBeforeDispatch
+                | What::RecoveredBeforeAccept
+                | What::AlreadyRecovered
+                | What::Merged { .. }
+                | What::DeviceHealthy
+                | What::Note { .. }
+                | What::Rated { .. }
+                | What::Legacy { .. } => {}
+            }
+        }
+        all
+    }
+
+    fn every_fault() -> Vec<FaultKind> {
+        let mut all = vec![
+            FaultKind::Silent,
+            FaultKind::Offline,
+            FaultKind::Threshold {
+                rule: "cpu".into(),
+                instance: String::new(),
+            },
+            FaultKind::Threshold {
+                rule: "disk".into(),
+                instance: "/".into(),
+            },
+            FaultKind::Check {
+                name: "rtsp".into(),
+            },
+            FaultKind::Trend {
+                rule: "disk_full".into(),
+                instance: String::new(),
+            },
+            FaultKind::Trend {
+                rule: "disk_full".into(),
+                instance: "/var".into(),
+            },
+            FaultKind::Reported,
+        ];
+        for kind in [
+            EventKind::Reboot,
+            EventKind::WatchdogReset,
+            EventKind::PowerLoss,
+            EventKind::Brownout,
+            EventKind::Crash,
+            EventKind::LinkDown,
+            EventKind::LinkUp,
+            EventKind::Other,
+        ] {
+            all.push(FaultKind::Event { kind });
+        }
+        all
+    }
+
+    /// Rendered text that shows a catalogue mistake: a message id, or Fluent's mark of a
+    /// missing argument.
+    fn assert_clean(text: &str, lang: Lang, what: &str) {
+        assert!(
+            !text.contains("{$") && !text.contains("{ $"),
+            "{}: {what}: missing argument in {text:?}",
+            lang.tag()
+        );
+        for id in catalog().ids(lang) {
+            assert!(
+                !text.contains(&id),
+                "{}: {what}: raw message id {id} in {text:?}",
+                lang.tag()
+            );
+        }
+    }
+
+    #[test]
+    fn every_timeline_entry_fault_state_and_notice_renders_in_both_languages() {
+        let zone = Zone::default();
+        const STATES: [TicketState; 9] = [
+            TicketState::Open,
+            TicketState::Dispatched,
+            TicketState::Accepted,
+            TicketState::OnSite,
+            TicketState::Resolved,
+            TicketState::Closed,
+            TicketState::AutoRecovered,
+            TicketState::Reopened,
+            TicketState::Cancelled,
+        ];
+        for lang in Lang::ALL {
+            for w in every_what() {
+                let text = what(lang, &zone, &w);
+                assert_clean(&text, lang, &format!("{w:?}"));
+                let e = TimelineEntry {
+                    at: 0,
+                    actor: Actor::System,
+                    change: Some((TicketState::Open, TicketState::Dispatched)),
+                    what: w.clone(),
+                };
+                assert_clean(&entry(lang, &zone, &e), lang, &format!("{w:?}"));
+                for kind in [
+                    NoticeKind::Dispatched,
+                    NoticeKind::Withdrawn,
+                    NoticeKind::Escalated,
+                    NoticeKind::Unassigned,
+                ] {
+                    let n = Notice {
+                        ticket: 7 as TicketId,
+                        at: 0,
+                        to: "e".into(),
+                        kind,
+                        what: w.clone(),
+                    };
+                    assert_clean(
+                        &notice(lang, &zone, &n, "cam-1"),
+                        lang,
+                        &format!("{kind:?}"),
+                    );
+                }
+            }
+            for f in every_fault() {
+                assert_clean(&fault(lang, &f), lang, &format!("{f:?}"));
+            }
+            for s in STATES {
+                assert_clean(&state(lang, s), lang, &format!("{s:?}"));
+            }
+            for s in [
+                Severity::Info,
+                Severity::Minor,
+                Severity::Major,
+                Severity::Critical,
+            ] {
+                assert_clean(&severity(lang, s), lang, &format!("{s:?}"));
+            }
+            for code in ["on track", "at risk", "breached", "met"] {
+                assert_clean(&sla(lang, code), lang, code);
+            }
+            for a in [
+                Actor::System,
+                Actor::Device("d".into()),
+                Actor::Engineer("e".into()),
+                Actor::Customer("c".into()),
+                Actor::Operator("o".into()),
+            ] {
+                assert_clean(&actor(lang, &a).0, lang, &format!("{a:?}"));
+            }
+        }
+    }
+
+    #[test]
+    fn english_keeps_the_sentences_of_the_old_timeline() {
+        let zone = Zone::default();
+        let e = |change, what| {
+            entry(
+                Lang::En,
+                &zone,
+                &TimelineEntry {
+                    at: 0,
+                    actor: Actor::System,
+                    change,
+                    what,
+                },
+            )
+        };
+        use TicketState::*;
+        assert_eq!(
+            e(
+                Some((Open, Dispatched)),
+                What::Dispatched {
+                    engineer: "eng-0".into()
+                }
+            ),
+            "open → dispatched: dispatched to eng-0"
+        );
+        assert_eq!(
+            e(Some((Dispatched, Accepted)), What::Moved),
+            "dispatched → accepted"
+        );
+        assert_eq!(
+            e(None, What::Verifying { for_ms: 500 }),
+            "verifying: the device must stay healthy for 1s"
+        );
+        assert_eq!(
+            e(
+                None,
+                What::Opened {
+                    fault: FaultKind::Silent,
+                    detail: Detail::Silent {
+                        for_s: 20,
+                        checkin_s: 10
+                    },
+                    predicted_at: None
+                }
+            ),
+            "opened: no report for 20 s (declared check-in 10 s)"
+        );
+        assert_eq!(
+            e(
+                None,
+                What::Chosen(Pick {
+                    engineer: "b".into(),
+                    area: Area::Grid("G7".into()),
+                    skill: "camera".into(),
+                    open: 1,
+                    km_tenths: Some(34)
+                })
+            ),
+            "chosen: b — covers grid G7, skill camera, 1 open ticket, 3.4 km away"
+        );
+        let zh = entry(
+            Lang::ZhCn,
+            &zone,
+            &TimelineEntry {
+                at: 0,
+                actor: Actor::System,
+                change: Some((Open, Dispatched)),
+                what: What::Dispatched {
+                    engineer: "eng-0".into(),
+                },
+            },
+        );
+        assert_eq!(zh, "待派单 → 已派单：派给 eng-0");
+    }
+}

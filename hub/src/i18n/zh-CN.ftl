@@ -100,8 +100,7 @@ notice-unassigned = 工单 #{ $ticket }（{ $title }）无人可派：{ $what }
 
 ## API 错误
 err-login = 用户名或密码错误
-err-not-found = 未找到：{ $what }
-err-conflict = 无法对工单 { $ticket } 执行“{ $action }”：当前状态为{ $state }
+err-login-locked = 该用户登录失败次数过多，请一分钟后再试
 err-empty-text = 请描述问题
 
 ## 服务进度
@@ -112,7 +111,6 @@ step-on-site = 已到场
 step-repaired = 已修复
 step-confirmed = 设备上报确认恢复
 step-rated = 已评价
-step-pending = 等待中
 step-by-system = Heartline 系统
 step-escalated = 已升级至{ $level } { $to }
 
@@ -171,7 +169,7 @@ page-repair-countdown = 修复{ $when }
 page-in = 剩余 { $time }
 page-ago = { $time }前
 page-overdue = 已超时 { $time }
-page-time-hm = { $h }小时{ $m }分
+page-time-hms = { $h }小时{ $m }分{ $s }秒
 page-time-ms = { $m }分{ $s }秒
 page-rate-title = 评价本次维修
 page-rate-comment = 评语（可选）
@@ -190,6 +188,7 @@ page-sla-clock = SLA 时钟：修复时限 { $at }
 page-sla-left = 剩余 { $time }
 page-sla-over = 已超时 { $time }
 page-sla-stopped = 计时已停止
+page-step-pending = 待完成
 page-escalations = 升级记录
 page-last-report = 最近上报 { $at }
 page-no-checks = 未上报检查项
