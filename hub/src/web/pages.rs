@@ -35,7 +35,10 @@ fn index(lang: Lang, me: Option<serde_json::Value>) -> String {
     let data = serde_json::json!({"lang": lang.tag(), "messages": table, "me": me})
         .to_string()
         .replace("</", "<\\/");
+    let (css, js) = asset_urls();
     INDEX
+        .replacen("/assets/app.css", css, 1)
+        .replacen("/assets/app.js", js, 1)
         .replacen(
             "<html lang=\"en\">",
             &format!("<html lang=\"{}\">", lang.tag()),

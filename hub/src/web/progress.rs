@@ -69,6 +69,8 @@ fn who(lang: Lang, a: &Actor) -> String {
 /// reopened ticket is dispatched again); steps after a later step's undoing are pending again.
 pub fn of(tk: &Ticket, lang: Lang, zone: &Zone) -> Progress {
     let mut hit: [Option<(Ms, &Actor)>; 7] = [None; 7];
+    // Confirmation is the device's own doing (its reports stayed healthy), whoever wrote it down.
+    let device = Actor::Device(tk.device.clone());
     let mut escalations = Vec::new();
     for e in &tk.timeline {
         let index = match (&e.what, e.change) {
@@ -102,10 +104,10 @@ pub fn of(tk: &Ticket, lang: Lang, zone: &Zone) -> Progress {
             }
         }
         if let Some(i) = index {
-            hit[i] = Some((e.at, &e.actor));
+            let by = if i == 5 { &device } else { &e.actor };
+            hit[i] = Some((e.at, by));
         }
     }
-    // A recovery by itself skips the work steps: confirmed is the device's own doing.
     let steps = STEPS
         .iter()
         .zip(hit)

@@ -230,7 +230,7 @@ function bindEngineerButtons() {
 
 async function viewQueue() {
   const queue = await api("/api/v1/tickets?open=true");
-  main.innerHTML = `<h1>${t("page-queue")}</h1><table class="queue"><thead><tr><th>#</th><th>${t("page-col-title")}</th><th>${t("page-col-state")}</th><th>${t("page-col-repair-by")}</th><th></th></tr></thead><tbody>
+  main.innerHTML = `<h1>${t("page-queue")}</h1><table class="queue"><thead><tr><th>#</th><th>${t("page-col-title")}</th><th>${t("page-col-state")}</th><th>${t("page-col-repair-by")}</th><th class="keep"></th></tr></thead><tbody>
     ${queue.map((tk) => `<tr class="assignment clickable" data-ticket="${tk.ticket_id}" data-state="${esc(tk.state)}" data-href="#/ticket/${tk.ticket_id}">
       <td>#${tk.ticket_id}</td><td>${esc(tk.title)}<br><span class="muted">${esc(tk.severity_label)}</span></td><td>${esc(tk.state_label)}</td>
       <td class="sla-${esc(tk.sla).replace(" ", "-")}">${esc(tk.repair_by_local.slice(5, 16))}<br><span class="countdown" data-deadline="${tk.repair_by_ms}">${countdown(tk.repair_by_ms)}</span></td><td class="keep">${engineerButtons(tk.ticket_id, tk.state)}</td></tr>`).join("") || `<tr><td colspan="5" class="muted">${t("page-queue-empty")}</td></tr>`}</tbody></table>`;
