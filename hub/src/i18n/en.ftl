@@ -228,4 +228,4 @@ page-col-mttr = MTTR s
 page-col-first = Before customer
 page-col-repeat = Repeat
 page-col-rating = Rating
-page-time-zone = Times in { $zone }
+page-time-zone = Time zone: { $zone }

@@ -221,4 +221,4 @@ page-col-mttr = 修复(秒)
 page-col-first = 先于客户
 page-col-repeat = 重复
 page-col-rating = 评分
-page-time-zone = 时间按 { $zone }
+page-time-zone = 时区：{ $zone }
