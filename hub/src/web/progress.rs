@@ -141,3 +141,183 @@ pub fn of(tk: &Ticket, lang: Lang, zone: &Zone) -> Progress {
         time_zone: zone.name().to_string(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use TicketState::*;
+    use heartline_engine::{FaultKind, SlaTimes, TimelineEntry};
+    use heartline_proto::Severity;
+
+    fn ticket(timeline: Vec<TimelineEntry>, state: TicketState) -> Ticket {
+        Ticket {
+            id: 1,
+            tenant: "acme".into(),
+            project: "p".into(),
+            site: "s".into(),
+            device: "cam-1".into(),
+            root: FaultKind::Silent,
+            title: String::new(),
+            severity: Severity::Major,
+            state,
+            engineer: Some("e".into()),
+            opened_at: 0,
+            updated_at: 0,
+            closed_at: None,
+            affected: vec![],
+            flapping: false,
+            predicted_failure_at: None,
+            verify_until: None,
+            sla: SlaTimes {
+                respond: 60_000,
+                repair: 3_600_000,
+            },
+            respond_by: 60_000,
+            repair_by: 3_600_000,
+            reopened: 0,
+            timeline,
+            dispatch: Default::default(),
+            customer_reported_at: None,
+            fault_since: None,
+            accepted_at: None,
+            rating: None,
+        }
+    }
+
+    fn at(
+        at: Ms,
+        actor: Actor,
+        change: Option<(TicketState, TicketState)>,
+        what: What,
+    ) -> TimelineEntry {
+        TimelineEntry {
+            at,
+            actor,
+            change,
+            what,
+        }
+    }
+
+    fn done(p: &Progress) -> Vec<&str> {
+        p.steps.iter().filter(|s| s.done).map(|s| s.step).collect()
+    }
+
+    #[test]
+    fn steps_follow_the_timeline_and_a_failed_verification_undoes_the_repair() {
+        let eng = || Actor::Engineer("e".into());
+        let opened = What::Opened {
+            fault: FaultKind::Silent,
+            detail: heartline_engine::Detail::Text(String::new()),
+            predicted_at: None,
+        };
+        let mut tl = vec![
+            at(0, Actor::System, None, opened),
+            at(
+                1_000,
+                Actor::System,
+                Some((Open, Dispatched)),
+                What::Dispatched {
+                    engineer: "e".into(),
+                },
+            ),
+            at(2_000, eng(), Some((Dispatched, Accepted)), What::Moved),
+            at(3_000, eng(), Some((Accepted, OnSite)), What::Moved),
+            at(
+                4_000,
+                eng(),
+                Some((OnSite, Resolved)),
+                What::Resolved {
+                    note: String::new(),
+                },
+            ),
+        ];
+        let p = of(&ticket(tl.clone(), Resolved), Lang::En, &Zone::default());
+        assert_eq!(
+            done(&p),
+            ["detected", "dispatched", "accepted", "on_site", "repaired"]
+        );
+        assert_eq!(p.steps[2].who.as_deref(), Some("engineer e"));
+        assert_eq!(
+            p.steps[0].at_local.as_deref(),
+            Some("1970-01-01 08:00:00"),
+            "Shanghai time"
+        );
+        assert_eq!(
+            p.sla.stopped_ms,
+            Some(4_000),
+            "the clock stops at the repair"
+        );
+
+        // The fault came back during verification: back to accepted, on site and repair to do.
+        tl.push(at(
+            5_000,
+            Actor::System,
+            Some((Resolved, Accepted)),
+            What::VerificationFailed {
+                fault: FaultKind::Silent,
+            },
+        ));
+        let p = of(&ticket(tl.clone(), Accepted), Lang::En, &Zone::default());
+        assert_eq!(done(&p), ["detected", "dispatched", "accepted"]);
+        assert_eq!(p.sla.stopped_ms, None);
+
+        // Escalated, then repaired and confirmed by the device, then rated.
+        tl.push(at(
+            6_000,
+            Actor::System,
+            None,
+            What::Escalated {
+                level: heartline_engine::Level::GridManager,
+                to: "gm".into(),
+                why: heartline_engine::Escalation::RepairTimeMostlyUsed,
+            },
+        ));
+        tl.push(at(
+            7_000,
+            eng(),
+            Some((Accepted, Resolved)),
+            What::Resolved {
+                note: String::new(),
+            },
+        ));
+        tl.push(at(
+            8_000,
+            Actor::System,
+            Some((Resolved, Closed)),
+            What::Verified,
+        ));
+        tl.push(at(
+            9_000,
+            Actor::Customer("alice".into()),
+            None,
+            What::Rated {
+                stars: 5,
+                comment: String::new(),
+            },
+        ));
+        let p = of(&ticket(tl, Closed), Lang::ZhCn, &Zone::default());
+        assert_eq!(
+            done(&p),
+            [
+                "detected",
+                "dispatched",
+                "accepted",
+                "repaired",
+                "confirmed",
+                "rated"
+            ],
+            "on site was not repeated"
+        );
+        assert_eq!(
+            p.steps[5].who.as_deref(),
+            Some("设备 cam-1"),
+            "the device confirmed it"
+        );
+        assert_eq!(p.escalations.len(), 1);
+        assert!(
+            p.escalations[0].text.contains("网格经理 gm"),
+            "{}",
+            p.escalations[0].text
+        );
+    }
+}
