@@ -309,6 +309,9 @@ $("#lang").onclick = async () => {
 };
 $("#logout").onclick = async () => { await fetch("/logout", { method: "POST", credentials: "same-origin" }); me = null; if (source) source.close(); location.hash = "#/"; showLogin(); };
 window.addEventListener("hashchange", render);
+// Leaving the page closes the live stream at once: a kept-open stream of a page the browser
+// holds on to takes one of its few connections to the hub.
+window.addEventListener("pagehide", () => { if (source) { source.close(); source = null; } });
 // Rows and cards link by data-href (no inline handlers: the page's CSP forbids them).
 main.addEventListener("click", (e) => {
   const el = e.target.closest("[data-href]");
