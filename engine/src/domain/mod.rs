@@ -26,6 +26,8 @@ pub use outcome::{Changes, Notice, NoticeKind, Output};
 pub use report::{CheckResult, DeviceEvent, EventKind, MetricValue, Presence, Report};
 pub use shift::Shift;
 pub use sla::{Clocks, Level, SlaPolicy, SlaTimes};
-pub use ticket::{Actor, DispatchState, Rating, Ticket, TicketAction, TicketError, TicketState};
+pub use ticket::{
+    Actor, DispatchState, Rating, Refusal, Ticket, TicketAction, TicketError, TicketState,
+};
 pub use timeline::{Area, Detail, Escalation, Pick, TimelineEntry, What};
 pub use units::{HOUR, MINUTE, Ms, SECOND, TicketId};

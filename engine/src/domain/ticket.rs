@@ -97,7 +97,7 @@ pub enum TicketAction {
 }
 
 impl TicketAction {
-    fn name(&self) -> &'static str {
+    pub fn name(&self) -> &'static str {
         match self {
             TicketAction::Dispatch { .. } => "dispatch",
             TicketAction::Decline { .. } => "decline",
@@ -121,13 +121,64 @@ pub enum TicketError {
     NoSuchDevice(String),
     #[error("ticket {id} is not dispatched to {engineer}")]
     NotYours { id: TicketId, engineer: String },
-    #[error("cannot {action} ticket {id}: it is {state}; {hint}")]
+    #[error("cannot {action} ticket {id}: it is {}; {}", state.as_str(), hint.as_str())]
     InvalidTransition {
         id: TicketId,
         action: &'static str,
-        state: &'static str,
-        hint: &'static str,
+        state: TicketState,
+        hint: Refusal,
     },
+}
+
+/// Why the lifecycle refuses an action, and what to do instead (the hub says it in the reader's
+/// language; `as_str` is the English of logs and the command line).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Refusal {
+    OnlyCustomerRates,
+    StarsOutOfRange,
+    RateWhenClosed,
+    Finished,
+    AlreadyWorked,
+    OnlyDispatchedDeclined,
+    OnlyDispatchedAccepted,
+    AcceptFirst,
+    AwaitingVerification,
+    AlreadyTheirs,
+    OnlyWorkedHandedOver,
+}
+
+impl Refusal {
+    pub const ALL: [Refusal; 11] = [
+        Refusal::OnlyCustomerRates,
+        Refusal::StarsOutOfRange,
+        Refusal::RateWhenClosed,
+        Refusal::Finished,
+        Refusal::AlreadyWorked,
+        Refusal::OnlyDispatchedDeclined,
+        Refusal::OnlyDispatchedAccepted,
+        Refusal::AcceptFirst,
+        Refusal::AwaitingVerification,
+        Refusal::AlreadyTheirs,
+        Refusal::OnlyWorkedHandedOver,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Refusal::OnlyCustomerRates => "only the customer rates a ticket",
+            Refusal::StarsOutOfRange => "a rating is 1 to 5 stars",
+            Refusal::RateWhenClosed => "a ticket can be rated once it is closed",
+            Refusal::Finished => "the ticket is finished",
+            Refusal::AlreadyWorked => "an engineer is already working on it; hand it over instead",
+            Refusal::OnlyDispatchedDeclined => "only a dispatched ticket can be declined",
+            Refusal::OnlyDispatchedAccepted => "only a dispatched ticket can be accepted",
+            Refusal::AcceptFirst => "accept the ticket first",
+            Refusal::AwaitingVerification => "it is already awaiting the device's verification",
+            Refusal::AlreadyTheirs => "it is already theirs",
+            Refusal::OnlyWorkedHandedOver => {
+                "only a ticket someone is working on can be handed over"
+            }
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -235,7 +286,7 @@ impl Ticket {
         let refuse = |hint| TicketError::InvalidTransition {
             id: self.id,
             action: action.name(),
-            state: self.state.as_str(),
+            state: self.state,
             hint,
         };
         if let Actor::Engineer(e) = &actor {
@@ -249,10 +300,10 @@ impl Ticket {
         match (action, self.state) {
             (TicketAction::Rate { stars, comment }, Closed | AutoRecovered) => {
                 let Actor::Customer(by) = &actor else {
-                    return Err(refuse("only the customer rates a ticket"));
+                    return Err(refuse(Refusal::OnlyCustomerRates));
                 };
                 if !(1..=5).contains(stars) {
-                    return Err(refuse("a rating is 1 to 5 stars"));
+                    return Err(refuse(Refusal::StarsOutOfRange));
                 }
                 self.rating = Some(Rating {
                     stars: *stars,
@@ -268,13 +319,13 @@ impl Ticket {
                 return Ok(());
             }
             (TicketAction::Rate { .. }, _) => {
-                return Err(refuse("a ticket can be rated once it is closed"));
+                return Err(refuse(Refusal::RateWhenClosed));
             }
             (TicketAction::Note { text }, _) => {
                 self.note(at, actor, What::Note { text: text.clone() });
                 return Ok(());
             }
-            (_, s) if s.is_terminal() => return Err(refuse("the ticket is finished")),
+            (_, s) if s.is_terminal() => return Err(refuse(Refusal::Finished)),
             (TicketAction::Dispatch { engineer }, Open | Reopened | Dispatched) => {
                 self.engineer = Some(engineer.clone());
                 let what = What::Dispatched {
@@ -283,9 +334,7 @@ impl Ticket {
                 self.set_state(at, actor, Dispatched, what);
             }
             (TicketAction::Dispatch { .. }, _) => {
-                return Err(refuse(
-                    "an engineer is already working on it; hand it over instead",
-                ));
+                return Err(refuse(Refusal::AlreadyWorked));
             }
             (TicketAction::Decline { reason }, Dispatched) => {
                 let who = self.engineer.take().unwrap_or_default();
@@ -297,25 +346,25 @@ impl Ticket {
                 self.set_state(at, actor, back, what);
             }
             (TicketAction::Decline { .. }, _) => {
-                return Err(refuse("only a dispatched ticket can be declined"));
+                return Err(refuse(Refusal::OnlyDispatchedDeclined));
             }
             (TicketAction::Accept, Dispatched) => {
                 self.accepted_at.get_or_insert(at);
                 self.set_state(at, actor, Accepted, What::Moved);
             }
             (TicketAction::Accept, _) => {
-                return Err(refuse("only a dispatched ticket can be accepted"));
+                return Err(refuse(Refusal::OnlyDispatchedAccepted));
             }
             (TicketAction::OnSite, Accepted) => self.set_state(at, actor, OnSite, What::Moved),
-            (TicketAction::OnSite, _) => return Err(refuse("accept the ticket first")),
+            (TicketAction::OnSite, _) => return Err(refuse(Refusal::AcceptFirst)),
             (TicketAction::Resolve { note }, Accepted | OnSite) => {
                 let what = What::Resolved { note: note.clone() };
                 self.set_state(at, actor, Resolved, what);
             }
             (TicketAction::Resolve { .. }, Resolved) => {
-                return Err(refuse("it is already awaiting the device's verification"));
+                return Err(refuse(Refusal::AwaitingVerification));
             }
-            (TicketAction::Resolve { .. }, _) => return Err(refuse("accept the ticket first")),
+            (TicketAction::Resolve { .. }, _) => return Err(refuse(Refusal::AcceptFirst)),
             (TicketAction::Cancel { reason }, _) => {
                 let what = What::Cancelled {
                     reason: reason.clone(),
@@ -323,7 +372,7 @@ impl Ticket {
                 self.set_state(at, actor, Cancelled, what);
             }
             (TicketAction::Handover { to }, _) if self.engineer.as_ref() == Some(to) => {
-                return Err(refuse("it is already theirs"));
+                return Err(refuse(Refusal::AlreadyTheirs));
             }
             (TicketAction::Handover { to }, Dispatched | Accepted | OnSite) => {
                 let from = self.engineer.replace(to.clone()).unwrap_or_default();
@@ -334,9 +383,7 @@ impl Ticket {
                 self.set_state(at, actor, Dispatched, what);
             }
             (TicketAction::Handover { .. }, _) => {
-                return Err(refuse(
-                    "only a ticket someone is working on can be handed over",
-                ));
+                return Err(refuse(Refusal::OnlyWorkedHandedOver));
             }
         }
         Ok(())

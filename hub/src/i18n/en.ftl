@@ -108,6 +108,27 @@ notice-unassigned = Ticket #{ $ticket } ({ $title }) has no engineer: { $what }
 ## API errors
 err-login = wrong user name or password
 err-login-locked = too many failed logins for this user; wait a minute and try again
+err-refused = cannot { $action } ticket { $ticket }: it is { $state }; { $hint }
+action-dispatch = dispatch
+action-decline = decline
+action-accept = accept
+action-on-site = on site
+action-note = note
+action-resolve = resolve
+action-cancel = cancel
+action-hand-over = hand over
+action-rate = rate
+refusal-only-customer-rates = only the customer rates a ticket
+refusal-stars = a rating is 1 to 5 stars
+refusal-rate-when-closed = a ticket can be rated once it is closed
+refusal-finished = the ticket is finished
+refusal-already-worked = an engineer is already working on it; hand it over instead
+refusal-only-dispatched-declined = only a dispatched ticket can be declined
+refusal-only-dispatched-accepted = only a dispatched ticket can be accepted
+refusal-accept-first = accept the ticket first
+refusal-awaiting-verification = it is already awaiting the device's verification
+refusal-already-theirs = it is already theirs
+refusal-only-worked-handed-over = only a ticket someone is working on can be handed over
 err-empty-text = please say what is wrong
 
 ## Service progress (the tracker)

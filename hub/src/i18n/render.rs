@@ -6,7 +6,7 @@ use super::{Lang, t};
 use crate::localtime::Zone;
 use heartline_engine::{
     Actor, Area, Detail, Escalation, EventKind, FaultKind, Level, Ms, Notice, NoticeKind, Pick,
-    Ticket, TicketState, TimelineEntry, What,
+    Refusal, Ticket, TicketId, TicketState, TimelineEntry, What,
 };
 use heartline_proto::Severity;
 
@@ -289,6 +289,42 @@ pub fn what(lang: Lang, zone: &Zone, w: &What) -> String {
     }
 }
 
+/// Why an action on a ticket was refused, and what to do instead.
+pub fn refusal(
+    lang: Lang,
+    ticket: TicketId,
+    action: &str,
+    state_now: TicketState,
+    why: Refusal,
+) -> String {
+    let why_id = match why {
+        Refusal::OnlyCustomerRates => "refusal-only-customer-rates",
+        Refusal::StarsOutOfRange => "refusal-stars",
+        Refusal::RateWhenClosed => "refusal-rate-when-closed",
+        Refusal::Finished => "refusal-finished",
+        Refusal::AlreadyWorked => "refusal-already-worked",
+        Refusal::OnlyDispatchedDeclined => "refusal-only-dispatched-declined",
+        Refusal::OnlyDispatchedAccepted => "refusal-only-dispatched-accepted",
+        Refusal::AcceptFirst => "refusal-accept-first",
+        Refusal::AwaitingVerification => "refusal-awaiting-verification",
+        Refusal::AlreadyTheirs => "refusal-already-theirs",
+        Refusal::OnlyWorkedHandedOver => "refusal-only-worked-handed-over",
+    };
+    t(
+        lang,
+        "err-refused",
+        &[
+            (
+                "action",
+                &t(lang, &format!("action-{}", action.replace(' ', "-")), &[]),
+            ),
+            ("ticket", &ticket.to_string()),
+            ("state", &state(lang, state_now)),
+            ("hint", &t(lang, why_id, &[])),
+        ],
+    )
+}
+
 /// A timeline entry as one line: the state change, if any, then what happened.
 pub fn entry(lang: Lang, zone: &Zone, e: &TimelineEntry) -> String {
     let why = what(lang, zone, &e.what);
@@ -333,7 +369,7 @@ pub fn notice(lang: Lang, zone: &Zone, n: &Notice, title: &str) -> String {
 mod tests {
     use super::*;
     use crate::i18n::catalog;
-    use heartline_engine::TicketId;
+    use heartline_engine::TicketAction;
 
     /// One of every kind of timeline entry. The `match` makes a new kind a compile error here
     /// until it is added (and so rendered and checked below).
@@ -708,5 +744,10 @@ mod tests {
             },
         );
         assert_eq!(zh, "待派单 → 已派单：派给 eng-0");
+        assert_eq!(
+            refusal(Lang::En, 3, "rate", Open, Refusal::RateWhenClosed),
+            "cannot rate ticket 3: it is open; a ticket can be rated once it is closed",
+            "the English of the refusal is the engine's"
+        );
     }
 }

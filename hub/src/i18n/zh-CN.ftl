@@ -101,6 +101,27 @@ notice-unassigned = 工单 #{ $ticket }（{ $title }）无人可派：{ $what }
 ## API 错误
 err-login = 用户名或密码错误
 err-login-locked = 该用户登录失败次数过多，请一分钟后再试
+err-refused = 无法对工单 { $ticket } 执行“{ $action }”：工单{ $state }；{ $hint }
+action-dispatch = 派单
+action-decline = 拒绝
+action-accept = 接单
+action-on-site = 到场
+action-note = 备注
+action-resolve = 修复
+action-cancel = 取消
+action-hand-over = 转交
+action-rate = 评价
+refusal-only-customer-rates = 只有客户可以评价工单
+refusal-stars = 评分为 1 到 5 星
+refusal-rate-when-closed = 工单关闭后才能评价
+refusal-finished = 工单已结束
+refusal-already-worked = 已有工程师在处理，请改用转交
+refusal-only-dispatched-declined = 只有已派单的工单可以拒绝
+refusal-only-dispatched-accepted = 只有已派单的工单可以接单
+refusal-accept-first = 请先接单
+refusal-awaiting-verification = 已在等待设备确认
+refusal-already-theirs = 工单已经是对方的
+refusal-only-worked-handed-over = 只有处理中的工单可以转交
 err-empty-text = 请描述问题
 
 ## 服务进度

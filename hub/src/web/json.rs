@@ -81,6 +81,11 @@ pub(crate) fn visible_device(
 }
 
 pub(crate) fn command_error(e: CommandError) -> ApiError {
+    command_error_in(e, Lang::En)
+}
+
+/// A refused or failed ticket command as an API error, a refusal in the reader's language.
+pub(crate) fn command_error_in(e: CommandError, lang: Lang) -> ApiError {
     match e {
         CommandError::Refused(TicketError::NoSuchTicket(id))
         | CommandError::Refused(TicketError::NotYours { id, .. }) => {
@@ -89,9 +94,15 @@ pub(crate) fn command_error(e: CommandError) -> ApiError {
         CommandError::Refused(e @ TicketError::NoSuchDevice(_)) => {
             ApiError::new(StatusCode::NOT_FOUND, e.to_string())
         }
-        CommandError::Refused(e @ TicketError::InvalidTransition { .. }) => {
-            ApiError::new(StatusCode::CONFLICT, e.to_string())
-        }
+        CommandError::Refused(TicketError::InvalidTransition {
+            id,
+            action,
+            state,
+            hint,
+        }) => ApiError::new(
+            StatusCode::CONFLICT,
+            render::refusal(lang, id, action, state, hint),
+        ),
         e => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
     }
 }
@@ -266,7 +277,7 @@ pub async fn report_problem(
         .live
         .report(d.id, form.text.trim().to_string(), user.clone())
         .await
-        .map_err(command_error)?;
+        .map_err(|e| command_error_in(e, lang))?;
     Ok(Json(ticket_json(&t, &Reader::load(&state.store, &p, lang))))
 }
 
@@ -363,7 +374,7 @@ async fn act(
         .live
         .act(t.id, action, actor(p))
         .await
-        .map_err(command_error)?;
+        .map_err(|e| command_error_in(e, lang))?;
     Ok(Json(ticket_json(&t, &Reader::load(&state.store, p, lang))))
 }
 
