@@ -26,6 +26,18 @@ pub enum TicketState {
 }
 
 impl TicketState {
+    pub const ALL: [TicketState; 9] = [
+        TicketState::Open,
+        TicketState::Dispatched,
+        TicketState::Accepted,
+        TicketState::OnSite,
+        TicketState::Resolved,
+        TicketState::Closed,
+        TicketState::AutoRecovered,
+        TicketState::Reopened,
+        TicketState::Cancelled,
+    ];
+
     /// No further work: a recurrence reopens (within the window) or opens a new ticket.
     pub fn is_terminal(self) -> bool {
         matches!(

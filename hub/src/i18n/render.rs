@@ -600,17 +600,6 @@ mod tests {
     #[test]
     fn every_timeline_entry_fault_state_and_notice_renders_in_both_languages() {
         let zone = Zone::default();
-        const STATES: [TicketState; 9] = [
-            TicketState::Open,
-            TicketState::Dispatched,
-            TicketState::Accepted,
-            TicketState::OnSite,
-            TicketState::Resolved,
-            TicketState::Closed,
-            TicketState::AutoRecovered,
-            TicketState::Reopened,
-            TicketState::Cancelled,
-        ];
         for lang in Lang::ALL {
             for w in every_what() {
                 let text = what(lang, &zone, &w);
@@ -645,8 +634,38 @@ mod tests {
             for f in every_fault() {
                 assert_clean(&fault(lang, &f), lang, &format!("{f:?}"));
             }
-            for s in STATES {
+            for s in TicketState::ALL {
                 assert_clean(&state(lang, s), lang, &format!("{s:?}"));
+            }
+            let actions = [
+                TicketAction::Dispatch {
+                    engineer: "e".into(),
+                },
+                TicketAction::Decline {
+                    reason: String::new(),
+                },
+                TicketAction::Accept,
+                TicketAction::OnSite,
+                TicketAction::Note {
+                    text: String::new(),
+                },
+                TicketAction::Resolve {
+                    note: String::new(),
+                },
+                TicketAction::Cancel {
+                    reason: String::new(),
+                },
+                TicketAction::Handover { to: "e".into() },
+                TicketAction::Rate {
+                    stars: 5,
+                    comment: String::new(),
+                },
+            ];
+            for a in &actions {
+                for r in Refusal::ALL {
+                    let text = refusal(lang, 3, a.name(), TicketState::Closed, r);
+                    assert_clean(&text, lang, &format!("{a:?} {r:?}"));
+                }
             }
             for s in [
                 Severity::Info,

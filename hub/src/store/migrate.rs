@@ -85,28 +85,16 @@ pub(super) struct TenantV4 {
     pub name: String,
 }
 
-const STATES: [TicketState; 9] = [
-    TicketState::Open,
-    TicketState::Dispatched,
-    TicketState::Accepted,
-    TicketState::OnSite,
-    TicketState::Resolved,
-    TicketState::Closed,
-    TicketState::AutoRecovered,
-    TicketState::Reopened,
-    TicketState::Cancelled,
-];
-
 /// "from → to" or "from → to: why" as the old `set_state` wrote it; anything else has no change.
 fn state_change(text: &str) -> (Option<(TicketState, TicketState)>, What) {
-    for from in STATES {
+    for from in TicketState::ALL {
         let Some(rest) = text
             .strip_prefix(from.as_str())
             .and_then(|r| r.strip_prefix(" → "))
         else {
             continue;
         };
-        for to in STATES {
+        for to in TicketState::ALL {
             let Some(tail) = rest.strip_prefix(to.as_str()) else {
                 continue;
             };
