@@ -190,7 +190,7 @@ async function viewTicket(id) {
   const actions = me.role === "engineer" ? engineerButtons(tk.ticket_id, tk.state) : "";
   main.innerHTML = `<h1>#${tk.ticket_id} ${esc(tk.title)}</h1>
     <p>${t("page-ticket-state")} <b id="ticket-state" data-state="${esc(tk.state)}">${esc(tk.state_label)}</b> · ${t("page-ticket-severity")} ${esc(tk.severity_label)} · ${t("page-ticket-engineer")} <b id="ticket-engineer">${esc(tk.engineer_id || t("page-unassigned"))}</b>
-    · ${t("page-ticket-sla")} ${slaCell(tk)} · ${t("page-respond-by")} ${esc(tk.respond_by_local)} · ${t("page-repair-by")} <span id="repair-by">${esc(tk.repair_by_local)}</span>${finished ? "" : ` (<span class="countdown" data-deadline="${tk.repair_by_ms}">${countdown(tk.repair_by_ms)}</span>)`}</p>
+    · ${t("page-ticket-sla")} ${slaCell(tk)} · ${t("page-respond-by")} ${esc(tk.respond_by_local)} · ${t("page-repair-by")} <span id="repair-by">${esc(tk.repair_by_local)}</span>${finished || tk.progress.sla.stopped_ms ? "" : ` (<span class="countdown" data-deadline="${tk.repair_by_ms}">${countdown(tk.repair_by_ms)}</span>)`}</p>
     ${actions}${tk.reason ? `<p class="muted">${esc(tk.reason)}</p>` : ""}
     ${tracker(tk.progress)}
     <h2>${t("page-device", { device: esc(tk.device_id) })}</h2><div id="device-health" class="muted">…</div>
