@@ -238,10 +238,39 @@ async fn a_fault_turns_the_project_red_live_and_the_loop_closes_with_a_rating() 
         (200, Some(5)),
         "{t}"
     );
-    let (status, _) = alice
+    let (status, refused) = alice
         .post(&format!("/api/v1/tickets/{id}/rate"), json!({"stars": 9}))
         .await;
     assert_eq!(status, 409);
+    // The refusal in the reader's language: Chinese by default, English when asked.
+    assert_eq!(
+        refused["error"],
+        format!("无法对工单 {id} 执行“评价”：工单已关闭；评分为 1 到 5 星"),
+        "{refused}"
+    );
+    alice.language = Some("en".into());
+    let (_, refused) = alice
+        .post(&format!("/api/v1/tickets/{id}/rate"), json!({"stars": 9}))
+        .await;
+    assert_eq!(
+        refused["error"],
+        format!("cannot rate ticket {id}: it is closed; a rating is 1 to 5 stars"),
+        "{refused}"
+    );
+    // The timeline in English, as it always read, and in Chinese.
+    let (_, t) = alice.get(&format!("/api/v1/tickets/{id}")).await;
+    let whats: Vec<&str> = t["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["what"].as_str().unwrap())
+        .collect();
+    assert!(whats.contains(&"rated 5/5: fast"), "{whats:?}");
+    alice.language = None;
+    let (_, t) = alice.get(&format!("/api/v1/tickets/{id}")).await;
+    let last = t["timeline"].as_array().unwrap().last().unwrap();
+    assert_eq!(last["what"], "评价 5/5：fast", "{last}");
+    assert_eq!(last["actor_label"], "客户");
 
     // The customer reports a problem on the other device: a ticket the hub had not opened.
     let (status, t) = alice
