@@ -78,6 +78,7 @@ pub struct Hub {
     ingest: std::thread::JoinHandle<()>,
     deaths: parts::Deaths,
     notifier: Option<std::thread::JoinHandle<()>>,
+    mailer: Option<std::thread::JoinHandle<()>>,
     live: live::Live,
     closing: tokio::sync::watch::Sender<bool>,
     http_stop: tokio::sync::oneshot::Sender<()>,
@@ -140,6 +141,7 @@ impl Hub {
         let inventory_gen = Arc::new(std::sync::atomic::AtomicU64::new(0));
         let (live, live_ingest) = live::channels();
         let notifier = start_notifier(&config.notify, &store, &stop, &deaths)?;
+        let mailer = start_mailer(config.mail.as_ref(), &store, &stop, &deaths)?;
         let ingest = Ingest::new(
             store.clone(),
             directory.clone(),
@@ -264,6 +266,7 @@ impl Hub {
             inventory_gen,
             ingest,
             notifier: notifier.map(|(_, thread)| thread),
+            mailer,
             live,
             closing,
             http_stop,
@@ -355,11 +358,57 @@ impl Hub {
                 .map_err(|_| anyhow::anyhow!("the notifier thread panicked")),
             None => Ok(()),
         };
+        let mailed = match self.mailer {
+            Some(m) => tokio::task::spawn_blocking(move || m.join())
+                .await?
+                .map_err(|_| anyhow::anyhow!("the mailer thread panicked")),
+            None => Ok(()),
+        };
         // Ingest held the other reference; dropping the last one closes the redb file cleanly.
         drop(self.store);
         tracing::info!("hub stopped");
-        ingested.and(served).and(notified)
+        ingested.and(served).and(notified).and(mailed)
     }
+}
+
+/// With `[mail]` configured: the thread that mails customers their repair notices.
+fn start_mailer(
+    cfg: Option<&config::MailConfig>,
+    store: &Arc<Store>,
+    stop: &Arc<AtomicBool>,
+    deaths: &parts::Deaths,
+) -> anyhow::Result<Option<std::thread::JoinHandle<()>>> {
+    let Some(cfg) = cfg else {
+        return Ok(None);
+    };
+    let (host, port) = cfg
+        .smtp
+        .get_ref()
+        .rsplit_once(':')
+        .and_then(|(h, p)| Some((h.to_string(), p.parse::<u16>().ok()?)))
+        .with_context(|| format!("[mail] smtp {:?}: host:port", cfg.smtp.get_ref()))?;
+    let tls = notify::mail::MailTls::parse(cfg.tls.get_ref())
+        .with_context(|| format!("[mail] tls {:?}: none, starttls or tls", cfg.tls.get_ref()))?;
+    let from = cfg
+        .from
+        .get_ref()
+        .parse()
+        .with_context(|| format!("[mail] from {:?}", cfg.from.get_ref()))?;
+    let settings = notify::mail::MailSettings {
+        host,
+        port,
+        tls,
+        from,
+        base_url: cfg.base_url.clone(),
+    };
+    store.keep_mail(true);
+    let (store, stop) = (store.clone(), stop.clone());
+    let retry_max = std::time::Duration::from_millis(cfg.retry_max_ms.max(100));
+    tracing::info!(smtp = %cfg.smtp.get_ref(), "customer notices go by mail");
+    let thread = deaths.thread("mailer", move || {
+        notify::mail::run_mailer(store, settings, stop, retry_max)
+    })?;
+    Ok(Some(thread))
 }
 
 /// With a webhook configured: the outbox thread and the channel that wakes it.

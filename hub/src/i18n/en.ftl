@@ -131,6 +131,25 @@ refusal-already-theirs = it is already theirs
 refusal-only-worked-handed-over = only a ticket someone is working on can be handed over
 err-empty-text = please say what is wrong
 
+## Customer mail (plain text; { $link } is the ticket's page)
+mail-subject = Heartline ticket #{ $ticket }: { $step }
+mail-step-detected = fault detected
+mail-step-on-site = engineer on site
+mail-step-resolved = repaired, being confirmed
+mail-step-confirmed = repair confirmed
+mail-detected = We detected a fault before you had to report it: { $title }.
+    Engineer { $engineer } is on the way; repair by { $repair_by } ({ $zone }).
+    Follow the repair: { $link }
+mail-detected-unassigned = We detected a fault before you had to report it: { $title }.
+    We are finding an engineer; repair by { $repair_by } ({ $zone }).
+    Follow the repair: { $link }
+mail-on-site = Engineer { $engineer } is on site for ticket #{ $ticket } ({ $title }).
+    Follow the repair: { $link }
+mail-resolved = Engineer { $engineer } reports ticket #{ $ticket } repaired ({ $title }). We are confirming it with the device's own reports.
+    Follow the repair: { $link }
+mail-confirmed = The device's own reports confirm the repair: ticket #{ $ticket } ({ $title }) closed at { $at } ({ $zone }).
+    Please rate the service: { $link }
+
 ## Service progress (the tracker)
 step-detected = Detected
 step-dispatched = Dispatched

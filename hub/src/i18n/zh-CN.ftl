@@ -124,6 +124,25 @@ refusal-already-theirs = 工单已经是对方的
 refusal-only-worked-handed-over = 只有处理中的工单可以转交
 err-empty-text = 请描述问题
 
+## 客户邮件（纯文本；{ $link } 为工单页面）
+mail-subject = Heartline 工单 #{ $ticket }：{ $step }
+mail-step-detected = 发现故障
+mail-step-on-site = 工程师已到场
+mail-step-resolved = 已修复，确认中
+mail-step-confirmed = 修复已确认
+mail-detected = 我们在您报告之前发现了故障：{ $title }。
+    工程师 { $engineer } 正在赶往现场，修复时限 { $repair_by }（{ $zone }）。
+    查看维修进度：{ $link }
+mail-detected-unassigned = 我们在您报告之前发现了故障：{ $title }。
+    正在安排工程师，修复时限 { $repair_by }（{ $zone }）。
+    查看维修进度：{ $link }
+mail-on-site = 工程师 { $engineer } 已到达现场，工单 #{ $ticket }（{ $title }）。
+    查看维修进度：{ $link }
+mail-resolved = 工程师 { $engineer } 报告工单 #{ $ticket } 已修复（{ $title }），正在通过设备自身的上报确认。
+    查看维修进度：{ $link }
+mail-confirmed = 设备上报确认修复完成：工单 #{ $ticket }（{ $title }）已于 { $at }（{ $zone }）关闭。
+    欢迎评价本次服务：{ $link }
+
 ## 服务进度
 step-detected = 发现故障
 step-dispatched = 已派单

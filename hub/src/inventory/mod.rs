@@ -99,11 +99,19 @@ impl Checker<'_> {
                 })?,
                 None => crate::i18n::Lang::default(),
             };
+            let mut email = Vec::new();
+            for address in &t.email {
+                address.get_ref().parse::<lettre::Address>().map_err(|e| {
+                    self.err(address, format!("email {:?}: {e}", address.get_ref()))
+                })?;
+                email.push(address.get_ref().clone());
+            }
             inv.tenants.push(TenantRecord {
                 id,
                 name: t.name,
                 time_zone,
                 language,
+                email,
             });
         }
 

@@ -60,6 +60,9 @@ pub(super) struct RawTenant {
     /// Language of the tenant's notices: `zh-CN` (default) or `en`.
     #[serde(default)]
     pub(super) language: Option<Spanned<String>>,
+    /// Where the tenant's contacts get the repair notices by mail.
+    #[serde(default)]
+    pub(super) email: Vec<Spanned<String>>,
 }
 
 #[derive(Deserialize)]

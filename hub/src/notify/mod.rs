@@ -4,8 +4,10 @@
 //! and POSTed until the receiver takes it, so a receiver that is down, or a hub restart, loses
 //! nothing.
 //!
-//! SMS and voice gateways plug in as further `Notifier`s.
+//! SMS and voice gateways plug in as further `Notifier`s. Customers are told by mail ([`mail`]),
+//! from an outbox of their own that the store fills with each ticket step they should hear of.
 
+pub mod mail;
 mod notifier;
 mod webhook;
 

@@ -220,6 +220,7 @@ pub(super) fn upgrade(tx: &WriteTransaction) -> Result<usize, StoreError> {
             name: t.name,
             time_zone: DEFAULT_ZONE.to_string(),
             language: Lang::default(),
+            email: Vec::new(),
         };
         table.insert(id.as_str(), encode(&new)?.as_slice())?;
         rewritten += 1;

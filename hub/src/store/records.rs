@@ -13,6 +13,8 @@ pub struct TenantRecord {
     pub time_zone: String,
     /// The language of the tenant's notices.
     pub language: Lang,
+    /// The contacts who get the repair notices by mail.
+    pub email: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
