@@ -272,6 +272,21 @@ async fn tour(w: &Words) {
     let lang = w.lang;
     let mut fleet = Fleet::new(&[("acme", ids("acme", 3)), ("globex", ids("globex", 1))]);
     fleet.with_engineers("acme", 1);
+    // Where the sites and the engineer are, for the map: Shanghai and Beijing.
+    fleet.inventory = fleet
+        .inventory
+        .replace(
+            "region = \"acme-r\"\n",
+            "region = \"acme-r\"\nlocation = [31.2304, 121.4737]\n",
+        )
+        .replace(
+            "region = \"globex-r\"\n",
+            "region = \"globex-r\"\nlocation = [39.9042, 116.4074]\n",
+        )
+        .replace(
+            "name = \"Engineer 0\"\n",
+            "name = \"Engineer 0\"\nlocation = [31.30, 121.60]\n",
+        );
     let alice = fleet.with_user("alice", "customer", "acme");
     let li = fleet.with_user("li", "engineer", "eng-0");
     let ops = fleet.with_user("ops", "operator", "");
@@ -342,6 +357,31 @@ async fn tour(w: &Words) {
         .await
         .unwrap();
     shot(&c, &format!("{lang}-3-customer-project")).await;
+
+    // The map: the customer's own site only, red or amber; a click shows that site's tickets.
+    c.goto(&format!("{base}/#/map")).await.unwrap();
+    c.wait()
+        .for_element(Locator::Css(
+            "#site-map g.site[data-site='acme-s'][data-status='warning'], #site-map g.site[data-site='acme-s'][data-status='down']",
+        ))
+        .await
+        .unwrap();
+    assert!(
+        c.find(Locator::Css("g.site[data-site='globex-s']"))
+            .await
+            .is_err(),
+        "another tenant's site is not on the customer's map"
+    );
+    assert!(
+        c.find(Locator::Css("g.engineer-pos")).await.is_err(),
+        "engineers' positions are for the operator"
+    );
+    shot(&c, &format!("{lang}-3b-customer-map")).await;
+    click(&c, "g.site[data-site='acme-s'] circle").await;
+    c.wait()
+        .for_element(Locator::Css("#site-filter"))
+        .await
+        .unwrap();
 
     // The ticket: the tracker (detected, dispatched), local times, a live countdown.
     click(&c, "tr.ticket").await;
@@ -470,6 +510,20 @@ async fn tour(w: &Words) {
         .await
         .unwrap();
     shot(&c, &format!("{lang}-8-operator-board")).await;
+    c.goto(&format!("{base}/#/map")).await.unwrap();
+    c.wait()
+        .for_element(Locator::Css("g.site[data-site='globex-s']"))
+        .await
+        .unwrap();
+    c.wait()
+        .for_element(Locator::Css("g.site[data-site='acme-s'][data-status='ok']"))
+        .await
+        .unwrap();
+    c.wait()
+        .for_element(Locator::Css("g.engineer-pos[data-engineer='eng-0']"))
+        .await
+        .unwrap();
+    shot(&c, &format!("{lang}-8b-operator-map")).await;
     logout(&c).await;
     c.close().await.unwrap();
 

@@ -8,7 +8,7 @@
 //! - [`kpi`]: the operator's KPI board; [`pages`]: the HTML, CSS and JavaScript, and the page's
 //!   message table in the reader's language;
 //! - [`reader`]: the reader's language and their tenants' time zones; [`progress`]: a ticket's
-//!   service-progress tracker.
+//!   service-progress tracker; [`map`]: the site map's data (sites by coordinates, status).
 //! - [`fallback`]: what a request no route took gets (gRPC's "unimplemented", or JSON 401/404).
 //!
 //! Every route is listed in [`routes`], which both builds the router and drives the tenant
@@ -19,6 +19,7 @@ pub mod events;
 pub mod fallback;
 pub mod json;
 pub mod kpi;
+pub mod map;
 pub mod pages;
 pub mod principal;
 pub mod progress;
@@ -124,6 +125,12 @@ pub fn routes() -> Vec<Route> {
             post(json::resolve),
         ),
         r("GET", "/api/v1/tenants", "operator", get(json::tenants)),
+        r(
+            "GET",
+            "/api/v1/map",
+            "operator, customer (own sites)",
+            get(map::map),
+        ),
         r("GET", "/api/v1/kpi", "operator", get(json::kpi)),
         r("GET", "/api/v1/kpi.csv", "operator", get(json::kpi_csv)),
         r(

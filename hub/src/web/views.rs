@@ -45,6 +45,7 @@ pub struct DeviceRow {
 pub struct TicketRow {
     pub ticket_id: u64,
     pub project_id: String,
+    pub site_id: String,
     pub device_id: String,
     /// In the reader's language.
     pub title: String,
@@ -112,6 +113,7 @@ pub fn ticket_row(t: &Ticket, now: Ms, reader: &Reader) -> TicketRow {
     TicketRow {
         ticket_id: t.id,
         project_id: t.project.clone(),
+        site_id: t.site.clone(),
         device_id: t.device.clone(),
         title: render::title(lang, t),
         severity: crate::api::convert::severity_str(t.severity),

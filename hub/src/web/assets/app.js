@@ -78,7 +78,7 @@ function showLogin(message = "") {
 }
 
 function nav() {
-  const links = { operator: [["#/operator", "page-nav-board"], ["#/", "page-nav-projects"]], customer: [["#/", "page-nav-my-projects"]], engineer: [["#/engineer", "page-nav-queue"]] }[me.role];
+  const links = { operator: [["#/operator", "page-nav-board"], ["#/", "page-nav-projects"], ["#/map", "page-nav-map"]], customer: [["#/", "page-nav-my-projects"], ["#/map", "page-nav-map"]], engineer: [["#/engineer", "page-nav-queue"]] }[me.role];
   $("#nav").innerHTML = links.map(([h, id]) => `<a href="${h}">${t(id)}</a>`).join("");
   $("#who").textContent = `${me.user} (${t("page-role-" + me.role)}${me.tenant ? ", " + me.tenant : ""})`;
   $("#logout").hidden = false;
@@ -121,13 +121,17 @@ function ticketRows(tickets) {
 async function viewProject(id) {
   const p = await api(`/api/v1/projects/${encodeURIComponent(id)}`);
   const s = p.summary, zone = p.time_zone;
+  // From the map: one site's devices and tickets.
+  const site = new URLSearchParams(location.hash.split("?")[1] || "").get("site");
+  if (site) { p.devices = p.devices.filter((d) => d.site_id === site); p.tickets = p.tickets.filter((tk) => tk.site_id === site); }
+  const siteNote = site ? `<p class="site-filter" id="site-filter">${esc(t("page-site-filter", { site }))} · <a href="#/project/${encodeURIComponent(id)}">${t("page-all-sites")}</a></p>` : "";
   const report = me.role === "customer" ? `<h2>${t("page-report-problem")}</h2><form class="inline" id="report-form">
       <select id="report-device">${p.devices.map((d) => `<option>${esc(d.device_id)}</option>`).join("")}</select>
       <input id="report-text" placeholder="${esc(t("page-report-placeholder"))}" required size="30"><button id="report-submit">${t("page-report")}</button></form>
       <div class="muted" id="report-result"></div>` : "";
   main.innerHTML = `<h1>${esc(s.name)} <span id="project-health" class="badge ${s.health}" data-health="${s.health}">${t("page-health-" + s.health)}</span></h1>
     <div class="counts">${["ok", "warning", "down", "affected", "maintenance", "unknown"].map((k) => `<span>${pill(k)} ${s.devices[k]}</span>`).join("")}</div>
-    <p class="muted zone">${t("page-time-zone", { zone })}</p>
+    <p class="muted zone">${t("page-time-zone", { zone })}</p>${siteNote}
     <h2>${t("page-tickets")}</h2><table><thead><tr><th>#</th><th>${t("page-col-title")}</th><th>${t("page-col-severity")}</th><th>${t("page-col-state")}</th><th>${t("page-col-engineer")}</th><th>${t("page-col-sla")}</th></tr></thead>
     <tbody>${ticketRows(p.tickets) || `<tr><td colspan="6" class="muted">${t("page-no-tickets")}</td></tr>`}</tbody></table>
     <h2>${t("page-devices")}</h2><table><thead><tr><th>${t("page-col-device")}</th><th>${t("page-col-site")}</th><th>${t("page-col-kind")}</th><th>${t("page-col-status")}</th><th>${t("page-col-last-report")}</th><th>${t("page-col-cpu")}</th></tr></thead>
@@ -263,6 +267,41 @@ async function viewOperator() {
   $("#kpi-period").onchange = (e) => { location.hash = `#/operator?period=${e.target.value}`; };
 }
 
+// The site map: sites placed by their coordinates on an SVG the page draws itself (no tiles, no
+// network), coloured by their worst device, with the engineers' positions; a site links to its
+// devices and tickets.
+async function viewMap() {
+  const m = await api("/api/v1/map");
+  const placed = m.sites.filter((s) => s.location);
+  const pts = [...placed.map((s) => s.location), ...m.engineers];
+  const W = 1000, H = 560, pad = 60;
+  let svg = "";
+  if (pts.length) {
+    const lats = pts.map((q) => q.lat), lons = pts.map((q) => q.lon);
+    const midLat = (Math.min(...lats) + Math.max(...lats)) / 2, k = Math.cos((midLat * Math.PI) / 180);
+    const x0 = Math.min(...lons) * k, x1 = Math.max(...lons) * k, y0 = Math.min(...lats), y1 = Math.max(...lats);
+    const span = Math.max(x1 - x0, y1 - y0, 0.01), sc = Math.min((W - 2 * pad) / span, (H - 2 * pad) / span);
+    const cx = (W - (x1 - x0) * sc) / 2, cy = (H - (y1 - y0) * sc) / 2;
+    const xy = (q) => [cx + (q.lon * k - x0) * sc, H - (cy + (q.lat - y0) * sc)];
+    const grid = [1, 2, 3, 4].map((i) => `<line class="grid" x1="${(i * W) / 5}" y1="0" x2="${(i * W) / 5}" y2="${H}"/><line class="grid" x1="0" y1="${(i * H) / 5}" x2="${W}" y2="${(i * H) / 5}"/>`).join("");
+    const sites = placed.map((s) => {
+      const [x, y] = xy(s.location);
+      return `<g class="site" data-site="${esc(s.site_id)}" data-status="${esc(s.status)}" data-href="#/project/${encodeURIComponent(s.project_id)}?site=${encodeURIComponent(s.site_id)}">
+        <circle class="st-${esc(s.status)}" cx="${x.toFixed(1)}" cy="${y.toFixed(1)}" r="16"/><text x="${(x + 22).toFixed(1)}" y="${(y + 5).toFixed(1)}">${esc(s.name)}${s.open_tickets ? " · " + esc(t("page-map-open", { n: s.open_tickets })) : ""}</text>
+        <title>${esc(s.name)}: ${esc(t("page-status-" + s.status))}</title></g>`;
+    }).join("");
+    const engineers = m.engineers.map((e) => {
+      const [x, y] = xy(e);
+      return `<g class="engineer-pos" data-engineer="${esc(e.engineer_id)}"><path d="M${x.toFixed(1)} ${(y - 11).toFixed(1)} l9 18 h-18 z"/><text x="${(x - 10).toFixed(1)}" y="${(y + 26).toFixed(1)}">${esc(e.engineer_id)}</text></g>`;
+    }).join("");
+    svg = `<svg class="site-map" id="site-map" viewBox="0 0 ${W} ${H}" role="img" aria-label="${esc(t("page-map"))}"><rect class="sea" width="${W}" height="${H}"/>${grid}${sites}${engineers}</svg>`;
+  }
+  const unplaced = m.sites.filter((s) => !s.location);
+  const legend = ["ok", "warning", "down", "affected", "maintenance", "unknown"].map((k) => pill(k)).join(" ");
+  main.innerHTML = `<h1>${t("page-map")}</h1>${svg}<p class="legend">${legend}${m.engineers.length ? ` <span class="engineer-key">▲ ${t("page-map-engineer")}</span>` : ""}</p>
+    ${unplaced.length ? `<h2>${t("page-map-no-location")}</h2><ul>${unplaced.map((s) => `<li><a href="#/project/${encodeURIComponent(s.project_id)}?site=${encodeURIComponent(s.site_id)}">${esc(s.name)}</a> ${pill(s.status)}</li>`).join("")}</ul>` : ""}`;
+}
+
 async function render() {
   if (!me) return;
   const [path] = location.hash.slice(1).split("?");
@@ -272,6 +311,7 @@ async function render() {
     else if (parts[0] === "ticket") await viewTicket(parts[1]);
     else if (parts[0] === "engineer" || me.role === "engineer") await viewQueue();
     else if (parts[0] === "operator") await viewOperator();
+    else if (parts[0] === "map") await viewMap();
     else await viewProjects();
     if (window.hlRendered === null) window.hlRendered = performance.now();
   } catch (err) { if (me) main.innerHTML = `<p class="error">${esc(err.message)}</p>`; }
