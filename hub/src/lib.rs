@@ -27,6 +27,7 @@ pub mod api;
 pub mod audit;
 pub mod backup;
 pub mod broker;
+pub mod classify;
 pub mod cli;
 pub mod cluster;
 pub mod config;

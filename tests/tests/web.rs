@@ -280,6 +280,15 @@ async fn a_fault_turns_the_project_red_live_and_the_loop_closes_with_a_rating() 
         )
         .await;
     assert_eq!(status, 200, "{t}");
+    // The report is classified (what staff see next to it); the customer sees no classification.
+    assert_eq!(t["classification"]["class"], "camera_video", "{t}");
+    assert_eq!(t["classification"]["label"], "摄像头/视频", "{t}");
+    let reported = t["ticket_id"].clone();
+    let customer_view = t["timeline"].as_array().unwrap().clone();
+    assert!(
+        customer_view.iter().all(|e| e["classified"].is_null()),
+        "{t}"
+    );
     // Without Accept-Language the hub answers in Chinese; with it, in English.
     assert!(
         t["title"].as_str().unwrap().contains("客户报告的问题"),
@@ -302,6 +311,18 @@ async fn a_fault_turns_the_project_red_live_and_the_loop_closes_with_a_rating() 
     // The operator's board counts both: one detected first, one reported first.
     let mut ops = WebClient::new(http);
     ops.login("ops", &s.operator).await;
+    let (_, staff_view) = ops.get(&format!("/api/v1/tickets/{reported}")).await;
+    let classified: Vec<&str> = staff_view["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["classified"].as_str())
+        .collect();
+    assert_eq!(
+        classified,
+        vec!["分类：摄像头/视频（依据词语：camera）"],
+        "{staff_view}"
+    );
     let (status, kpi) = ops.get("/api/v1/kpi?period=day").await;
     assert_eq!(status, 200);
     let today = &kpi[0];

@@ -150,6 +150,16 @@ mail-resolved = Engineer { $engineer } reports ticket #{ $ticket } repaired ({ $
 mail-confirmed = The device's own reports confirm the repair: ticket #{ $ticket } ({ $title }) closed at { $at } ({ $zone }).
     Please rate the service: { $link }
 
+## Customer report classes (shown to staff beside a report)
+class-no-network = no network
+class-camera-video = camera / video
+class-power = power
+class-sensor = sensor
+class-slow = slow
+class-other = other
+report-classified = classified: { $class } (by the words: { $words })
+report-classified-other = classified: other (no known words)
+
 ## Service progress (the tracker)
 step-detected = Detected
 step-dispatched = Dispatched

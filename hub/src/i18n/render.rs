@@ -289,6 +289,22 @@ pub fn what(lang: Lang, zone: &Zone, w: &What) -> String {
     }
 }
 
+/// A customer report's class and the words that decided it, for staff.
+pub fn classification(lang: Lang, text: &str) -> String {
+    let v = crate::classify::classify(text);
+    if v.matched.is_empty() {
+        return t(lang, "report-classified-other", &[]);
+    }
+    t(
+        lang,
+        "report-classified",
+        &[
+            ("class", &t(lang, v.class.message_id(), &[])),
+            ("words", &v.matched.join(", ")),
+        ],
+    )
+}
+
 /// Why an action on a ticket was refused, and what to do instead.
 pub fn refusal(
     lang: Lang,
@@ -630,6 +646,9 @@ mod tests {
                         &format!("{kind:?}"),
                     );
                 }
+            }
+            for text in ["机房断电", "camera black screen", "hello"] {
+                assert_clean(&classification(lang, text), lang, text);
             }
             for f in every_fault() {
                 assert_clean(&fault(lang, &f), lang, &format!("{f:?}"));

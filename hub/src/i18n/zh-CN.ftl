@@ -143,6 +143,16 @@ mail-resolved = 工程师 { $engineer } 报告工单 #{ $ticket } 已修复（{ 
 mail-confirmed = 设备上报确认修复完成：工单 #{ $ticket }（{ $title }）已于 { $at }（{ $zone }）关闭。
     欢迎评价本次服务：{ $link }
 
+## 客户报告分类（工作人员可见）
+class-no-network = 网络中断
+class-camera-video = 摄像头/视频
+class-power = 电源
+class-sensor = 传感器
+class-slow = 缓慢
+class-other = 其他
+report-classified = 分类：{ $class }（依据词语：{ $words }）
+report-classified-other = 分类：其他（没有已知词语）
+
 ## 服务进度
 step-detected = 发现故障
 step-dispatched = 已派单

@@ -142,6 +142,12 @@ fn ticket_json(t: &Ticket, reader: &Reader) -> Value {
         .map(|e| {
             let (kind, who) = crate::api::convert::actor(&e.actor);
             let (label, _) = render::actor(lang, &e.actor);
+            let classified = match &e.what {
+                heartline_engine::What::CustomerReport { text } if reader.staff => {
+                    Some(render::classification(lang, text))
+                }
+                _ => None,
+            };
             json!({
                 "at_ms": e.at,
                 "at_local": zone.format(e.at),
@@ -149,6 +155,7 @@ fn ticket_json(t: &Ticket, reader: &Reader) -> Value {
                 "actor_label": label,
                 "actor": who,
                 "what": render::entry(lang, zone, e),
+                "classified": classified,
             })
         })
         .collect();
@@ -278,7 +285,13 @@ pub async fn report_problem(
         .report(d.id, form.text.trim().to_string(), user.clone())
         .await
         .map_err(|e| command_error_in(e, lang))?;
-    Ok(Json(ticket_json(&t, &Reader::load(&state.store, &p, lang))))
+    let mut v = ticket_json(&t, &Reader::load(&state.store, &p, lang));
+    let verdict = crate::classify::classify(&form.text);
+    v["classification"] = json!({
+        "class": verdict.class,
+        "label": crate::i18n::t(lang, verdict.class.message_id(), &[]),
+    });
+    Ok(Json(v))
 }
 
 pub async fn device(State(state): State<WebState>, p: Principal, Path(id): Path<String>) -> Answer {

@@ -12,6 +12,8 @@ pub struct Reader {
     zones: HashMap<String, Zone>,
     /// The zone of the reader's own tenant (customers), else the default one.
     pub home: Zone,
+    /// The operator's staff or an engineer: sees what is for staff (how a report was classified).
+    pub staff: bool,
 }
 
 impl Reader {
@@ -30,7 +32,13 @@ impl Reader {
             _ => None,
         }
         .unwrap_or_default();
-        Reader { lang, zones, home }
+        let staff = !matches!(p, Principal::Customer { .. });
+        Reader {
+            lang,
+            zones,
+            home,
+            staff,
+        }
     }
 
     /// The zone of `tenant`'s objects.

@@ -126,7 +126,7 @@ async function viewProject(id) {
   if (site) { p.devices = p.devices.filter((d) => d.site_id === site); p.tickets = p.tickets.filter((tk) => tk.site_id === site); }
   const siteNote = site ? `<p class="site-filter" id="site-filter">${esc(t("page-site-filter", { site }))} · <a href="#/project/${encodeURIComponent(id)}">${t("page-all-sites")}</a></p>` : "";
   const report = me.role === "customer" ? `<h2>${t("page-report-problem")}</h2><form class="inline" id="report-form">
-      <select id="report-device">${p.devices.map((d) => `<option>${esc(d.device_id)}</option>`).join("")}</select>
+      <select id="report-device">${p.devices.map((d) => `<option value="${esc(d.device_id)}">${esc(d.device_id)}</option>`).join("")}</select>
       <input id="report-text" placeholder="${esc(t("page-report-placeholder"))}" required size="30"><button id="report-submit">${t("page-report")}</button></form>
       <div class="muted" id="report-result"></div>` : "";
   main.innerHTML = `<h1>${esc(s.name)} <span id="project-health" class="badge ${s.health}" data-health="${s.health}">${t("page-health-" + s.health)}</span></h1>
@@ -198,7 +198,7 @@ async function viewTicket(id) {
     ${actions}${tk.reason ? `<p class="muted">${esc(tk.reason)}</p>` : ""}
     ${tracker(tk.progress)}
     <h2>${t("page-device", { device: esc(tk.device_id) })}</h2><div id="device-health" class="muted">…</div>
-    <h2>${t("page-timeline")}</h2><ol class="timeline">${tk.timeline.map((e) => `<li><time>${esc(e.at_local)}</time><span class="actor">${esc(e.actor_label)}${e.actor ? " " + esc(e.actor) : ""}</span>${esc(e.what)}</li>`).join("")}</ol>${rating}`;
+    <h2>${t("page-timeline")}</h2><ol class="timeline">${tk.timeline.map((e) => `<li><time>${esc(e.at_local)}</time><span class="actor">${esc(e.actor_label)}${e.actor ? " " + esc(e.actor) : ""}</span>${esc(e.what)}${e.classified ? `<div class="muted classified">${esc(e.classified)}</div>` : ""}</li>`).join("")}</ol>${rating}`;
   drawSla($("#sla-bar"));
   bindEngineerButtons();
   api(`/api/v1/devices/${encodeURIComponent(tk.device_id)}`).then((d) => {
