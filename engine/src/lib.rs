@@ -30,5 +30,6 @@ pub use domain::{
     NoticeKind, Output, Presence, Rating, Report, SECOND, Series, Shift, SlaPolicy, SlaTimes,
     Ticket, TicketAction, TicketError, TicketId, TicketState, TimelineEntry,
 };
+pub use domain::{Area, Detail, Escalation, Pick, Refusal, What};
 pub use engine::{DeviceRef, Engine, Input, PROBE_RETRY, TICK};
 pub use rules::{Direction, EngineConfig, ThresholdRule, TrendRule, applies};

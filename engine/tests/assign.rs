@@ -154,11 +154,9 @@ impl Sim {
         self.engine.ticket(id).unwrap().clone()
     }
 
-    fn said(&self, id: TicketId, words: &str) -> bool {
-        self.ticket(id)
-            .timeline
-            .iter()
-            .any(|e| e.what.contains(words))
+    /// Whether the ticket's timeline has an entry for which `what` holds.
+    fn said(&self, id: TicketId, what: impl Fn(&What) -> bool) -> bool {
+        self.ticket(id).timeline.iter().any(|e| what(&e.what))
     }
 
     /// (kind, to) of every notice so far.
@@ -168,6 +166,23 @@ impl Sim {
             .map(|n| (n.kind, n.to.as_str()))
             .collect()
     }
+}
+
+/// "chosen: {engineer} — covers grid G7, skill camera, {open} open tickets".
+fn chosen_g7(engineer: &'static str, open: u32) -> impl Fn(&What) -> bool {
+    move |w| {
+        *w == What::Chosen(Pick {
+            engineer: engineer.into(),
+            area: Area::Grid("G7".into()),
+            skill: "camera".into(),
+            open,
+            km_tenths: None,
+        })
+    }
+}
+
+fn escalated(level: Level, to: &'static str) -> impl Fn(&What) -> bool {
+    move |w| matches!(w, What::Escalated { level: l, to: t, .. } if *l == level && t == to)
 }
 
 fn decline(reason: &str) -> TicketAction {
@@ -191,15 +206,9 @@ fn ten_tickets_are_spread_by_open_work() {
         load,
         HashMap::from([("a".into(), 4), ("b".into(), 3), ("c".into(), 3)])
     );
-    assert!(s.said(
-        1,
-        "chosen: a — covers grid G7, skill camera, 0 open tickets"
-    ));
-    assert!(s.said(4, "chosen: a — covers grid G7, skill camera, 1 open ticket"));
-    assert!(s.said(
-        10,
-        "chosen: a — covers grid G7, skill camera, 3 open tickets"
-    ));
+    assert!(s.said(1, chosen_g7("a", 0)));
+    assert!(s.said(4, chosen_g7("a", 1)));
+    assert!(s.said(10, chosen_g7("a", 3)));
     let dispatched = s
         .notices
         .iter()
@@ -215,18 +224,27 @@ fn a_decline_goes_to_the_next_engineer_and_the_last_one_to_the_grid_manager() {
     assert_eq!(s.ticket(1).engineer.as_deref(), Some("a"));
     s.act(1, "a", decline("no ladder for the mast")).unwrap();
     assert_eq!(s.ticket(1).engineer.as_deref(), Some("b"));
-    assert!(s.said(1, "declined by a: no ladder for the mast"));
+    assert!(s.said(1, |w| *w
+        == What::Declined {
+            by: "a".into(),
+            reason: "no ladder for the mast".into()
+        }));
     s.act(1, "b", decline("on leave")).unwrap();
     assert_eq!(s.ticket(1).engineer.as_deref(), Some("c"));
     s.act(1, "c", decline("wrong district")).unwrap();
     let t = s.ticket(1);
     assert_eq!((t.state, t.engineer.clone()), (TicketState::Open, None));
     assert!(t.dispatch.unassigned);
-    assert!(s.said(
-        1,
-        "unassigned: every eligible engineer declined or let the offer lapse (a, b, c)"
-    ));
-    assert!(s.said(1, "escalated to grid manager gm: nobody eligible"));
+    assert!(s.said(1, |w| *w
+        == What::AllPassed {
+            engineers: vec!["a".into(), "b".into(), "c".into()]
+        }));
+    assert!(s.said(1, |w| *w
+        == What::Escalated {
+            level: Level::GridManager,
+            to: "gm".into(),
+            why: Escalation::NobodyEligible
+        }));
     assert_eq!(
         s.sent().last().copied(),
         Some((NoticeKind::Unassigned, "gm"))
@@ -245,10 +263,12 @@ fn nobody_on_duty_goes_to_the_grid_manager_until_a_shift_starts() {
     let t = s.ticket(1);
     assert_eq!(t.state, TicketState::Open);
     assert!(t.dispatch.unassigned);
-    assert!(s.said(
-        1,
-        "unassigned: no on-duty engineer covers grid G7 / region north with skill camera"
-    ));
+    assert!(s.said(1, |w| *w
+        == What::NobodyEligible {
+            grid_cell: "G7".into(),
+            region: "north".into(),
+            skill: "camera".into()
+        }));
     assert_eq!(s.sent(), vec![(NoticeKind::Unassigned, "gm")]);
     assert_eq!(
         t.dispatch.clocks.as_ref().map(|c| c.level),
@@ -281,10 +301,11 @@ fn an_offer_not_accepted_by_respond_by_goes_to_the_next_engineer() {
     let t = s.ticket(1);
     assert_eq!(t.engineer.as_deref(), Some("b"));
     assert_eq!(t.dispatch.offers_missed, 1);
-    assert!(s.said(
-        1,
-        "offer to a lapsed: not accepted within 60 min (respond-by missed)"
-    ));
+    assert!(s.said(1, |w| *w
+        == What::OfferLapsed {
+            engineer: "a".into(),
+            window_min: 60
+        }));
     assert!(s.sent().contains(&(NoticeKind::Withdrawn, "a")));
     assert_eq!(
         s.sent().last().copied(),
@@ -322,12 +343,19 @@ fn the_repair_clock_climbs_the_ladder_one_level_at_a_time() {
             ("sl".to_string(), 12 * HOUR),
         ]
     );
-    assert!(s.said(
-        1,
-        "escalated to grid manager gm: 80 % of the repair time used"
-    ));
-    assert!(s.said(1, "escalated to district manager dm: repair-by breached"));
-    assert!(s.said(1, "escalated to service leader sl"));
+    assert!(s.said(1, |w| *w
+        == What::Escalated {
+            level: Level::GridManager,
+            to: "gm".into(),
+            why: Escalation::RepairTimeMostlyUsed
+        }));
+    assert!(s.said(1, |w| *w
+        == What::Escalated {
+            level: Level::DistrictManager,
+            to: "dm".into(),
+            why: Escalation::RepairByBreached
+        }));
+    assert!(s.said(1, escalated(Level::ServiceLeader, "sl")));
     assert_eq!(
         s.ticket(1).engineer.as_deref(),
         Some("a"),
@@ -383,7 +411,7 @@ fn a_failure_during_verification_restarts_work_and_the_clocks() {
     s.send("d0", CheckState::Crit);
     let t = s.ticket(1);
     assert_eq!(t.state, TicketState::Accepted, "back to the engineer");
-    assert!(s.said(1, "verification failed"));
+    assert!(s.said(1, |w| matches!(w, What::VerificationFailed { .. })));
     s.to(MON_10 + 7 * HOUR);
     assert!(
         s.sent().contains(&(NoticeKind::Escalated, "gm")),
@@ -411,7 +439,11 @@ fn engineers_act_only_on_their_own_tickets_and_hand_over() {
         (t.state, t.engineer.as_deref()),
         (TicketState::Dispatched, Some("c"))
     );
-    assert!(s.said(1, "handed over by a to c"));
+    assert!(s.said(1, |w| *w
+        == What::HandedOver {
+            from: "a".into(),
+            to: "c".into()
+        }));
     assert_eq!(
         s.sent().last().copied(),
         Some((NoticeKind::Dispatched, "c"))
@@ -431,7 +463,7 @@ fn a_device_that_heals_before_the_accept_withdraws_the_offer() {
     s.send("d0", CheckState::Ok);
     let t = s.ticket(1);
     assert_eq!(t.state, TicketState::AutoRecovered);
-    assert!(s.said(1, "the device recovered before the engineer accepted"));
+    assert!(s.said(1, |w| *w == What::RecoveredBeforeAccept));
     assert!(s.sent().contains(&(NoticeKind::Withdrawn, "a")));
 }
 

@@ -42,8 +42,12 @@ fn an_uplink_that_reports_after_all_was_a_false_alarm_and_the_devices_get_their_
     let gw = s.engine.ticket(gw.id).unwrap().clone();
     assert_eq!(gw.state, TicketState::Cancelled);
     let last = gw.timeline.last().unwrap();
-    assert!(
-        last.what.contains("false alarm") && last.what.contains("2 device(s)"),
+    assert_eq!(
+        last.what,
+        What::FalseAlarm {
+            uplink: "gw".into(),
+            behind: 2
+        },
         "{last:?}"
     );
     // The cameras are asked themselves (one might only be reconnecting); neither answers.

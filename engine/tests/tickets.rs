@@ -220,12 +220,14 @@ fn closed_loop_resolved_closes_only_after_the_device_stays_healthy() {
     );
     let t = s.only();
     assert_eq!(t.state, TicketState::Closed);
-    let steps: Vec<&str> = t.timeline.iter().map(|e| e.what.as_str()).collect();
+    let steps: Vec<&What> = t.timeline.iter().map(|e| &e.what).collect();
     assert!(
-        steps.iter().any(|w| w.contains("verification failed")),
+        steps
+            .iter()
+            .any(|w| matches!(w, What::VerificationFailed { .. })),
         "{steps:#?}"
     );
-    assert!(steps.last().unwrap().contains("verified"), "{steps:#?}");
+    assert_eq!(steps.last(), Some(&&What::Verified), "{steps:#?}");
     assert!(
         t.timeline
             .iter()

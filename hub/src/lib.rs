@@ -27,15 +27,18 @@ pub mod api;
 pub mod audit;
 pub mod backup;
 pub mod broker;
+pub mod classify;
 pub mod cli;
 pub mod cluster;
 pub mod config;
 pub mod directory;
 pub mod engineer_cli;
 pub mod http;
+pub mod i18n;
 pub mod ingest;
 pub mod inventory;
 pub mod live;
+pub mod localtime;
 pub mod metrics;
 pub mod notify;
 pub mod parts;
@@ -79,6 +82,7 @@ pub struct Hub {
     notifier: Option<std::thread::JoinHandle<()>>,
     /// Removes what is older than `[store] retention_days`; `None` when everything is kept.
     retention: Option<std::thread::JoinHandle<()>>,
+    mailer: Option<std::thread::JoinHandle<()>>,
     live: live::Live,
     closing: tokio::sync::watch::Sender<bool>,
     http_stop: tokio::sync::oneshot::Sender<()>,
@@ -141,6 +145,7 @@ impl Hub {
         let inventory_gen = Arc::new(std::sync::atomic::AtomicU64::new(0));
         let (live, live_ingest) = live::channels();
         let notifier = start_notifier(&config.notify, &store, &stop, &deaths)?;
+        let mailer = start_mailer(config.mail.as_ref(), &store, &stop, &deaths)?;
         let ingest = Ingest::new(
             store.clone(),
             directory.clone(),
@@ -276,6 +281,7 @@ impl Hub {
             ingest,
             notifier: notifier.map(|(_, thread)| thread),
             retention,
+            mailer,
             live,
             closing,
             http_stop,
@@ -373,11 +379,57 @@ impl Hub {
                 .map_err(|_| anyhow::anyhow!("the retention thread panicked")),
             None => Ok(()),
         };
+        let mailed = match self.mailer {
+            Some(m) => tokio::task::spawn_blocking(move || m.join())
+                .await?
+                .map_err(|_| anyhow::anyhow!("the mailer thread panicked")),
+            None => Ok(()),
+        };
         // Ingest held the other reference; dropping the last one closes the redb file cleanly.
         drop(self.store);
         tracing::info!("hub stopped");
-        ingested.and(served).and(notified).and(retained)
+        ingested.and(served).and(notified).and(mailed).and(retained)
     }
+}
+
+/// With `[mail]` configured: the thread that mails customers their repair notices.
+fn start_mailer(
+    cfg: Option<&config::MailConfig>,
+    store: &Arc<Store>,
+    stop: &Arc<AtomicBool>,
+    deaths: &parts::Deaths,
+) -> anyhow::Result<Option<std::thread::JoinHandle<()>>> {
+    let Some(cfg) = cfg else {
+        return Ok(None);
+    };
+    let (host, port) = cfg
+        .smtp
+        .get_ref()
+        .rsplit_once(':')
+        .and_then(|(h, p)| Some((h.to_string(), p.parse::<u16>().ok()?)))
+        .with_context(|| format!("[mail] smtp {:?}: host:port", cfg.smtp.get_ref()))?;
+    let tls = notify::mail::MailTls::parse(cfg.tls.get_ref())
+        .with_context(|| format!("[mail] tls {:?}: none, starttls or tls", cfg.tls.get_ref()))?;
+    let from = cfg
+        .from
+        .get_ref()
+        .parse()
+        .with_context(|| format!("[mail] from {:?}", cfg.from.get_ref()))?;
+    let settings = notify::mail::MailSettings {
+        host,
+        port,
+        tls,
+        from,
+        base_url: cfg.base_url.clone(),
+    };
+    store.keep_mail(true);
+    let (store, stop) = (store.clone(), stop.clone());
+    let retry_max = std::time::Duration::from_millis(cfg.retry_max_ms.max(100));
+    tracing::info!(smtp = %cfg.smtp.get_ref(), "customer notices go by mail");
+    let thread = deaths.thread("mailer", move || {
+        notify::mail::run_mailer(store, settings, stop, retry_max)
+    })?;
+    Ok(Some(thread))
 }
 
 /// With a webhook configured: the outbox thread and the channel that wakes it.
@@ -408,13 +460,15 @@ fn start_notifier(
         url: url.get_ref().clone(),
         secret,
         timeout: std::time::Duration::from_secs(10),
+        language: cfg.language,
     });
     let (wake, woken) = flume::bounded(1);
     let (store, stop) = (store.clone(), stop.clone());
     let retry_max = std::time::Duration::from_millis(cfg.retry_max_ms.max(100));
+    let language = cfg.language;
     tracing::info!(url = %url.get_ref(), "notifications go to the webhook");
     let thread = deaths.thread("notifier", move || {
-        notify::run_outbox(store, Box::new(webhook), woken, stop, retry_max)
+        notify::run_outbox(store, Box::new(webhook), woken, stop, retry_max, language)
     })?;
     Ok(Some((wake, thread)))
 }

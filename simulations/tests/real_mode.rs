@@ -50,9 +50,10 @@ fn verdict(problems: &[Problem], ids: &[String], tickets: &[Ticket]) -> Result<(
     }
     let closed_after_engineer = tickets.iter().any(|t| {
         t.state == TicketState::Closed
-            && t.timeline
-                .iter()
-                .any(|e| matches!(e.actor, Actor::Engineer(_)) && e.what.contains("resolved"))
+            && t.timeline.iter().any(|e| {
+                matches!(e.actor, Actor::Engineer(_))
+                    && e.change.is_some_and(|(_, to)| to == TicketState::Resolved)
+            })
     });
     if !closed_after_engineer {
         return Err("no ticket closed after an engineer's resolve".into());

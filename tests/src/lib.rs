@@ -833,6 +833,8 @@ pub struct WebClient {
     agent: ureq::Agent,
     pub cookie: Option<String>,
     pub bearer: Option<String>,
+    /// Sent as `Accept-Language` (the hub answers in Chinese without one).
+    pub language: Option<String>,
 }
 
 impl WebClient {
@@ -846,6 +848,7 @@ impl WebClient {
             base: format!("http://{http}"),
             agent,
             cookie: None,
+            language: None,
             bearer: None,
         }
     }
@@ -886,6 +889,7 @@ impl WebClient {
         let (agent, url) = (self.agent.clone(), format!("{}{path}", self.base));
         let (cookie, bearer, method) =
             (self.cookie.clone(), self.bearer.clone(), method.to_string());
+        let language = self.language.clone();
         tokio::task::spawn_blocking(move || {
             let mut builder = ureq::http::Request::builder()
                 .method(method.as_str())
@@ -895,6 +899,9 @@ impl WebClient {
             }
             if let Some(b) = bearer {
                 builder = builder.header("Authorization", format!("Bearer {b}"));
+            }
+            if let Some(l) = language {
+                builder = builder.header("Accept-Language", l);
             }
             let text = body.map(|b| b.to_string()).unwrap_or_default();
             let request = builder

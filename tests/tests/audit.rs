@@ -97,7 +97,12 @@ async fn ticket_changes_and_actions_are_chained_and_an_edited_record_is_named() 
     for (rec, entry) in on_ticket.iter().zip(&ticket.timeline) {
         assert_eq!(rec.at, entry.at);
         assert_eq!(rec.who, heartline_hub::audit::who(&entry.actor));
-        assert!(rec.what.starts_with(&entry.what), "{rec:?} / {entry:?}");
+        let sentence = heartline_hub::i18n::render::entry(
+            heartline_hub::i18n::Lang::En,
+            &heartline_hub::localtime::Zone::default(),
+            entry,
+        );
+        assert!(rec.what.starts_with(&sentence), "{rec:?} / {entry:?}");
     }
     let by_engineer = on_ticket
         .iter()

@@ -238,10 +238,39 @@ async fn a_fault_turns_the_project_red_live_and_the_loop_closes_with_a_rating() 
         (200, Some(5)),
         "{t}"
     );
-    let (status, _) = alice
+    let (status, refused) = alice
         .post(&format!("/api/v1/tickets/{id}/rate"), json!({"stars": 9}))
         .await;
     assert_eq!(status, 409);
+    // The refusal in the reader's language: Chinese by default, English when asked.
+    assert_eq!(
+        refused["error"],
+        format!("无法对工单 {id} 执行“评价”：工单已关闭；评分为 1 到 5 星"),
+        "{refused}"
+    );
+    alice.language = Some("en".into());
+    let (_, refused) = alice
+        .post(&format!("/api/v1/tickets/{id}/rate"), json!({"stars": 9}))
+        .await;
+    assert_eq!(
+        refused["error"],
+        format!("cannot rate ticket {id}: it is closed; a rating is 1 to 5 stars"),
+        "{refused}"
+    );
+    // The timeline in English, as it always read, and in Chinese.
+    let (_, t) = alice.get(&format!("/api/v1/tickets/{id}")).await;
+    let whats: Vec<&str> = t["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["what"].as_str().unwrap())
+        .collect();
+    assert!(whats.contains(&"rated 5/5: fast"), "{whats:?}");
+    alice.language = None;
+    let (_, t) = alice.get(&format!("/api/v1/tickets/{id}")).await;
+    let last = t["timeline"].as_array().unwrap().last().unwrap();
+    assert_eq!(last["what"], "评价 5/5：fast", "{last}");
+    assert_eq!(last["actor_label"], "客户");
 
     // The customer reports a problem on the other device: a ticket the hub had not opened.
     let (status, t) = alice
@@ -251,16 +280,49 @@ async fn a_fault_turns_the_project_red_live_and_the_loop_closes_with_a_rating() 
         )
         .await;
     assert_eq!(status, 200, "{t}");
+    // The report is classified (what staff see next to it); the customer sees no classification.
+    assert_eq!(t["classification"]["class"], "camera_video", "{t}");
+    assert_eq!(t["classification"]["label"], "摄像头/视频", "{t}");
+    let reported = t["ticket_id"].clone();
+    let customer_view = t["timeline"].as_array().unwrap().clone();
+    assert!(
+        customer_view.iter().all(|e| e["classified"].is_null()),
+        "{t}"
+    );
+    // Without Accept-Language the hub answers in Chinese; with it, in English.
+    assert!(
+        t["title"].as_str().unwrap().contains("客户报告的问题"),
+        "{t}"
+    );
+    alice.language = Some("en-US,en;q=0.9".into());
+    let (_, t) = alice
+        .get(&format!("/api/v1/tickets/{}", t["ticket_id"]))
+        .await;
     assert!(
         t["title"]
             .as_str()
             .unwrap()
-            .contains("reported by the customer")
+            .contains("reported by the customer"),
+        "{t}"
     );
+    assert_eq!(t["state_label"], t["state"], "English labels are the codes");
+    alice.language = None;
 
     // The operator's board counts both: one detected first, one reported first.
     let mut ops = WebClient::new(http);
     ops.login("ops", &s.operator).await;
+    let (_, staff_view) = ops.get(&format!("/api/v1/tickets/{reported}")).await;
+    let classified: Vec<&str> = staff_view["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["classified"].as_str())
+        .collect();
+    assert_eq!(
+        classified,
+        vec!["分类：摄像头/视频（依据词语：camera）"],
+        "{staff_view}"
+    );
     let (status, kpi) = ops.get("/api/v1/kpi?period=day").await;
     assert_eq!(status, 200);
     let today = &kpi[0];

@@ -2,7 +2,7 @@
 //! device kind, least open work first, then nearest when locations are known. The reason for the
 //! choice is written out for the ticket's timeline.
 
-use crate::domain::{Ms, Shift};
+use crate::domain::{Area, Ms, Pick, Shift, What};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Engineer {
@@ -29,11 +29,11 @@ pub struct Job {
 pub enum Choice {
     Engineer {
         id: String,
-        reason: String,
+        reason: What,
     },
     /// Nobody eligible: the ticket is unassigned and goes to the grid manager.
     Nobody {
-        reason: String,
+        reason: What,
     },
 }
 
@@ -85,26 +85,27 @@ pub fn choose(
     match eligible.first() {
         Some((e, open, distance)) => {
             let area = if !job.grid_cell.is_empty() && e.grid_cells.contains(&job.grid_cell) {
-                format!("grid {}", job.grid_cell)
+                Area::Grid(job.grid_cell.clone())
             } else {
-                format!("region {}", job.region)
+                Area::Region(job.region.clone())
             };
-            let near = distance.map_or(String::new(), |d| format!(", {d:.1} km away"));
             Choice::Engineer {
                 id: e.id.clone(),
-                reason: format!(
-                    "chosen: {} — covers {area}, skill {}, {open} open ticket{}{near}",
-                    e.id,
-                    job.kind,
-                    if *open == 1 { "" } else { "s" }
-                ),
+                reason: What::Chosen(Pick {
+                    engineer: e.id.clone(),
+                    area,
+                    skill: job.kind.clone(),
+                    open: *open as u32,
+                    km_tenths: distance.map(|d| (d * 10.0).round() as u32),
+                }),
             }
         }
         None => Choice::Nobody {
-            reason: format!(
-                "unassigned: no on-duty engineer covers grid {} / region {} with skill {}",
-                job.grid_cell, job.region, job.kind
-            ),
+            reason: What::NobodyEligible {
+                grid_cell: job.grid_cell.clone(),
+                region: job.region.clone(),
+                skill: job.kind.clone(),
+            },
         },
     }
 }

@@ -5,7 +5,7 @@
 //! one level: engineer → grid manager → district manager → service leader. The clocks' data is
 //! a domain type (`domain::sla`), stored with its ticket; this is what moves them.
 
-use crate::domain::{Clocks, Level, Ms, Ticket};
+use crate::domain::{Clocks, Escalation, Level, Ms, Ticket};
 
 /// Who sits above the engineers of an area.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,7 +35,7 @@ pub enum Action {
     Escalate {
         level: Level,
         to: String,
-        why: String,
+        why: Escalation,
     },
 }
 
@@ -100,11 +100,9 @@ impl Clocks {
             }
             self.level = next;
             let why = match next {
-                Level::GridManager => "80 % of the repair time used".to_string(),
-                Level::DistrictManager => "repair-by breached".to_string(),
-                Level::ServiceLeader => {
-                    "repair-by breached by half the repair time again".to_string()
-                }
+                Level::GridManager => Escalation::RepairTimeMostlyUsed,
+                Level::DistrictManager => Escalation::RepairByBreached,
+                Level::ServiceLeader => Escalation::BreachedFurther,
                 Level::Engineer => unreachable!("the ladder only climbs"),
             };
             let to = managers.at(next).unwrap_or_default().to_string();

@@ -6,6 +6,7 @@
 //! - [`units`]: `Ms` and ticket numbers; [`report`]: a verified report and a presence change;
 //! - [`device`]: who a device is, what the engine remembers of it, maintenance windows;
 //! - [`fault`]: one condition on one device; [`ticket`]: the ticket and its lifecycle rules;
+//! - [`timeline`]: what happened to a ticket, as kinds with parameters (rendered by the hub);
 //! - [`sla`]: SLA times, the clocks a ticket carries, the ladder's levels; [`shift`]: duty hours;
 //! - [`outcome`]: the changes to commit and the outputs (notices) to deliver.
 
@@ -16,6 +17,7 @@ pub mod report;
 pub mod shift;
 pub mod sla;
 pub mod ticket;
+pub mod timeline;
 pub mod units;
 
 pub use device::{DeviceInfo, DeviceMemory, Maintenance, Series};
@@ -25,6 +27,7 @@ pub use report::{CheckResult, DeviceEvent, EventKind, MetricValue, Presence, Rep
 pub use shift::Shift;
 pub use sla::{Clocks, Level, SlaPolicy, SlaTimes};
 pub use ticket::{
-    Actor, DispatchState, Rating, Ticket, TicketAction, TicketError, TicketState, TimelineEntry,
+    Actor, DispatchState, Rating, Refusal, Ticket, TicketAction, TicketError, TicketState,
 };
+pub use timeline::{Area, Detail, Escalation, Pick, TimelineEntry, What};
 pub use units::{HOUR, MINUTE, Ms, SECOND, TicketId};

@@ -3,6 +3,7 @@
 
 use super::device::{DeviceMemory, Maintenance};
 use super::ticket::Ticket;
+use super::timeline::What;
 use super::units::{Ms, TicketId};
 use serde::{Deserialize, Serialize};
 
@@ -27,7 +28,8 @@ pub struct Notice {
     /// An engineer or manager id.
     pub to: String,
     pub kind: NoticeKind,
-    pub text: String,
+    /// What happened, rendered in the reader's language by whoever delivers the notice.
+    pub what: What,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -6,6 +6,7 @@
 
 use super::fault::FaultKind;
 use super::sla::{Clocks, SlaTimes};
+use super::timeline::{TimelineEntry, What};
 use super::units::{Ms, TicketId};
 use heartline_proto::Severity;
 use serde::{Deserialize, Serialize};
@@ -25,6 +26,18 @@ pub enum TicketState {
 }
 
 impl TicketState {
+    pub const ALL: [TicketState; 9] = [
+        TicketState::Open,
+        TicketState::Dispatched,
+        TicketState::Accepted,
+        TicketState::OnSite,
+        TicketState::Resolved,
+        TicketState::Closed,
+        TicketState::AutoRecovered,
+        TicketState::Reopened,
+        TicketState::Cancelled,
+    ];
+
     /// No further work: a recurrence reopens (within the window) or opens a new ticket.
     pub fn is_terminal(self) -> bool {
         matches!(
@@ -63,13 +76,6 @@ pub enum Actor {
     Operator(String),
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TimelineEntry {
-    pub at: Ms,
-    pub actor: Actor,
-    pub what: String,
-}
-
 /// What a person (or dispatch) asks of a ticket.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum TicketAction {
@@ -103,7 +109,7 @@ pub enum TicketAction {
 }
 
 impl TicketAction {
-    fn name(&self) -> &'static str {
+    pub fn name(&self) -> &'static str {
         match self {
             TicketAction::Dispatch { .. } => "dispatch",
             TicketAction::Decline { .. } => "decline",
@@ -127,13 +133,64 @@ pub enum TicketError {
     NoSuchDevice(String),
     #[error("ticket {id} is not dispatched to {engineer}")]
     NotYours { id: TicketId, engineer: String },
-    #[error("cannot {action} ticket {id}: it is {state}; {hint}")]
+    #[error("cannot {action} ticket {id}: it is {}; {}", state.as_str(), hint.as_str())]
     InvalidTransition {
         id: TicketId,
         action: &'static str,
-        state: &'static str,
-        hint: &'static str,
+        state: TicketState,
+        hint: Refusal,
     },
+}
+
+/// Why the lifecycle refuses an action, and what to do instead (the hub says it in the reader's
+/// language; `as_str` is the English of logs and the command line).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Refusal {
+    OnlyCustomerRates,
+    StarsOutOfRange,
+    RateWhenClosed,
+    Finished,
+    AlreadyWorked,
+    OnlyDispatchedDeclined,
+    OnlyDispatchedAccepted,
+    AcceptFirst,
+    AwaitingVerification,
+    AlreadyTheirs,
+    OnlyWorkedHandedOver,
+}
+
+impl Refusal {
+    pub const ALL: [Refusal; 11] = [
+        Refusal::OnlyCustomerRates,
+        Refusal::StarsOutOfRange,
+        Refusal::RateWhenClosed,
+        Refusal::Finished,
+        Refusal::AlreadyWorked,
+        Refusal::OnlyDispatchedDeclined,
+        Refusal::OnlyDispatchedAccepted,
+        Refusal::AcceptFirst,
+        Refusal::AwaitingVerification,
+        Refusal::AlreadyTheirs,
+        Refusal::OnlyWorkedHandedOver,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Refusal::OnlyCustomerRates => "only the customer rates a ticket",
+            Refusal::StarsOutOfRange => "a rating is 1 to 5 stars",
+            Refusal::RateWhenClosed => "a ticket can be rated once it is closed",
+            Refusal::Finished => "the ticket is finished",
+            Refusal::AlreadyWorked => "an engineer is already working on it; hand it over instead",
+            Refusal::OnlyDispatchedDeclined => "only a dispatched ticket can be declined",
+            Refusal::OnlyDispatchedAccepted => "only a dispatched ticket can be accepted",
+            Refusal::AcceptFirst => "accept the ticket first",
+            Refusal::AwaitingVerification => "it is already awaiting the device's verification",
+            Refusal::AlreadyTheirs => "it is already theirs",
+            Refusal::OnlyWorkedHandedOver => {
+                "only a ticket someone is working on can be handed over"
+            }
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -197,34 +254,36 @@ pub struct DispatchState {
     pub retry_at: Option<Ms>,
     /// Offers that lapsed without an accept (respond-by misses).
     pub offers_missed: u32,
-    /// Why the current engineer was chosen.
-    pub reason: String,
+    /// Why the current engineer was chosen (a [`What::Chosen`]), or why nobody was.
+    pub reason: Option<What>,
 }
 
 impl Ticket {
-    pub fn note(&mut self, at: Ms, actor: Actor, what: impl Into<String>) {
+    pub fn note(&mut self, at: Ms, actor: Actor, what: What) {
         self.updated_at = at;
         self.timeline.push(TimelineEntry {
             at,
             actor,
-            what: what.into(),
+            change: None,
+            what,
         });
     }
 
-    /// Moves to `to`, with a timeline entry.
-    pub fn set_state(&mut self, at: Ms, actor: Actor, to: TicketState, why: &str) {
+    /// Moves to `to`, with a timeline entry saying why.
+    pub fn set_state(&mut self, at: Ms, actor: Actor, to: TicketState, why: What) {
         let from = self.state;
         self.state = to;
         if to.is_terminal() {
             self.closed_at = Some(at);
             self.verify_until = None;
         }
-        let what = if why.is_empty() {
-            format!("{} → {}", from.as_str(), to.as_str())
-        } else {
-            format!("{} → {}: {why}", from.as_str(), to.as_str())
-        };
-        self.note(at, actor, what);
+        self.updated_at = at;
+        self.timeline.push(TimelineEntry {
+            at,
+            actor,
+            change: Some((from, to)),
+            what: why,
+        });
     }
 
     /// Applies a person's action if the lifecycle allows it. Verification and auto-recovery are
@@ -239,7 +298,7 @@ impl Ticket {
         let refuse = |hint| TicketError::InvalidTransition {
             id: self.id,
             action: action.name(),
-            state: self.state.as_str(),
+            state: self.state,
             hint,
         };
         if let Actor::Engineer(e) = &actor {
@@ -253,10 +312,10 @@ impl Ticket {
         match (action, self.state) {
             (TicketAction::Rate { stars, comment }, Closed | AutoRecovered) => {
                 let Actor::Customer(by) = &actor else {
-                    return Err(refuse("only the customer rates a ticket"));
+                    return Err(refuse(Refusal::OnlyCustomerRates));
                 };
                 if !(1..=5).contains(stars) {
-                    return Err(refuse("a rating is 1 to 5 stars"));
+                    return Err(refuse(Refusal::StarsOutOfRange));
                 }
                 self.rating = Some(Rating {
                     stars: *stars,
@@ -264,72 +323,79 @@ impl Ticket {
                     by: by.clone(),
                     at,
                 });
-                let what = if comment.is_empty() {
-                    format!("rated {stars}/5")
-                } else {
-                    format!("rated {stars}/5: {comment}")
+                let what = What::Rated {
+                    stars: *stars,
+                    comment: comment.clone(),
                 };
                 self.note(at, actor, what);
                 return Ok(());
             }
             (TicketAction::Rate { .. }, _) => {
-                return Err(refuse("a ticket can be rated once it is closed"));
+                return Err(refuse(Refusal::RateWhenClosed));
             }
             (TicketAction::Note { text }, _) => {
-                self.note(at, actor, format!("note: {text}"));
+                self.note(at, actor, What::Note { text: text.clone() });
                 return Ok(());
             }
-            (_, s) if s.is_terminal() => return Err(refuse("the ticket is finished")),
+            (_, s) if s.is_terminal() => return Err(refuse(Refusal::Finished)),
             (TicketAction::Dispatch { engineer }, Open | Reopened | Dispatched) => {
                 self.engineer = Some(engineer.clone());
-                self.set_state(at, actor, Dispatched, &format!("dispatched to {engineer}"));
+                let what = What::Dispatched {
+                    engineer: engineer.clone(),
+                };
+                self.set_state(at, actor, Dispatched, what);
             }
             (TicketAction::Dispatch { .. }, _) => {
-                return Err(refuse(
-                    "an engineer is already working on it; hand it over instead",
-                ));
+                return Err(refuse(Refusal::AlreadyWorked));
             }
             (TicketAction::Decline { reason }, Dispatched) => {
                 let who = self.engineer.take().unwrap_or_default();
                 let back = if self.reopened > 0 { Reopened } else { Open };
-                self.set_state(at, actor, back, &format!("declined by {who}: {reason}"));
+                let what = What::Declined {
+                    by: who,
+                    reason: reason.clone(),
+                };
+                self.set_state(at, actor, back, what);
             }
             (TicketAction::Decline { .. }, _) => {
-                return Err(refuse("only a dispatched ticket can be declined"));
+                return Err(refuse(Refusal::OnlyDispatchedDeclined));
             }
             (TicketAction::Accept, Dispatched) => {
                 self.accepted_at.get_or_insert(at);
-                self.set_state(at, actor, Accepted, "");
+                self.set_state(at, actor, Accepted, What::Moved);
             }
             (TicketAction::Accept, _) => {
-                return Err(refuse("only a dispatched ticket can be accepted"));
+                return Err(refuse(Refusal::OnlyDispatchedAccepted));
             }
-            (TicketAction::OnSite, Accepted) => self.set_state(at, actor, OnSite, ""),
-            (TicketAction::OnSite, _) => return Err(refuse("accept the ticket first")),
+            (TicketAction::OnSite, Accepted) => self.set_state(at, actor, OnSite, What::Moved),
+            (TicketAction::OnSite, _) => return Err(refuse(Refusal::AcceptFirst)),
             (TicketAction::Resolve { note }, Accepted | OnSite) => {
-                self.set_state(at, actor, Resolved, note);
+                let what = What::Resolved { note: note.clone() };
+                self.set_state(at, actor, Resolved, what);
             }
             (TicketAction::Resolve { .. }, Resolved) => {
-                return Err(refuse("it is already awaiting the device's verification"));
+                return Err(refuse(Refusal::AwaitingVerification));
             }
-            (TicketAction::Resolve { .. }, _) => return Err(refuse("accept the ticket first")),
-            (TicketAction::Cancel { reason }, _) => self.set_state(at, actor, Cancelled, reason),
+            (TicketAction::Resolve { .. }, _) => return Err(refuse(Refusal::AcceptFirst)),
+            (TicketAction::Cancel { reason }, _) => {
+                let what = What::Cancelled {
+                    reason: reason.clone(),
+                };
+                self.set_state(at, actor, Cancelled, what);
+            }
             (TicketAction::Handover { to }, _) if self.engineer.as_ref() == Some(to) => {
-                return Err(refuse("it is already theirs"));
+                return Err(refuse(Refusal::AlreadyTheirs));
             }
             (TicketAction::Handover { to }, Dispatched | Accepted | OnSite) => {
                 let from = self.engineer.replace(to.clone()).unwrap_or_default();
-                self.set_state(
-                    at,
-                    actor,
-                    Dispatched,
-                    &format!("handed over by {from} to {to}"),
-                );
+                let what = What::HandedOver {
+                    from,
+                    to: to.clone(),
+                };
+                self.set_state(at, actor, Dispatched, what);
             }
             (TicketAction::Handover { .. }, _) => {
-                return Err(refuse(
-                    "only a ticket someone is working on can be handed over",
-                ));
+                return Err(refuse(Refusal::OnlyWorkedHandedOver));
             }
         }
         Ok(())

@@ -3,7 +3,7 @@
 
 use super::Engine;
 use crate::domain::{
-    Actor, FaultKind, Ms, Output, Ticket, TicketAction, TicketError, TicketId, TicketState,
+    Actor, FaultKind, Ms, Output, Ticket, TicketAction, TicketError, TicketId, TicketState, What,
 };
 
 impl Engine {
@@ -75,7 +75,10 @@ impl Engine {
                                 now,
                                 t,
                                 TicketState::Cancelled,
-                                &format!("merged into #{up}: the uplink is down"),
+                                What::Merged {
+                                    into: up,
+                                    uplink: String::new(),
+                                },
                             );
                         }
                         None => {
@@ -93,12 +96,7 @@ impl Engine {
             }
             // Declined after the device healed: nobody needs to go any more.
             TicketAction::Decline { .. } => {
-                self.finish(
-                    now,
-                    t,
-                    TicketState::AutoRecovered,
-                    "the device had already recovered",
-                );
+                self.finish(now, t, TicketState::AutoRecovered, What::AlreadyRecovered);
             }
             _ => {}
         }
@@ -107,8 +105,8 @@ impl Engine {
     }
 
     /// Moves a ticket to a terminal state.
-    pub(super) fn finish(&mut self, now: Ms, t: TicketId, to: TicketState, why: &str) {
-        self.clocks_stop(now, t, why);
+    pub(super) fn finish(&mut self, now: Ms, t: TicketId, to: TicketState, why: What) {
+        self.clocks_stop(now, t, &why);
         self.with_ticket(t, |tk| tk.set_state(now, Actor::System, to, why));
         self.emit(Output::TicketChanged(t));
         self.finished(t);

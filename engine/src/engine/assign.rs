@@ -5,8 +5,8 @@
 use super::Engine;
 use crate::dispatch::{Action, Choice, Job, choose, next_clock};
 use crate::domain::{
-    Actor, Clocks, DispatchState, Level, Ms, Notice, NoticeKind, Output, Ticket, TicketAction,
-    TicketId, TicketState,
+    Actor, Clocks, DispatchState, Escalation, Level, Ms, Notice, NoticeKind, Output, Ticket,
+    TicketAction, TicketId, TicketState, What,
 };
 use std::collections::HashMap;
 
@@ -68,7 +68,6 @@ impl Engine {
         };
         match choice {
             Choice::Engineer { id, reason } => {
-                let title = tk.title.clone();
                 self.with_ticket(t, |tk| {
                     tk.note(now, Actor::System, reason.clone());
                     let _ = tk.apply(
@@ -79,7 +78,7 @@ impl Engine {
                         },
                     );
                     let d = &mut tk.dispatch;
-                    d.reason = reason;
+                    d.reason = Some(reason);
                     d.unassigned = false;
                     d.retry_at = None;
                     if let Some(c) = d.clocks.as_mut() {
@@ -87,16 +86,18 @@ impl Engine {
                         c.accepted = false;
                     }
                 });
-                self.notify(now, t, id, NoticeKind::Dispatched, title);
+                let what = What::Dispatched {
+                    engineer: id.clone(),
+                };
+                self.notify(now, t, id, NoticeKind::Dispatched, what);
             }
             Choice::Nobody { reason } => {
                 let reason = if tk.dispatch.passed_over.is_empty() {
                     reason
                 } else {
-                    format!(
-                        "unassigned: every eligible engineer declined or let the offer lapse ({})",
-                        tk.dispatch.passed_over.join(", ")
-                    )
+                    What::AllPassed {
+                        engineers: tk.dispatch.passed_over.clone(),
+                    }
                 };
                 let first = !tk.dispatch.unassigned;
                 let grid = self.cfg.roster.chain(None, &job).grid_manager;
@@ -112,11 +113,12 @@ impl Engine {
                             c.level = c.level.max(Level::GridManager);
                         }
                         tk.note(now, Actor::System, reason.clone());
-                        tk.note(
-                            now,
-                            Actor::System,
-                            format!("escalated to grid manager {}: nobody eligible", who(&grid)),
-                        );
+                        let what = What::Escalated {
+                            level: Level::GridManager,
+                            to: grid.clone(),
+                            why: Escalation::NobodyEligible,
+                        };
+                        tk.note(now, Actor::System, what);
                     }
                 });
                 if first {
@@ -134,7 +136,7 @@ impl Engine {
         }
     }
 
-    fn notify(&mut self, now: Ms, ticket: TicketId, to: String, kind: NoticeKind, text: String) {
+    fn notify(&mut self, now: Ms, ticket: TicketId, to: String, kind: NoticeKind, what: What) {
         if to.is_empty() {
             return;
         }
@@ -143,7 +145,7 @@ impl Engine {
             at: now,
             to,
             kind,
-            text,
+            what,
         }));
     }
 
@@ -182,23 +184,30 @@ impl Engine {
                         } else {
                             TicketState::Open
                         };
-                        tk.set_state(
-                            now,
-                            Actor::System,
-                            back,
-                            &format!(
-                                "offer to {missed_by} lapsed: not accepted within {} min (respond-by missed)",
-                                window / 60_000
-                            ),
-                        );
+                        let what = What::OfferLapsed {
+                            engineer: missed_by.clone(),
+                            window_min: window / 60_000,
+                        };
+                        tk.set_state(now, Actor::System, back, what);
                     });
-                    let text = format!("ticket #{t} was offered to the next engineer");
-                    self.notify(now, t, missed_by, NoticeKind::Withdrawn, text);
+                    let what = What::OfferLapsed {
+                        engineer: missed_by.clone(),
+                        window_min: self
+                            .tickets
+                            .get(&t)
+                            .and_then(|tk| tk.dispatch.clocks.as_ref())
+                            .map_or(0, |c| c.offer_window / 60_000),
+                    };
+                    self.notify(now, t, missed_by, NoticeKind::Withdrawn, what);
                     self.dispatch(now, t);
                 }
                 Action::Reoffer { .. } => {}
                 Action::Escalate { level, to, why } => {
-                    let what = format!("escalated to {} {}: {why}", level.as_str(), who(&to));
+                    let what = What::Escalated {
+                        level,
+                        to: to.clone(),
+                        why,
+                    };
                     self.with_ticket(t, |tk| tk.note(now, Actor::System, what.clone()));
                     self.emit(Output::TicketChanged(t));
                     self.notify(now, t, to, NoticeKind::Escalated, what);
@@ -226,7 +235,7 @@ impl Engine {
         let Some(tk) = self.tickets.get(&t) else {
             return;
         };
-        let (state, engineer, title) = (tk.state, tk.engineer.clone(), tk.title.clone());
+        let (state, engineer) = (tk.state, tk.engineer.clone());
         self.with_ticket(t, |tk| {
             let d = &mut tk.dispatch;
             let Some(c) = d.clocks.as_mut() else { return };
@@ -251,7 +260,10 @@ impl Engine {
         match action {
             TicketAction::Dispatch { .. } | TicketAction::Handover { .. } => {
                 if let Some(e) = engineer {
-                    self.notify(now, t, e, NoticeKind::Dispatched, title);
+                    let what = What::Dispatched {
+                        engineer: e.clone(),
+                    };
+                    self.notify(now, t, e, NoticeKind::Dispatched, what);
                 }
             }
             TicketAction::Decline { .. } => self.dispatch(now, t),
@@ -264,8 +276,13 @@ impl Engine {
         let declined = matches!(action, TicketAction::Decline { .. });
         if let (true, true, false, Some(e)) = (state.is_terminal(), was_active, declined, before.1)
         {
-            let text = format!("ticket #{t} is {}", state.as_str());
-            self.notify(now, t, e, NoticeKind::Withdrawn, text);
+            // What finished it: the entry the action just wrote.
+            let what = self
+                .tickets
+                .get(&t)
+                .and_then(|tk| tk.timeline.last())
+                .map_or(What::Moved, |entry| entry.what.clone());
+            self.notify(now, t, e, NoticeKind::Withdrawn, what);
         }
         self.arm_clocks(t);
     }
@@ -281,7 +298,7 @@ impl Engine {
     }
 
     /// The ticket finished: an engineer who still had it offered or in hand is told.
-    pub(crate) fn clocks_stop(&mut self, now: Ms, t: TicketId, why: &str) {
+    pub(crate) fn clocks_stop(&mut self, now: Ms, t: TicketId, why: &What) {
         let Some(tk) = self.tickets.get(&t) else {
             return;
         };
@@ -296,16 +313,7 @@ impl Engine {
             }
         });
         if let Some(e) = engineer {
-            let text = format!("ticket #{t} no longer needs you: {why}");
-            self.notify(now, t, e, NoticeKind::Withdrawn, text);
+            self.notify(now, t, e, NoticeKind::Withdrawn, why.clone());
         }
-    }
-}
-
-fn who(id: &str) -> &str {
-    if id.is_empty() {
-        "(none configured)"
-    } else {
-        id
     }
 }

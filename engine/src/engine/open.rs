@@ -4,7 +4,7 @@
 
 use super::Engine;
 use crate::domain::{
-    Actor, Fault, FaultKind, Ms, Output, Ticket, TicketError, TicketId, TicketState,
+    Actor, Detail, Fault, FaultKind, Ms, Output, Ticket, TicketError, TicketId, TicketState, What,
 };
 
 impl Engine {
@@ -25,7 +25,7 @@ impl Engine {
         });
         let t = match recent {
             Some(t) => {
-                let detail = f.detail.clone();
+                let detail = self.detail_of(now, d, &f);
                 self.with_ticket(t, |tk| {
                     tk.reopened += 1;
                     tk.closed_at = None;
@@ -38,7 +38,7 @@ impl Engine {
                         now,
                         Actor::System,
                         TicketState::Reopened,
-                        &format!("the fault is back: {detail}"),
+                        What::FaultBack { detail },
                     );
                 });
                 self.emit(Output::TicketChanged(t));
@@ -76,7 +76,8 @@ impl Engine {
             Some(t) => t,
             None => {
                 let mut f = Fault::new(FaultKind::Reported, self.cfg.check_warn_severity);
-                f.detail = format!("reported by {user}");
+                // A reported fault's detail is who reported it.
+                f.detail = user.to_string();
                 let t = self.new_ticket(now, d, &f);
                 self.open_by_root.insert((d, FaultKind::Reported), t);
                 self.start_work(now, t);
@@ -85,7 +86,8 @@ impl Engine {
         };
         self.with_ticket(t, |tk| {
             tk.customer_reported_at.get_or_insert(now);
-            tk.note(now, actor, format!("customer reports: {text}"));
+            let text = text.to_string();
+            tk.note(now, actor, What::CustomerReport { text });
         });
         self.emit(Output::TicketChanged(t));
         Ok(t)
@@ -137,9 +139,10 @@ impl Engine {
             accepted_at: None,
             rating: None,
         };
-        let what = match f.predicted_at {
-            Some(p) => format!("opened: {} (predicted to fail at {} ms)", f.detail, p),
-            None => format!("opened: {}", f.detail),
+        let what = What::Opened {
+            fault: f.kind.clone(),
+            detail: self.detail_of(now, d, f),
+            predicted_at: f.predicted_at,
         };
         t.note(now, Actor::System, what);
         self.tickets.insert(id, t);
@@ -154,18 +157,33 @@ impl Engine {
             return;
         };
         if tk.state == TicketState::Resolved {
-            let what = kind.describe();
+            let what = What::VerificationFailed {
+                fault: kind.clone(),
+            };
             self.with_ticket(t, |tk| {
                 tk.verify_until = None;
-                tk.set_state(
-                    now,
-                    Actor::System,
-                    TicketState::Accepted,
-                    &format!("verification failed: {what} again"),
-                );
+                tk.set_state(now, Actor::System, TicketState::Accepted, what);
             });
             self.emit(Output::TicketChanged(t));
             self.clocks_resume(t);
+        }
+    }
+
+    /// The fault's detail as the timeline keeps it: a silent device in figures (how long, against
+    /// which check-in), a customer's report by whom, anything else in the device's own words.
+    fn detail_of(&self, now: Ms, d: u32, f: &Fault) -> Detail {
+        match (&f.kind, f.raw_since) {
+            (FaultKind::Silent, Some(deadline)) => {
+                let checkin = self.slots[d as usize].mem.checkin;
+                Detail::Silent {
+                    for_s: (now - deadline + checkin) / 1_000,
+                    checkin_s: checkin / 1_000,
+                }
+            }
+            (FaultKind::Reported, _) => Detail::ReportedBy {
+                user: f.detail.clone(),
+            },
+            _ => Detail::Text(f.detail.clone()),
         }
     }
 }

@@ -3,7 +3,7 @@
 //! (with a probe to the uplink) before a silent device behind it gets a ticket of its own.
 
 use super::{Engine, TICK};
-use crate::domain::{FaultKind, Ms, Ticket, TicketId, TicketState};
+use crate::domain::{FaultKind, Ms, Ticket, TicketId, TicketState, What};
 
 impl Engine {
     /// Decides where an active fault belongs. Idempotent: called again whenever that may change.
@@ -238,7 +238,10 @@ impl Engine {
                         now,
                         own,
                         TicketState::Cancelled,
-                        &format!("merged into #{t}: uplink {up} is down"),
+                        What::Merged {
+                            into: t,
+                            uplink: up,
+                        },
                     );
                     self.slots[c as usize].mem.faults[i].ticket = None;
                 }

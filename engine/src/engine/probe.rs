@@ -4,7 +4,7 @@
 //! placed again on their own.
 
 use super::{Engine, PROBE_RETRY};
-use crate::domain::{FaultKind, Ms, TicketId, TicketState};
+use crate::domain::{FaultKind, Ms, TicketId, TicketState, What};
 
 impl Engine {
     /// Asks device `u` for a report now, unless a probe to it is still unanswered and recent.
@@ -168,10 +168,10 @@ impl Engine {
             now,
             t,
             TicketState::Cancelled,
-            &format!(
-                "false alarm: {id} did not answer a probe but reported after all; \
-                 {n} device(s) behind it are down on their own"
-            ),
+            What::FalseAlarm {
+                uplink: id,
+                behind: n as u32,
+            },
         );
         // A later outage of the uplink is a new problem, not this withdrawn ticket reopened.
         let key = (u, FaultKind::Silent.root());

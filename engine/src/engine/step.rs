@@ -2,7 +2,7 @@
 //! does to the fault's ticket and to the devices behind a recovered uplink.
 
 use super::Engine;
-use crate::domain::{Actor, FaultKind, Ms, TicketState};
+use crate::domain::{Actor, FaultKind, Ms, TicketState, What};
 
 impl Engine {
     /// Advances one fault at `now`: hold, activation, flapping, recovery.
@@ -35,15 +35,11 @@ impl Engine {
                     if became_flapping {
                         self.with_ticket(t, |tk| {
                             tk.flapping = true;
-                            tk.note(
-                                now,
-                                Actor::System,
-                                format!(
-                                    "flapping: {} changes within {} min",
-                                    flap_count,
-                                    flap_window / 60_000
-                                ),
-                            );
+                            let what = What::Flapping {
+                                changes: flap_count as u32,
+                                window_min: flap_window / 60_000,
+                            };
+                            tk.note(now, Actor::System, what);
                         });
                     }
                     self.fault_returned(now, t, &kind);
@@ -103,7 +99,7 @@ impl Engine {
                         now,
                         t,
                         TicketState::AutoRecovered,
-                        "the device recovered before anyone was sent",
+                        What::RecoveredBeforeDispatch,
                     );
                 }
                 Some(TicketState::Dispatched) => {
@@ -111,17 +107,13 @@ impl Engine {
                         now,
                         t,
                         TicketState::AutoRecovered,
-                        "the device recovered before the engineer accepted",
+                        What::RecoveredBeforeAccept,
                     );
                 }
                 Some(TicketState::Resolved) => self.verification_may_start(now, t),
                 Some(s) if !s.is_terminal() => {
                     self.with_ticket(t, |tk| {
-                        tk.note(
-                            now,
-                            Actor::Device(tk.device.clone()),
-                            "device reports healthy again",
-                        )
+                        tk.note(now, Actor::Device(tk.device.clone()), What::DeviceHealthy)
                     });
                 }
                 _ => {}

@@ -2,7 +2,7 @@
 //! the verification period; a failure meanwhile starts the period over.
 
 use super::Engine;
-use crate::domain::{Actor, Ms, Ticket, TicketId, TicketState};
+use crate::domain::{Actor, Ms, Ticket, TicketId, TicketState, What};
 
 impl Engine {
     /// Starts the verification period of a resolved ticket whose device is healthy.
@@ -16,16 +16,8 @@ impl Engine {
         let until = now + self.cfg.verify;
         self.with_ticket(t, |tk| {
             tk.verify_until = Some(until);
-            tk.note(
-                now,
-                Actor::System,
-                format!(
-                    "verifying: the device must stay healthy for {}",
-                    humantime::format_duration(std::time::Duration::from_secs(
-                        ((until - now) / 1000).max(1) as u64
-                    ))
-                ),
-            );
+            let for_ms = until - now;
+            tk.note(now, Actor::System, What::Verifying { for_ms });
         });
         self.arm_ticket(t, until);
     }
@@ -70,12 +62,7 @@ impl Engine {
             // Not healthy (or not yet confirmed healthy): verification starts over once it is.
             self.with_ticket(t, |tk| tk.verify_until = None);
         } else {
-            self.finish(
-                now,
-                t,
-                TicketState::Closed,
-                "verified: the device stayed healthy",
-            );
+            self.finish(now, t, TicketState::Closed, What::Verified);
         }
     }
 }

@@ -1,5 +1,7 @@
 //! Domain tickets → the wire types of `api.proto` and the JSON of the SSE streams.
 
+use crate::i18n::{Lang, render};
+use crate::localtime::Zone;
 use heartline_engine::{Actor, Ticket, TicketState};
 use heartline_proto::{Severity, wire};
 
@@ -69,7 +71,7 @@ pub fn ticket(t: &Ticket) -> wire::Ticket {
                     at_ms: e.at,
                     actor_kind: kind.to_string(),
                     actor: who.to_string(),
-                    what: e.what.clone(),
+                    what: render::entry(Lang::En, &Zone::default(), e),
                 }
             })
             .collect(),
@@ -92,11 +94,20 @@ pub fn ticket_json(t: &Ticket) -> serde_json::Value {
         "updated_ms": t.updated_at,
         "respond_by_ms": t.respond_by,
         "repair_by_ms": t.repair_by,
-        "reason": t.dispatch.reason,
+        "reason": reason(Lang::En, t),
         "affected": t.affected,
         "timeline": t.timeline.iter().map(|e| {
             let (kind, who) = actor(&e.actor);
-            serde_json::json!({"at_ms": e.at, "actor_kind": kind, "actor": who, "what": e.what})
+            serde_json::json!({"at_ms": e.at, "actor_kind": kind, "actor": who, "what": render::entry(Lang::En, &Zone::default(), e)})
         }).collect::<Vec<_>>(),
     })
+}
+
+/// Why the ticket's engineer was chosen, in `lang` (empty when nobody was).
+pub fn reason(lang: Lang, t: &Ticket) -> String {
+    t.dispatch
+        .reason
+        .as_ref()
+        .map(|w| render::what(lang, &Zone::default(), w))
+        .unwrap_or_default()
 }

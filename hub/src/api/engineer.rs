@@ -149,7 +149,7 @@ impl EngineerService for EngineerApi {
         let rx = queue_stream(&self.state, me.id);
         let to_assignment: fn(Arc<Ticket>) -> Result<wire::Assignment, Status> = |t| {
             Ok(wire::Assignment {
-                reason: t.dispatch.reason.clone(),
+                reason: convert::reason(crate::i18n::Lang::En, &t),
                 ticket: Some(convert::ticket(&t)),
             })
         };

@@ -24,6 +24,8 @@ pub struct HubConfig {
     pub ingest: IngestConfig,
     #[serde(default)]
     pub notify: NotifyConfig,
+    /// Customer notices by mail; none: no mail.
+    pub mail: Option<MailConfig>,
     /// TLS for devices and the HTTP port; none: plain TCP only.
     pub tls: Option<TlsConfig>,
     /// The broker cluster this hub's node belongs to; none: a single node.
@@ -169,6 +171,9 @@ pub struct NotifyConfig {
         rename = "retry_max"
     )]
     pub retry_max_ms: u64,
+    /// The language of the webhook's notices (to engineers and managers): "zh-CN" or "en".
+    #[serde(default)]
+    pub language: crate::i18n::Lang,
 }
 
 impl Default for NotifyConfig {
@@ -177,8 +182,37 @@ impl Default for NotifyConfig {
             webhook_url: None,
             webhook_secret_file: None,
             retry_max_ms: default_retry_max(),
+            language: crate::i18n::Lang::default(),
         }
     }
+}
+
+/// `[mail]`: the customer's contacts (inventory `email` of each tenant) are told by mail, in the
+/// tenant's language, when a fault is found, the engineer is on site, the repair is reported and
+/// the device confirms it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MailConfig {
+    /// The SMTP relay, `host:port`.
+    pub smtp: Spanned<String>,
+    /// `none` (plain SMTP, a relay on the same host), `starttls` or `tls`.
+    #[serde(default = "default_mail_tls")]
+    pub tls: Spanned<String>,
+    /// The sender, `Heartline <noreply@example.cn>`.
+    pub from: Spanned<String>,
+    /// The web view's address as customers reach it, for the link to the ticket.
+    pub base_url: String,
+    /// Longest wait between two attempts to send.
+    #[serde(
+        default = "default_retry_max",
+        with = "humantime_serde_ms",
+        rename = "retry_max"
+    )]
+    pub retry_max_ms: u64,
+}
+
+fn default_mail_tls() -> Spanned<String> {
+    Spanned::new(0..0, "starttls".into())
 }
 
 fn default_retry_max() -> u64 {
@@ -536,6 +570,7 @@ impl HubConfig {
             },
             ingest: IngestConfig::default(),
             notify: NotifyConfig::default(),
+            mail: None,
             tls: None,
             cluster: None,
             engine: Default::default(),

@@ -160,7 +160,7 @@ impl Ingest {
                     ticket = n.ticket,
                     to = %n.to,
                     kind = n.kind.as_str(),
-                    text = %n.text,
+                    what = ?n.what,
                     "notify"
                 ),
                 Output::Stalled { gap } => tracing::warn!(

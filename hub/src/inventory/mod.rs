@@ -86,7 +86,33 @@ impl Checker<'_> {
         let mut seen = HashSet::new();
         for t in raw.tenant {
             let id = self.new_id(&mut seen, &t.id, "tenant")?;
-            inv.tenants.push(TenantRecord { id, name: t.name });
+            let time_zone = match &t.time_zone {
+                Some(z) => {
+                    crate::localtime::Zone::parse(z.get_ref()).map_err(|e| self.err(z, e))?;
+                    z.get_ref().clone()
+                }
+                None => crate::localtime::DEFAULT_ZONE.to_string(),
+            };
+            let language = match &t.language {
+                Some(l) => crate::i18n::Lang::parse(l.get_ref()).ok_or_else(|| {
+                    self.err(l, format!("language {:?}: zh-CN or en", l.get_ref()))
+                })?,
+                None => crate::i18n::Lang::default(),
+            };
+            let mut email = Vec::new();
+            for address in &t.email {
+                address.get_ref().parse::<lettre::Address>().map_err(|e| {
+                    self.err(address, format!("email {:?}: {e}", address.get_ref()))
+                })?;
+                email.push(address.get_ref().clone());
+            }
+            inv.tenants.push(TenantRecord {
+                id,
+                name: t.name,
+                time_zone,
+                language,
+                email,
+            });
         }
 
         let mut project_tenant = HashMap::new();

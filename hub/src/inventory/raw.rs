@@ -54,6 +54,15 @@ pub(super) struct RawUserToken {
 pub(super) struct RawTenant {
     pub(super) id: Id,
     pub(super) name: String,
+    /// IANA time zone of the tenant's pages, exports and KPI days; `Asia/Shanghai` if absent.
+    #[serde(default)]
+    pub(super) time_zone: Option<Spanned<String>>,
+    /// Language of the tenant's notices: `zh-CN` (default) or `en`.
+    #[serde(default)]
+    pub(super) language: Option<Spanned<String>>,
+    /// Where the tenant's contacts get the repair notices by mail.
+    #[serde(default)]
+    pub(super) email: Vec<Spanned<String>>,
 }
 
 #[derive(Deserialize)]

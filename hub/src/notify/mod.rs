@@ -4,18 +4,36 @@
 //! and POSTed until the receiver takes it, so a receiver that is down, or a hub restart, loses
 //! nothing.
 //!
-//! SMS and voice gateways plug in as further `Notifier`s.
+//! SMS and voice gateways plug in as further `Notifier`s. Customers are told by mail ([`mail`]),
+//! from an outbox of their own that the store fills with each ticket step they should hear of.
 
+pub mod mail;
 mod notifier;
 mod webhook;
 
 pub use notifier::Notifier;
 pub use webhook::{SIGNATURE_HEADER, Webhook, WebhookSettings, signature};
 
-use crate::store::Store;
+use crate::i18n::{Lang, render};
+use crate::store::{Scope, Store};
+use heartline_engine::Notice;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
+
+/// A notice in `lang`, with its ticket's title and times in its tenant's zone.
+pub fn text(store: &Store, lang: Lang, notice: &Notice) -> String {
+    let ticket = store.ticket(&Scope::Operator, notice.ticket).ok().flatten();
+    let title = ticket
+        .as_ref()
+        .map(|t| render::title(lang, t))
+        .unwrap_or_default();
+    let zone = ticket
+        .as_ref()
+        .map(|t| store.tenant_zone(&t.tenant))
+        .unwrap_or_default();
+    render::notice(lang, &zone, notice, &title)
+}
 
 /// Delivers the store's outbox through `notifier`, oldest first, until `stop` is set. A notice
 /// leaves the outbox only once delivered; on failure it waits with exponential backoff (up to
@@ -26,6 +44,7 @@ pub fn run_outbox(
     wake: flume::Receiver<()>,
     stop: Arc<AtomicBool>,
     retry_max: Duration,
+    lang: Lang,
 ) {
     if crate::parts::injected("notifier") {
         panic!("injected fault (HEARTLINE_FAULT=notifier)");
@@ -50,7 +69,8 @@ pub fn run_outbox(
                 return;
             }
             let key = format!("heartline-notice-{id}");
-            match notifier.deliver(&key, &notice) {
+            let text = text(&store, lang, &notice);
+            match notifier.deliver(&key, &notice, &text) {
                 Ok(()) => {
                     backoff = first_retry;
                     if let Err(e) = store.notice_delivered(id) {

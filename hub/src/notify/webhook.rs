@@ -3,6 +3,7 @@
 //! on every retry of the same notice.
 
 use super::notifier::Notifier;
+use crate::i18n::Lang;
 use heartline_engine::Notice;
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
@@ -17,6 +18,8 @@ pub struct WebhookSettings {
     /// The HMAC secret shared with the receiver. Never logged.
     pub secret: Vec<u8>,
     pub timeout: Duration,
+    /// The language of the notices' text.
+    pub language: Lang,
 }
 
 impl std::fmt::Debug for WebhookSettings {
@@ -60,18 +63,21 @@ struct Body<'a> {
     at_ms: i64,
     to: &'a str,
     kind: &'a str,
+    /// The notice in [`WebhookSettings::language`].
     text: &'a str,
+    lang: &'a str,
 }
 
 impl Notifier for Webhook {
-    fn deliver(&mut self, key: &str, n: &Notice) -> Result<(), String> {
+    fn deliver(&mut self, key: &str, n: &Notice, text: &str) -> Result<(), String> {
         let body = serde_json::to_vec(&Body {
             idempotency_key: key,
             ticket: n.ticket,
             at_ms: n.at,
             to: &n.to,
             kind: n.kind.as_str(),
-            text: &n.text,
+            text,
+            lang: self.settings.language.tag(),
         })
         .map_err(|e| e.to_string())?;
         let response = self

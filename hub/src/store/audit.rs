@@ -3,6 +3,8 @@
 
 use super::tables::{AUDIT, StoreError, decode, encode};
 use crate::audit::{AuditEntry, AuditRecord, GENESIS, who};
+use crate::i18n::{Lang, render};
+use crate::localtime::Zone;
 use heartline_engine::Ticket;
 use redb::{ReadableTable, WriteTransaction};
 
@@ -22,7 +24,12 @@ pub(super) fn ticket_entries(
         out.extend(t.timeline.iter().skip(known).map(|e| AuditEntry {
             at: e.at,
             who: who(&e.actor),
-            what: format!("{} (now {})", e.what, t.state.as_str()),
+            // The audit trail is for staff and auditors: English, as it always was.
+            what: format!(
+                "{} (now {})",
+                render::entry(Lang::En, &Zone::default(), e),
+                t.state.as_str()
+            ),
             object: object.clone(),
         }));
     }

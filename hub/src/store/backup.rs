@@ -3,7 +3,7 @@
 //! writer).
 
 use super::Store;
-use super::tables::{AUDIT, HISTORY, MAINTENANCE, META, NOTICES, StoreError, TICKETS};
+use super::tables::{AUDIT, HISTORY, MAIL, MAINTENANCE, META, NOTICES, StoreError, TICKETS};
 use redb::{
     Database, Key, MultimapTableHandle, ReadTransaction, ReadableDatabase, ReadableTable,
     TableDefinition, TableHandle, Value, WriteTransaction,
@@ -117,6 +117,7 @@ impl Store {
                 n if n == HISTORY.name() => copy(&src, &dst, HISTORY, progress)?,
                 n if n == TICKETS.name() => copy(&src, &dst, TICKETS, progress)?,
                 n if n == NOTICES.name() => copy(&src, &dst, NOTICES, progress)?,
+                n if n == MAIL.name() => copy(&src, &dst, MAIL, progress)?,
                 n if n == MAINTENANCE.name() => copy(&src, &dst, MAINTENANCE, progress)?,
                 n if n == AUDIT.name() => copy(&src, &dst, AUDIT, progress)?,
                 // Every other table maps an id to an encoded record; a table of another shape

@@ -10,6 +10,8 @@
 mod audit;
 pub mod backup;
 mod failure;
+pub mod mail;
+mod migrate;
 pub mod records;
 mod retention;
 mod scope;
@@ -33,12 +35,13 @@ use serde::de::DeserializeOwned;
 use std::collections::HashMap;
 use std::path::Path;
 use tables::{
-    ANCHORS, AUDIT, DEVICE_STATE, DEVICES, ENGINE_DEVICES, ENGINEERS, HISTORY, MAINTENANCE,
+    ANCHORS, AUDIT, DEVICE_STATE, DEVICES, ENGINE_DEVICES, ENGINEERS, HISTORY, MAIL, MAINTENANCE,
     MANAGERS, META, NOTICES, PROJECTS, SITES, TENANTS, TICKETS, USERS, decode, encode,
 };
 
-/// Bumped whenever a stored record changes shape; a store of another version is refused.
-pub const SCHEMA_VERSION: u64 = 4;
+/// Bumped whenever a stored record changes shape; a store of another version is refused,
+/// except the one before it, which [`migrate`] upgrades when the store opens.
+pub const SCHEMA_VERSION: u64 = 5;
 
 /// What [`Store::apply_inventory`] changed.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -69,6 +72,8 @@ pub struct Store {
     history_len: u64,
     /// Whether notices are kept for a notifier that delivers them (a webhook is configured).
     outbox: std::sync::atomic::AtomicBool,
+    /// Whether customer mail notices are kept for the mailer (`[mail]` is configured).
+    mail: std::sync::atomic::AtomicBool,
 }
 
 impl Store {
@@ -94,6 +99,16 @@ impl Store {
             let mut meta = tx.open_table(META)?;
             let found = meta.get("schema_version")?.map(|v| v.value());
             match found {
+                Some(migrate::FROM) => {
+                    let n = migrate::upgrade(&tx)?;
+                    meta.insert("schema_version", SCHEMA_VERSION)?;
+                    tracing::info!(
+                        records = n,
+                        from = migrate::FROM,
+                        to = SCHEMA_VERSION,
+                        "store upgraded"
+                    );
+                }
                 Some(v) if v != SCHEMA_VERSION => {
                     return Err(StoreError::Schema {
                         found: v,
@@ -122,6 +137,7 @@ impl Store {
             tx.open_table(ENGINE_DEVICES)?;
             tx.open_table(TICKETS)?;
             tx.open_table(NOTICES)?;
+            tx.open_table(MAIL)?;
             tx.open_table(MAINTENANCE)?;
             tx.open_table(AUDIT)?;
             tx.open_table(ANCHORS)?;
@@ -131,12 +147,38 @@ impl Store {
             db,
             history_len: history_len.max(1),
             outbox: Default::default(),
+            mail: Default::default(),
         })
     }
 
     /// Keep every notice the engine produces until [`Store::notice_delivered`].
     pub fn keep_notices(&self, on: bool) {
         self.outbox.store(on, std::sync::atomic::Ordering::Release);
+    }
+
+    /// Keep a customer mail notice for each ticket step the customer is told of, until
+    /// [`Store::mail_sent`].
+    pub fn keep_mail(&self, on: bool) {
+        self.mail.store(on, std::sync::atomic::Ordering::Release);
+    }
+
+    /// Customer mail not yet sent, oldest first, with its id (stable across restarts: the mail's
+    /// Message-ID).
+    pub fn pending_mail(&self, limit: usize) -> Result<Vec<(u64, mail::MailNotice)>, StoreError> {
+        let tx = self.db.begin_read()?;
+        let mut out = Vec::new();
+        for row in tx.open_table(MAIL)?.iter()?.take(limit) {
+            let (k, v) = row?;
+            out.push((k.value(), decode(v.value())?));
+        }
+        Ok(out)
+    }
+
+    pub fn mail_sent(&self, id: u64) -> Result<(), StoreError> {
+        let tx = self.db.begin_write()?;
+        tx.open_table(MAIL)?.remove(id)?;
+        tx.commit()?;
+        Ok(())
     }
 
     /// Notices not yet delivered, oldest first.
@@ -303,6 +345,20 @@ impl Store {
             }
             let mut tickets = tx.open_table(TICKETS)?;
             audit::append(&tx, audit::ticket_entries(&tickets, &engine.tickets)?)?;
+            if self.mail.load(std::sync::atomic::Ordering::Acquire) {
+                let queued = mail::notices(&tickets, &engine.tickets)?;
+                if !queued.is_empty() {
+                    // Ids never repeat: they are the mails' Message-IDs.
+                    let mut meta = tx.open_table(META)?;
+                    let mut next = meta.get("next_mail")?.map_or(1, |v| v.value());
+                    let mut table = tx.open_table(MAIL)?;
+                    for n in &queued {
+                        table.insert(next, encode(n)?.as_slice())?;
+                        next += 1;
+                    }
+                    meta.insert("next_mail", next)?;
+                }
+            }
             for t in &engine.tickets {
                 tickets.insert(t.id, encode(t)?.as_slice())?;
             }
@@ -382,6 +438,17 @@ impl Store {
             tickets,
             next_ticket,
         })
+    }
+
+    /// A tenant's time zone (the default one for an unknown tenant or an unreadable store).
+    pub fn tenant_zone(&self, tenant: &str) -> crate::localtime::Zone {
+        let name = self
+            .tenants(&Scope::Operator)
+            .ok()
+            .and_then(|ts| ts.into_iter().find(|t| t.id == tenant))
+            .map(|t| t.time_zone)
+            .unwrap_or_default();
+        crate::localtime::Zone::or_default(&name)
     }
 
     /// Tickets the scope may see, newest first.

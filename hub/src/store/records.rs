@@ -1,6 +1,7 @@
 //! The records the store keeps, serialized with postcard. Changing a record's shape changes
 //! [`super::SCHEMA_VERSION`].
 
+use crate::i18n::Lang;
 use heartline_engine::{CheckResult, DeviceInfo, Level, Presence, Shift, SlaPolicy};
 use serde::{Deserialize, Serialize};
 
@@ -8,6 +9,12 @@ use serde::{Deserialize, Serialize};
 pub struct TenantRecord {
     pub id: String,
     pub name: String,
+    /// IANA name of the tenant's time zone (pages, exports, KPI days).
+    pub time_zone: String,
+    /// The language of the tenant's notices.
+    pub language: Lang,
+    /// The contacts who get the repair notices by mail.
+    pub email: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -26,6 +26,8 @@ pub(super) const TICKETS: TableDefinition<u64, &[u8]> = TableDefinition::new("ti
 pub(super) const MAINTENANCE: TableDefinition<u64, &[u8]> = TableDefinition::new("maintenance");
 /// Notice id → a notification not yet delivered to the webhook (the notifier's outbox).
 pub(super) const NOTICES: TableDefinition<u64, &[u8]> = TableDefinition::new("notices");
+/// Mail id → a customer notice not yet mailed (`store::mail`, the mailer's outbox).
+pub(super) const MAIL: TableDefinition<u64, &[u8]> = TableDefinition::new("customer_mail");
 /// Sequence number → audit record (`crate::audit`), append-only and hash-chained.
 pub(super) const AUDIT: TableDefinition<u64, &[u8]> = TableDefinition::new("audit");
 /// `"audit"` → the last audit record retention removed (`crate::audit::Anchor`): the chain

@@ -3,8 +3,10 @@
 
 use super::error::ApiError;
 use super::principal::Principal;
+use super::reader::Reader;
 use super::state::WebState;
 use super::views::{self, ticket_row};
+use crate::i18n::{Lang, render};
 use crate::live::CommandError;
 use crate::store::Scope;
 use axum::Json;
@@ -79,6 +81,11 @@ pub(crate) fn visible_device(
 }
 
 pub(crate) fn command_error(e: CommandError) -> ApiError {
+    command_error_in(e, Lang::En)
+}
+
+/// A refused or failed ticket command as an API error, a refusal in the reader's language.
+pub(crate) fn command_error_in(e: CommandError, lang: Lang) -> ApiError {
     match e {
         CommandError::Refused(TicketError::NoSuchTicket(id))
         | CommandError::Refused(TicketError::NotYours { id, .. }) => {
@@ -87,9 +94,15 @@ pub(crate) fn command_error(e: CommandError) -> ApiError {
         CommandError::Refused(e @ TicketError::NoSuchDevice(_)) => {
             ApiError::new(StatusCode::NOT_FOUND, e.to_string())
         }
-        CommandError::Refused(e @ TicketError::InvalidTransition { .. }) => {
-            ApiError::new(StatusCode::CONFLICT, e.to_string())
-        }
+        CommandError::Refused(TicketError::InvalidTransition {
+            id,
+            action,
+            state,
+            hint,
+        }) => ApiError::new(
+            StatusCode::CONFLICT,
+            render::refusal(lang, id, action, state, hint),
+        ),
         e => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
     }
 }
@@ -102,9 +115,50 @@ pub(crate) fn actor(p: &Principal) -> Actor {
     }
 }
 
-fn ticket_json(t: &Ticket) -> Value {
+/// A ticket for `reader`: codes for programs, words in the reader's language, local times, and
+/// the service-progress tracker.
+fn ticket_json(t: &Ticket, reader: &Reader) -> Value {
+    let (lang, zone) = (reader.lang, reader.zone(&t.tenant));
     let mut v = crate::api::convert::ticket_json(t);
-    v["sla"] = json!(views::sla_state(t, now_ms()));
+    let row = ticket_row(t, now_ms(), reader);
+    for (k, x) in [
+        ("title", json!(row.title)),
+        ("sla", json!(row.sla)),
+        ("sla_label", json!(row.sla_label)),
+        ("state_label", json!(row.state_label)),
+        ("severity_label", json!(row.severity_label)),
+        ("opened_local", json!(row.opened_local)),
+        ("repair_by_local", json!(row.repair_by_local)),
+        ("respond_by_local", json!(zone.format(t.respond_by))),
+        ("reason", json!(crate::api::convert::reason(lang, t))),
+        ("time_zone", json!(zone.name())),
+        ("progress", json!(super::progress::of(t, lang, zone))),
+    ] {
+        v[k] = x;
+    }
+    v["timeline"] = t
+        .timeline
+        .iter()
+        .map(|e| {
+            let (kind, who) = crate::api::convert::actor(&e.actor);
+            let (label, _) = render::actor(lang, &e.actor);
+            let classified = match &e.what {
+                heartline_engine::What::CustomerReport { text } if reader.staff => {
+                    Some(render::classification(lang, text))
+                }
+                _ => None,
+            };
+            json!({
+                "at_ms": e.at,
+                "at_local": zone.format(e.at),
+                "actor_kind": kind,
+                "actor_label": label,
+                "actor": who,
+                "what": render::entry(lang, zone, e),
+                "classified": classified,
+            })
+        })
+        .collect();
     v["rating"] = json!(
         t.rating
             .as_ref()
@@ -113,13 +167,22 @@ fn ticket_json(t: &Ticket) -> Value {
     v
 }
 
-pub async fn me(p: Principal) -> Json<Value> {
-    let (tenant, engineer) = match &p {
+pub async fn me(State(state): State<WebState>, p: Principal, lang: Lang) -> Json<Value> {
+    Json(me_value(&state, &p, lang))
+}
+
+/// Who the caller is, their language and home time zone (what `/api/v1/me` answers).
+pub(crate) fn me_value(state: &WebState, p: &Principal, lang: Lang) -> Value {
+    let (tenant, engineer) = match p {
         Principal::Customer { tenant, .. } => (Some(tenant.clone()), None),
         Principal::Engineer { engineer, .. } => (None, Some(engineer.clone())),
         Principal::Operator { .. } => (None, None),
     };
-    Json(json!({"user": p.user(), "role": p.role(), "tenant": tenant, "engineer": engineer}))
+    let reader = Reader::load(&state.store, p, lang);
+    json!({
+        "user": p.user(), "role": p.role(), "tenant": tenant, "engineer": engineer,
+        "lang": lang.tag(), "time_zone": reader.home.name(),
+    })
 }
 
 pub async fn projects(State(state): State<WebState>, p: Principal) -> Answer {
@@ -134,6 +197,7 @@ pub async fn projects(State(state): State<WebState>, p: Principal) -> Answer {
 pub async fn project(
     State(state): State<WebState>,
     p: Principal,
+    lang: Lang,
     Path(id): Path<String>,
 ) -> Answer {
     let scope = p
@@ -171,16 +235,18 @@ pub async fn project(
         .iter()
         .map(|d| views::device_row(d, &state.live.board))
         .collect();
+    let reader = Reader::load(store, &p, lang);
     let recent: Vec<_> = tickets
         .iter()
         .take(100)
-        .map(|t| ticket_row(t, now))
+        .map(|t| ticket_row(t, now, &reader))
         .collect();
     Ok(Json(json!({
         "summary": summary,
         "sites": sites,
         "devices": rows,
         "tickets": recent,
+        "time_zone": reader.zone(&project.tenant).name(),
         "last_event_id": state.live.board.last_number(super::events::numbering(&p)),
     })))
 }
@@ -194,6 +260,7 @@ pub struct ProblemForm {
 pub async fn report_problem(
     State(state): State<WebState>,
     p: Principal,
+    lang: Lang,
     Path(project): Path<String>,
     Json(form): Json<ProblemForm>,
 ) -> Answer {
@@ -210,15 +277,21 @@ pub async fn report_problem(
     if form.text.trim().is_empty() {
         return Err(ApiError::new(
             StatusCode::BAD_REQUEST,
-            "say what is wrong in `text`",
+            crate::i18n::t(lang, "err-empty-text", &[]),
         ));
     }
     let t = state
         .live
         .report(d.id, form.text.trim().to_string(), user.clone())
         .await
-        .map_err(command_error)?;
-    Ok(Json(ticket_json(&t)))
+        .map_err(|e| command_error_in(e, lang))?;
+    let mut v = ticket_json(&t, &Reader::load(&state.store, &p, lang));
+    let verdict = crate::classify::classify(&form.text);
+    v["classification"] = json!({
+        "class": verdict.class,
+        "label": crate::i18n::t(lang, verdict.class.message_id(), &[]),
+    });
+    Ok(Json(v))
 }
 
 pub async fn device(State(state): State<WebState>, p: Principal, Path(id): Path<String>) -> Answer {
@@ -265,6 +338,7 @@ pub struct TicketQuery {
 pub async fn tickets(
     State(state): State<WebState>,
     p: Principal,
+    lang: Lang,
     Query(q): Query<TicketQuery>,
 ) -> Answer {
     let all = match (&p, p.scope()) {
@@ -276,17 +350,24 @@ pub async fn tickets(
         _ => Vec::new(),
     };
     let now = now_ms();
+    let reader = Reader::load(&state.store, &p, lang);
     let rows: Vec<_> = all
         .iter()
         .filter(|t| q.project.as_ref().is_none_or(|p| &t.project == p))
         .filter(|t| !q.open || !t.state.is_terminal())
-        .map(|t| ticket_row(t, now))
+        .map(|t| ticket_row(t, now, &reader))
         .collect();
     Ok(Json(json!(rows)))
 }
 
-pub async fn ticket(State(state): State<WebState>, p: Principal, Path(id): Path<String>) -> Answer {
-    Ok(Json(ticket_json(&visible_ticket(&state, &p, &id)?)))
+pub async fn ticket(
+    State(state): State<WebState>,
+    p: Principal,
+    lang: Lang,
+    Path(id): Path<String>,
+) -> Answer {
+    let t = visible_ticket(&state, &p, &id)?;
+    Ok(Json(ticket_json(&t, &Reader::load(&state.store, &p, lang))))
 }
 
 #[derive(Deserialize, Default)]
@@ -295,19 +376,25 @@ pub struct NoteForm {
     pub text: String,
 }
 
-async fn act(state: &WebState, p: &Principal, id: &str, action: TicketAction) -> Answer {
+async fn act(
+    state: &WebState,
+    (p, lang): (&Principal, Lang),
+    id: &str,
+    action: TicketAction,
+) -> Answer {
     let t = visible_ticket(state, p, id)?;
     let t = state
         .live
         .act(t.id, action, actor(p))
         .await
-        .map_err(command_error)?;
-    Ok(Json(ticket_json(&t)))
+        .map_err(|e| command_error_in(e, lang))?;
+    Ok(Json(ticket_json(&t, &Reader::load(&state.store, p, lang))))
 }
 
 pub async fn comment(
     State(state): State<WebState>,
     p: Principal,
+    lang: Lang,
     Path(id): Path<String>,
     Json(form): Json<NoteForm>,
 ) -> Answer {
@@ -319,7 +406,7 @@ pub async fn comment(
     }
     act(
         &state,
-        &p,
+        (&p, lang),
         &id,
         TicketAction::Note {
             text: form.text.trim().to_string(),
@@ -338,6 +425,7 @@ pub struct RateForm {
 pub async fn rate(
     State(state): State<WebState>,
     p: Principal,
+    lang: Lang,
     Path(id): Path<String>,
     Json(form): Json<RateForm>,
 ) -> Answer {
@@ -352,28 +440,44 @@ pub async fn rate(
         stars: form.stars,
         comment: form.comment.trim().to_string(),
     };
-    act(&state, &p, &id, action).await
+    act(&state, (&p, lang), &id, action).await
 }
 
 /// Engineer actions; anyone else gets 404 (the ticket is not in their queue).
-async fn engineer_act(state: &WebState, p: &Principal, id: &str, action: TicketAction) -> Answer {
+async fn engineer_act(
+    state: &WebState,
+    (p, lang): (&Principal, Lang),
+    id: &str,
+    action: TicketAction,
+) -> Answer {
     if !matches!(p, Principal::Engineer { .. }) {
         return Err(ApiError::not_found(format!("ticket {id} in your queue")));
     }
-    act(state, p, id, action).await
+    act(state, (p, lang), id, action).await
 }
 
-pub async fn accept(State(s): State<WebState>, p: Principal, Path(id): Path<String>) -> Answer {
-    engineer_act(&s, &p, &id, TicketAction::Accept).await
+pub async fn accept(
+    State(s): State<WebState>,
+    p: Principal,
+    lang: Lang,
+    Path(id): Path<String>,
+) -> Answer {
+    engineer_act(&s, (&p, lang), &id, TicketAction::Accept).await
 }
 
-pub async fn onsite(State(s): State<WebState>, p: Principal, Path(id): Path<String>) -> Answer {
-    engineer_act(&s, &p, &id, TicketAction::OnSite).await
+pub async fn onsite(
+    State(s): State<WebState>,
+    p: Principal,
+    lang: Lang,
+    Path(id): Path<String>,
+) -> Answer {
+    engineer_act(&s, (&p, lang), &id, TicketAction::OnSite).await
 }
 
 pub async fn decline(
     State(s): State<WebState>,
     p: Principal,
+    lang: Lang,
     Path(id): Path<String>,
     Json(form): Json<NoteForm>,
 ) -> Answer {
@@ -384,19 +488,20 @@ pub async fn decline(
         ));
     }
     let reason = form.text.trim().to_string();
-    engineer_act(&s, &p, &id, TicketAction::Decline { reason }).await
+    engineer_act(&s, (&p, lang), &id, TicketAction::Decline { reason }).await
 }
 
 pub async fn resolve(
     State(s): State<WebState>,
     p: Principal,
+    lang: Lang,
     Path(id): Path<String>,
     body: Option<Json<NoteForm>>,
 ) -> Answer {
     let note = body
         .map(|Json(f)| f.text.trim().to_string())
         .unwrap_or_default();
-    engineer_act(&s, &p, &id, TicketAction::Resolve { note }).await
+    engineer_act(&s, (&p, lang), &id, TicketAction::Resolve { note }).await
 }
 
 pub async fn tenants(State(state): State<WebState>, p: Principal) -> Answer {
@@ -439,7 +544,9 @@ fn kpi_rows(
         .store
         .tickets(&Scope::Operator)
         .map_err(ApiError::store)?;
-    Ok(super::kpi::board(&tickets, period))
+    // Each ticket counts in its tenant's local day, week and month.
+    let reader = Reader::load(&state.store, p, Lang::default());
+    Ok(super::kpi::board(&tickets, period, &reader.zones()))
 }
 
 pub async fn kpi(State(state): State<WebState>, p: Principal, Query(q): Query<KpiQuery>) -> Answer {

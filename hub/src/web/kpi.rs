@@ -1,12 +1,12 @@
-//! The operator's KPI board: per day, week or month (UTC), from the tickets opened in it —
+//! The operator's KPI board: per day, week or month of each ticket's tenant's local time (a
+//! ticket opened at 23:30 in Shanghai counts for that Shanghai day), from the tickets opened in it —
 //! MTTD, MTTA, MTTR, SLA compliance, share detected before any customer report, repeat-fault
 //! rate and the customers' rating. Also as CSV.
 
+use crate::localtime::Zone;
 use heartline_engine::{FaultKind, Ms, Ticket, TicketState};
 use serde::Serialize;
 use std::collections::BTreeMap;
-
-const DAY: Ms = 86_400_000;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Period {
@@ -26,36 +26,15 @@ impl Period {
     }
 }
 
-/// Civil date (y, m, d) of a day count since 1970-01-01 (Howard Hinnant's algorithm).
-fn civil(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
-}
-
-/// The bucket label of a time: `2026-11-24`, `2026-11-23` (the Monday of its week), `2026-11`.
-pub fn bucket(at: Ms, period: Period) -> String {
-    let days = at.div_euclid(DAY);
+/// The bucket label of a time in `zone`: `2026-11-24`, `2026-11-23` (the Monday of its week),
+/// `2026-11`.
+pub fn bucket(at: Ms, period: Period, zone: &Zone) -> String {
     match period {
-        Period::Day => {
-            let (y, m, d) = civil(days);
-            format!("{y:04}-{m:02}-{d:02}")
-        }
-        Period::Week => {
-            // 1970-01-01 was a Thursday: Monday = days − (days + 3) mod 7.
-            let monday = days - (days + 3).rem_euclid(7);
-            let (y, m, d) = civil(monday);
-            format!("{y:04}-{m:02}-{d:02}")
-        }
+        Period::Day => zone.date(at).to_string(),
+        Period::Week => zone.week_start(at).to_string(),
         Period::Month => {
-            let (y, m, _) = civil(days);
-            format!("{y:04}-{m:02}")
+            let d = zone.date(at);
+            format!("{:04}-{:02}", d.year(), d.month())
         }
     }
 }
@@ -88,11 +67,12 @@ fn share(flags: impl Iterator<Item = bool>) -> Option<f64> {
     mean(flags.map(|b| if b { 1.0 } else { 0.0 }))
 }
 
-pub fn board(tickets: &[Ticket], period: Period) -> Vec<Kpi> {
+/// The board of `tickets`; `zone_of` gives a tenant's time zone.
+pub fn board(tickets: &[Ticket], period: Period, zone_of: &dyn Fn(&str) -> Zone) -> Vec<Kpi> {
     let mut groups: BTreeMap<String, Vec<&Ticket>> = BTreeMap::new();
     for t in tickets {
         groups
-            .entry(bucket(t.opened_at, period))
+            .entry(bucket(t.opened_at, period, &zone_of(&t.tenant)))
             .or_default()
             .push(t);
     }
@@ -152,4 +132,116 @@ pub fn csv(rows: &[Kpi]) -> String {
         ));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use heartline_engine::{SlaTimes, TimelineEntry};
+    use heartline_proto::Severity;
+
+    fn ticket(id: u64, tenant: &str, opened_at: Ms) -> Ticket {
+        Ticket {
+            id,
+            tenant: tenant.into(),
+            project: "p".into(),
+            site: "s".into(),
+            device: "d".into(),
+            root: FaultKind::Silent,
+            title: String::new(),
+            severity: Severity::Major,
+            state: TicketState::Open,
+            engineer: None,
+            opened_at,
+            updated_at: opened_at,
+            closed_at: None,
+            affected: vec![],
+            flapping: false,
+            predicted_failure_at: None,
+            verify_until: None,
+            sla: SlaTimes {
+                respond: 1,
+                repair: 1,
+            },
+            respond_by: opened_at,
+            repair_by: opened_at,
+            reopened: 0,
+            timeline: Vec::<TimelineEntry>::new(),
+            dispatch: Default::default(),
+            customer_reported_at: None,
+            fault_since: None,
+            accepted_at: None,
+            rating: None,
+        }
+    }
+
+    /// Milliseconds of a Shanghai wall-clock time (UTC+8, no daylight saving).
+    fn shanghai(date: &str, hh: i64, mm: i64) -> Ms {
+        let d: jiff::civil::Date = date.parse().unwrap();
+        Zone::default().start_of(d) + (hh * 60 + mm) * 60_000
+    }
+
+    fn counts(tickets: &[Ticket], period: Period) -> Vec<(String, u32)> {
+        let zone_of = |tenant: &str| {
+            Zone::parse(if tenant == "berlin" {
+                "Europe/Berlin"
+            } else {
+                "Asia/Shanghai"
+            })
+            .unwrap()
+        };
+        board(tickets, period, &zone_of)
+            .into_iter()
+            .map(|k| (k.period, k.tickets))
+            .collect()
+    }
+
+    #[test]
+    fn a_ticket_opened_at_23_30_in_shanghai_counts_for_that_shanghai_day() {
+        // Thursday 3 December, 23:30 and 00:30 the next day: in UTC both are on the 3rd
+        // (15:30Z and 16:30Z), so a UTC board would put both on one day.
+        let late = shanghai("2026-12-03", 23, 30);
+        let after_midnight = shanghai("2026-12-04", 0, 30);
+        assert_eq!(late, 1_796_311_800_000, "2026-12-03T15:30:00Z");
+        let ts = [ticket(1, "acme", late), ticket(2, "acme", after_midnight)];
+        assert_eq!(
+            counts(&ts, Period::Day),
+            vec![("2026-12-03".into(), 1), ("2026-12-04".into(), 1)]
+        );
+    }
+
+    #[test]
+    fn weeks_start_on_local_monday_and_months_on_the_local_first() {
+        let sunday_late = shanghai("2026-11-29", 23, 30);
+        let monday_early = shanghai("2026-11-30", 0, 30);
+        let ts = [
+            ticket(1, "acme", sunday_late),
+            ticket(2, "acme", monday_early),
+        ];
+        assert_eq!(
+            counts(&ts, Period::Week),
+            vec![("2026-11-23".into(), 1), ("2026-11-30".into(), 1)]
+        );
+        let november_last = shanghai("2026-11-30", 23, 30);
+        let december_first = shanghai("2026-12-01", 0, 30);
+        let ts = [
+            ticket(1, "acme", november_last),
+            ticket(2, "acme", december_first),
+        ];
+        assert_eq!(
+            counts(&ts, Period::Month),
+            vec![("2026-11".into(), 1), ("2026-12".into(), 1)]
+        );
+    }
+
+    #[test]
+    fn each_ticket_counts_in_its_own_tenants_zone() {
+        // 06:30 on 4 December in Shanghai is 23:30 on the 3rd in Berlin (UTC+1).
+        let at = shanghai("2026-12-04", 6, 30);
+        let ts = [ticket(1, "acme", at), ticket(2, "berlin", at)];
+        assert_eq!(
+            counts(&ts, Period::Day),
+            vec![("2026-12-03".into(), 1), ("2026-12-04".into(), 1)]
+        );
+    }
 }

@@ -5,7 +5,10 @@
 //!   sessions; [`state`]: what every handler is given; [`error`]: the API's JSON errors;
 //! - [`views`]: project health, device rows, ticket rows with SLA state;
 //! - [`json`]: the API handlers; [`events`]: Server-Sent Events with `Last-Event-ID` catch-up;
-//! - [`kpi`]: the operator's KPI board; [`pages`]: the HTML, CSS and JavaScript.
+//! - [`kpi`]: the operator's KPI board; [`pages`]: the HTML, CSS and JavaScript, and the page's
+//!   message table in the reader's language;
+//! - [`reader`]: the reader's language and their tenants' time zones; [`progress`]: a ticket's
+//!   service-progress tracker; [`map`]: the site map's data (sites by coordinates, status).
 //! - [`fallback`]: what a request no route took gets (gRPC's "unimplemented", or JSON 401/404).
 //!
 //! Every route is listed in [`routes`], which both builds the router and drives the tenant
@@ -16,8 +19,11 @@ pub mod events;
 pub mod fallback;
 pub mod json;
 pub mod kpi;
+pub mod map;
 pub mod pages;
 pub mod principal;
+pub mod progress;
+pub mod reader;
 pub mod session;
 pub mod state;
 pub mod views;
@@ -119,6 +125,12 @@ pub fn routes() -> Vec<Route> {
             post(json::resolve),
         ),
         r("GET", "/api/v1/tenants", "operator", get(json::tenants)),
+        r(
+            "GET",
+            "/api/v1/map",
+            "operator, customer (own sites)",
+            get(map::map),
+        ),
         r("GET", "/api/v1/kpi", "operator", get(json::kpi)),
         r("GET", "/api/v1/kpi.csv", "operator", get(json::kpi_csv)),
         r(
@@ -172,6 +184,7 @@ pub fn router(state: WebState) -> axum::Router {
     let mut router = axum::Router::new()
         .route("/login", post(session::login))
         .route("/logout", post(session::logout))
+        .route("/i18n/messages.json", get(pages::messages))
         .route(
             "/api/v1/openapi.json",
             get(|| async { axum::Json(openapi()) }),

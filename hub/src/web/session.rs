@@ -111,12 +111,16 @@ impl<S: Send + Sync> axum::extract::FromRequest<S> for LoginBody {
 }
 
 /// `POST /login` (form or JSON fields `user`, `password`): sets the session cookie.
-pub async fn login(State(state): State<WebState>, LoginBody(form): LoginBody) -> Response {
+pub async fn login(
+    State(state): State<WebState>,
+    lang: crate::i18n::Lang,
+    LoginBody(form): LoginBody,
+) -> Response {
     if !state.sessions.may_try(&form.user) {
         tracing::warn!(user = %form.user, "login refused: too many failures");
         return ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,
-            "too many failed logins for this user; wait a minute and try again",
+            crate::i18n::t(lang, "err-login-locked", &[]),
         )
         .into_response();
     }
@@ -160,8 +164,11 @@ pub async fn login(State(state): State<WebState>, LoginBody(form): LoginBody) ->
             )
             .await;
         }
-        return ApiError::new(StatusCode::UNAUTHORIZED, "wrong user name or password")
-            .into_response();
+        return ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            crate::i18n::t(lang, "err-login", &[]),
+        )
+        .into_response();
     };
     let principal = Principal::of(&user);
     tracing::info!(user = %user.id, role = principal.role(), "logged in");

@@ -1,6 +1,8 @@
 //! What the project view shows, computed from the store (scoped) and the live status board:
 //! project health at a glance, devices with their status, tickets with SLA state, KPIs.
 
+use super::reader::Reader;
+use crate::i18n::render;
 use crate::live::Board;
 use crate::store::{ProjectRecord, Scope, Store, StoreError};
 use heartline_engine::{DeviceInfo, Ms, Ticket, TicketState};
@@ -43,15 +45,24 @@ pub struct DeviceRow {
 pub struct TicketRow {
     pub ticket_id: u64,
     pub project_id: String,
+    pub site_id: String,
     pub device_id: String,
+    /// In the reader's language.
     pub title: String,
+    /// Stable codes (`critical`, `on site`, `at risk`) and their words in the reader's language.
     pub severity: &'static str,
+    pub severity_label: String,
     pub state: &'static str,
+    pub state_label: String,
     pub engineer_id: Option<String>,
     pub opened_ms: Ms,
     pub respond_by_ms: Ms,
     pub repair_by_ms: Ms,
+    /// Local time of the ticket's tenant, `2026-12-04 12:30:28`.
+    pub opened_local: String,
+    pub repair_by_local: String,
     pub sla: &'static str,
+    pub sla_label: String,
     pub rating: Option<u8>,
 }
 
@@ -96,19 +107,27 @@ pub fn sla_state(t: &Ticket, now: Ms) -> &'static str {
     }
 }
 
-pub fn ticket_row(t: &Ticket, now: Ms) -> TicketRow {
+pub fn ticket_row(t: &Ticket, now: Ms, reader: &Reader) -> TicketRow {
+    let (lang, zone) = (reader.lang, reader.zone(&t.tenant));
+    let sla = sla_state(t, now);
     TicketRow {
         ticket_id: t.id,
         project_id: t.project.clone(),
+        site_id: t.site.clone(),
         device_id: t.device.clone(),
-        title: t.title.clone(),
+        title: render::title(lang, t),
         severity: crate::api::convert::severity_str(t.severity),
+        severity_label: render::severity(lang, t.severity),
         state: t.state.as_str(),
+        state_label: render::state(lang, t.state),
         engineer_id: t.engineer.clone(),
         opened_ms: t.opened_at,
         respond_by_ms: t.respond_by,
         repair_by_ms: t.repair_by,
-        sla: sla_state(t, now),
+        opened_local: zone.format(t.opened_at),
+        repair_by_local: zone.format(t.repair_by),
+        sla,
+        sla_label: render::sla(lang, sla),
         rating: t.rating.as_ref().map(|r| r.stars),
     }
 }

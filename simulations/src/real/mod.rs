@@ -18,7 +18,7 @@ use crate::scenario::{FaultType, Scenario};
 use crate::schedule::{Class, Problem, plan};
 use crate::secrets::Secrets;
 use device::Condition;
-use heartline_engine::{Ms, Ticket, TicketId};
+use heartline_engine::{Ms, Ticket, TicketId, TicketState};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::cmp::Reverse;
@@ -273,7 +273,7 @@ fn dispatched_at(tickets: &[Ticket]) -> HashMap<TicketId, Ms> {
             let e = t
                 .timeline
                 .iter()
-                .find(|e| e.what.contains("→ dispatched"))?;
+                .find(|e| matches!(e.change, Some((_, TicketState::Dispatched))))?;
             Some((t.id, e.at))
         })
         .collect()

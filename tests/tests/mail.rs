@@ -1,0 +1,252 @@
+//! The customer is told by mail, through a real SMTP server (Python's aiosmtpd, writing a
+//! maildir): a fault → a mail in the tenant's language with the engineer, the repair-by time and
+//! the ticket's link; then on site, repaired and confirmed, each once. And with the SMTP server
+//! down and the hub killed with SIGKILL meanwhile, the mail still arrives exactly once.
+//!
+//! Needs `python3 -m aiosmtpd` (`tests/run-all` installs it).
+
+use heartline_e2e::{
+    Device, Fleet, HubProcess, Protocol, TestHub, WebClient, eventually, free_port, ids,
+};
+use heartline_engine::TicketState;
+use heartline_hub::config::MailConfig;
+use heartline_hub::store::{Scope, Store};
+use heartline_proto::wire;
+use std::path::{Path, PathBuf};
+use toml::Spanned;
+
+const HUB: &str = env!("CARGO_BIN_EXE_hub");
+
+/// An SMTP server on `port` that writes each mail it takes into `dir/new`; killed on drop.
+struct Smtp(std::process::Child);
+
+impl Smtp {
+    fn start(port: u16, dir: &Path) -> Smtp {
+        for sub in ["tmp", "new", "cur"] {
+            std::fs::create_dir_all(dir.join(sub)).unwrap();
+        }
+        let child = std::process::Command::new("python3")
+            .args(["-m", "aiosmtpd", "-n", "-l"])
+            .arg(format!("127.0.0.1:{port}"))
+            .args(["-c", "aiosmtpd.handlers.Mailbox"])
+            .arg(dir)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("python3 -m aiosmtpd: run tests/run-all, which installs aiosmtpd");
+        Smtp(child)
+    }
+}
+
+impl Drop for Smtp {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The mails in the maildir, oldest first (a file name starts with its delivery time), each
+/// as its headers and its decoded text.
+fn mails(dir: &Path) -> Vec<String> {
+    use base64::Engine;
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir.join("new"))
+        .map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect())
+        .unwrap_or_default();
+    files.sort();
+    files
+        .iter()
+        .map(|f| {
+            let raw = std::fs::read_to_string(f).unwrap().replace("\r\n", "\n");
+            let (headers, body) = raw.split_once("\n\n").unwrap_or((&raw, ""));
+            let text = if headers.contains("Content-Transfer-Encoding: base64") {
+                let b64: String = body.split_whitespace().collect();
+                String::from_utf8(
+                    base64::engine::general_purpose::STANDARD
+                        .decode(b64)
+                        .unwrap(),
+                )
+                .unwrap()
+            } else {
+                body.to_string()
+            };
+            format!("{headers}\n\n{text}")
+        })
+        .collect()
+}
+
+/// Two tenants: acme reads Chinese (the default), globex English; both have a contact address.
+fn fleet() -> Fleet {
+    let mut fleet = Fleet::new(&[("acme", ids("acme", 1)), ("globex", ids("globex", 1))]);
+    fleet.inventory = fleet
+        .inventory
+        .replace(
+            "name = \"Tenant acme\"\n",
+            "name = \"Tenant acme\"\nemail = [\"it@acme.example\"]\n",
+        )
+        .replace(
+            "name = \"Tenant globex\"\n",
+            "name = \"Tenant globex\"\nlanguage = \"en\"\nemail = [\"ops@globex.example\"]\n",
+        );
+    fleet
+}
+
+async fn fault(dev: &mut Device, seq: u64, crit: bool) {
+    let mut r = dev.report(seq);
+    if crit {
+        r.checks[0].status = wire::CheckStatus::Crit as i32;
+    }
+    r.next_checkin_s = 3600;
+    dev.send(&r).await.unwrap();
+    dev.wait_ack(1, seq).await.unwrap();
+}
+
+fn mail_config(port: u16) -> MailConfig {
+    MailConfig {
+        smtp: Spanned::new(0..0, format!("127.0.0.1:{port}")),
+        tls: Spanned::new(0..0, "none".into()),
+        from: Spanned::new(0..0, "Heartline <noreply@heartline.example>".into()),
+        base_url: "https://hub.example".into(),
+        retry_max_ms: 500,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_customer_is_told_each_step_once_in_its_language() {
+    let mut fleet = fleet();
+    fleet.with_engineers("acme", 1);
+    let li = fleet.with_user("li", "engineer", "eng-0");
+    let port = free_port();
+    let maildir = tempfile::tempdir().unwrap();
+    let _smtp = Smtp::start(port, maildir.path());
+    let th = TestHub::start_with(&fleet, |c| {
+        c.mail = Some(mail_config(port));
+        c.detection.recovery_confirm = 300;
+        c.detection.verify = 500;
+    })
+    .await
+    .unwrap();
+    let mut acme = Device::connect(th.hub.mqtt_v4, fleet.device("acme-0"), Protocol::V4)
+        .await
+        .unwrap();
+    fault(&mut acme, 1, false).await;
+    fault(&mut acme, 2, true).await;
+
+    // Detected: the engineer, the repair-by time in Shanghai, the link, in Chinese.
+    eventually("the first mail", || !mails(maildir.path()).is_empty())
+        .await
+        .unwrap();
+    let store = th.hub.store();
+    let ticket = store.tickets(&Scope::Operator).unwrap()[0].clone();
+    let first = &mails(maildir.path())[0];
+    assert!(first.contains("To: it@acme.example"), "{first}");
+    assert!(
+        first.contains("Message-ID: <heartline-mail-1@heartline.example>"),
+        "{first}"
+    );
+    assert!(first.contains("我们在您报告之前发现了故障"), "{first}");
+    assert!(first.contains("工程师 eng-0 正在赶往现场"), "{first}");
+    let repair_by = heartline_hub::localtime::Zone::default().format(ticket.repair_by);
+    assert!(
+        first.contains(&repair_by),
+        "repair-by {repair_by} in Shanghai time: {first}"
+    );
+    assert!(
+        first.contains(&format!("https://hub.example/#/ticket/{}", ticket.id)),
+        "{first}"
+    );
+
+    // On site, repaired, confirmed by the device: one mail each.
+    let mut eng = WebClient::new(th.hub.http);
+    assert_eq!(eng.login("li", &li).await.0, 200);
+    for step in ["accept", "onsite", "resolve"] {
+        let (status, t) = eng
+            .post(
+                &format!("/api/v1/tickets/{}/{step}", ticket.id),
+                serde_json::json!({"text": "replaced the switch"}),
+            )
+            .await;
+        assert_eq!(status, 200, "{step}: {t}");
+    }
+    fault(&mut acme, 3, false).await;
+    eventually("closed after verification", || {
+        store
+            .ticket(&Scope::Operator, ticket.id)
+            .unwrap()
+            .is_some_and(|t| t.state == TicketState::Closed)
+    })
+    .await
+    .unwrap();
+
+    // An English tenant's fault: its mail is in English.
+    let mut globex = Device::connect(th.hub.mqtt_v4, fleet.device("globex-0"), Protocol::V4)
+        .await
+        .unwrap();
+    fault(&mut globex, 1, true).await;
+    eventually("every mail sent", || {
+        mails(maildir.path()).len() >= 5 && store.pending_mail(10).unwrap().is_empty()
+    })
+    .await
+    .unwrap();
+    let all = mails(maildir.path());
+    assert_eq!(all.len(), 5, "one mail per step, none twice");
+    assert!(all[1].contains("工程师 eng-0 已到达现场"), "{}", all[1]);
+    assert!(all[2].contains("正在通过设备自身的上报确认"), "{}", all[2]);
+    assert!(all[3].contains("设备上报确认修复完成"), "{}", all[3]);
+    assert!(all[3].contains("欢迎评价本次服务"), "{}", all[3]);
+    assert!(all[4].contains("To: ops@globex.example"), "{}", all[4]);
+    assert!(
+        all[4].contains("We detected a fault before you had to report it"),
+        "{}",
+        all[4]
+    );
+    th.hub.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_the_smtp_server_down_and_the_hub_killed_the_mail_still_arrives_once() {
+    let fleet = fleet();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("inventory.toml"), &fleet.inventory).unwrap();
+    let smtp_port = free_port();
+    let ports = [free_port(), free_port(), free_port()];
+    let extra = format!(
+        "[mail]\nsmtp = \"127.0.0.1:{smtp_port}\"\ntls = \"none\"\n\
+         from = \"Heartline <noreply@heartline.example>\"\nbase_url = \"https://hub.example\"\n\
+         retry_max = \"1s\"\n"
+    );
+    let mut hub = HubProcess::spawn(HUB, dir.path(), ports, &extra);
+    let mut dev = Device::connect(hub.v4, fleet.device("acme-0"), Protocol::V4)
+        .await
+        .unwrap();
+    fault(&mut dev, 1, true).await;
+    let log = dir.path().join("hub.log");
+    eventually("the hub says the mail could not be sent", || {
+        std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .contains("customer mail not sent; will retry")
+    })
+    .await
+    .unwrap();
+
+    // Killed while the mail waits; started again on the same store; the SMTP server comes up.
+    hub.child.kill().unwrap();
+    hub.child.wait().unwrap();
+    drop(dev);
+    let hub = HubProcess::spawn(HUB, dir.path(), ports, &extra);
+    let maildir = tempfile::tempdir().unwrap();
+    let _smtp = Smtp::start(smtp_port, maildir.path());
+    eventually("the mail arrives", || !mails(maildir.path()).is_empty())
+        .await
+        .unwrap_or_else(|e| {
+            let log = std::fs::read_to_string(&log).unwrap_or_default();
+            panic!("{e}\n{log}")
+        });
+    // Stopped cleanly: the outbox is empty, and exactly one mail was sent.
+    hub.stop();
+    let store = Store::open(&dir.path().join("store.redb"), 10).unwrap();
+    assert!(store.pending_mail(10).unwrap().is_empty());
+    let all = mails(maildir.path());
+    assert_eq!(all.len(), 1, "{all:#?}");
+    assert!(all[0].contains("我们在您报告之前发现了故障"), "{}", all[0]);
+    assert!(all[0].contains("Message-ID: <heartline-mail-1@heartline.example>"));
+}
