@@ -1,7 +1,8 @@
 //! The customer is told by mail, through a real SMTP server (Python's aiosmtpd, writing a
 //! maildir): a fault → a mail in the tenant's language with the engineer, the repair-by time and
 //! the ticket's link; then on site, repaired and confirmed, each once. And with the SMTP server
-//! down and the hub killed with SIGKILL meanwhile, the mail still arrives exactly once.
+//! down and the hub killed with SIGKILL meanwhile, the mail still arrives exactly once. A mail the
+//! relay refuses for good (550) is dropped and does not hold back the mails behind it.
 //!
 //! Needs `python3 -m aiosmtpd` (`tests/run-all` installs it).
 
@@ -29,6 +30,41 @@ impl Smtp {
             .args(["-m", "aiosmtpd", "-n", "-l"])
             .arg(format!("127.0.0.1:{port}"))
             .args(["-c", "aiosmtpd.handlers.Mailbox"])
+            .arg(dir)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("python3 -m aiosmtpd: run tests/run-all, which installs aiosmtpd");
+        Smtp(child)
+    }
+}
+
+/// An aiosmtpd handler that refuses every recipient named `nobody@…` for good (550) and takes
+/// the others into the maildir.
+const PICKY: &str = r#"
+from aiosmtpd.handlers import Mailbox
+
+
+class Picky(Mailbox):
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address.startswith("nobody@"):
+            return "550 5.1.1 no such mailbox"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+"#;
+
+impl Smtp {
+    /// As [`Smtp::start`], refusing `nobody@` recipients with a 550.
+    fn start_picky(port: u16, dir: &Path, module_dir: &Path) -> Smtp {
+        for sub in ["tmp", "new", "cur"] {
+            std::fs::create_dir_all(dir.join(sub)).unwrap();
+        }
+        std::fs::write(module_dir.join("picky.py"), PICKY).unwrap();
+        let child = std::process::Command::new("python3")
+            .env("PYTHONPATH", module_dir)
+            .args(["-m", "aiosmtpd", "-n", "-l"])
+            .arg(format!("127.0.0.1:{port}"))
+            .args(["-c", "picky.Picky"])
             .arg(dir)
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
@@ -249,4 +285,53 @@ async fn with_the_smtp_server_down_and_the_hub_killed_the_mail_still_arrives_onc
     assert_eq!(all.len(), 1, "{all:#?}");
     assert!(all[0].contains("我们在您报告之前发现了故障"), "{}", all[0]);
     assert!(all[0].contains("Message-ID: <heartline-mail-1@heartline.example>"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mail_refused_for_good_is_dropped_and_does_not_hold_back_the_others() {
+    let mut fleet = fleet();
+    fleet.inventory = fleet
+        .inventory
+        .replace("it@acme.example", "nobody@acme.example");
+    let port = free_port();
+    let maildir = tempfile::tempdir().unwrap();
+    let module = tempfile::tempdir().unwrap();
+    let _smtp = Smtp::start_picky(port, maildir.path(), module.path());
+    let th = TestHub::start_with(&fleet, |c| c.mail = Some(mail_config(port)))
+        .await
+        .unwrap();
+    // acme's mail first (refused for good), then globex's.
+    let mut acme = Device::connect(th.hub.mqtt_v4, fleet.device("acme-0"), Protocol::V4)
+        .await
+        .unwrap();
+    fault(&mut acme, 1, true).await;
+    let store = th.hub.store();
+    eventually("acme's mail is queued", || {
+        !store.pending_mail(10).unwrap().is_empty()
+            || !store.tickets(&Scope::Operator).unwrap().is_empty()
+    })
+    .await
+    .unwrap();
+    let mut globex = Device::connect(th.hub.mqtt_v4, fleet.device("globex-0"), Protocol::V4)
+        .await
+        .unwrap();
+    fault(&mut globex, 1, true).await;
+    eventually("globex's mail arrives", || {
+        !mails(maildir.path()).is_empty()
+    })
+    .await
+    .unwrap_or_else(|e| {
+        let pending = store.pending_mail(10).unwrap();
+        let tickets = store.tickets(&Scope::Operator).unwrap();
+        panic!("{e}: outbox {pending:?}, {} tickets", tickets.len())
+    });
+    eventually("the outbox empties", || {
+        store.pending_mail(10).unwrap().is_empty()
+    })
+    .await
+    .unwrap();
+    let all = mails(maildir.path());
+    assert_eq!(all.len(), 1, "{all:#?}");
+    assert!(all[0].contains("To: ops@globex.example"), "{}", all[0]);
+    th.hub.shutdown().await.unwrap();
 }

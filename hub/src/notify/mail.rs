@@ -128,7 +128,8 @@ pub fn compose(
 }
 
 /// Sends the mail outbox, oldest first, until `stop` is set; a failure waits with exponential
-/// backoff (up to `retry_max`) and the mails behind it wait too, so the order is kept.
+/// backoff (up to `retry_max`) and the mails behind it wait too, so the order is kept. A mail
+/// the relay refuses for good (a 5xx answer) or that cannot be written is logged and dropped.
 pub fn run_mailer(
     store: Arc<Store>,
     settings: MailSettings,
@@ -167,10 +168,16 @@ pub fn run_mailer(
             if stop.load(Ordering::Acquire) {
                 return;
             }
-            let sent = compose(&store, &settings, id, &notice).and_then(|m| match m {
-                Some(m) => smtp.send(&m).map(|_| ()).map_err(|e| e.to_string()),
-                None => Ok(()),
-            });
+            let sent = match compose(&store, &settings, id, &notice) {
+                Ok(Some(m)) => smtp.send(&m).map(|_| ()).map_err(|e| {
+                    // A 5xx answer (no such mailbox, relaying denied) will not change by waiting.
+                    let permanent = e.is_permanent();
+                    (e.to_string(), permanent)
+                }),
+                Ok(None) => Ok(()),
+                // The mail cannot be written (an address the relay would never take).
+                Err(e) => Err((e, true)),
+            };
             match sent {
                 Ok(()) => {
                     backoff = first_retry;
@@ -178,7 +185,22 @@ pub fn run_mailer(
                         tracing::error!(error = %e, mail = id, "sent, but cannot remove it from the outbox; it will be sent again with the same Message-ID");
                     }
                 }
-                Err(why) => {
+                Err((why, true)) => {
+                    // Dropped, so it does not hold back the mails queued behind it for ever.
+                    tracing::error!(
+                        mail = id,
+                        ticket = notice.ticket,
+                        tenant = %notice.tenant,
+                        error = %why,
+                        "customer mail refused for good and dropped: check the tenant's email \
+                         addresses in the inventory and the [mail] relay's rules"
+                    );
+                    backoff = first_retry;
+                    if let Err(e) = store.mail_sent(id) {
+                        tracing::error!(error = %e, mail = id, "cannot remove the refused mail from the outbox; it will be tried again");
+                    }
+                }
+                Err((why, false)) => {
                     tracing::warn!(mail = id, retry_in_ms = backoff.as_millis() as u64, error = %why, "customer mail not sent; will retry");
                     pause(backoff);
                     backoff = (backoff * 2).min(retry_max);
