@@ -23,13 +23,28 @@ struct Smtp(std::process::Child);
 
 impl Smtp {
     fn start(port: u16, dir: &Path) -> Smtp {
+        Smtp::spawn(port, dir, "aiosmtpd.handlers.Mailbox", None)
+    }
+
+    /// As [`Smtp::start`], refusing `nobody@` recipients with a 550 (the handler's module is
+    /// written into `module_dir`).
+    fn start_picky(port: u16, dir: &Path, module_dir: &Path) -> Smtp {
+        std::fs::write(module_dir.join("picky.py"), PICKY).unwrap();
+        Smtp::spawn(port, dir, "picky.Picky", Some(module_dir))
+    }
+
+    fn spawn(port: u16, dir: &Path, handler: &str, module_dir: Option<&Path>) -> Smtp {
         for sub in ["tmp", "new", "cur"] {
             std::fs::create_dir_all(dir.join(sub)).unwrap();
         }
-        let child = std::process::Command::new("python3")
+        let mut cmd = std::process::Command::new("python3");
+        if let Some(m) = module_dir {
+            cmd.env("PYTHONPATH", m);
+        }
+        let child = cmd
             .args(["-m", "aiosmtpd", "-n", "-l"])
             .arg(format!("127.0.0.1:{port}"))
-            .args(["-c", "aiosmtpd.handlers.Mailbox"])
+            .args(["-c", handler])
             .arg(dir)
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
@@ -52,27 +67,6 @@ class Picky(Mailbox):
         envelope.rcpt_tos.append(address)
         return "250 OK"
 "#;
-
-impl Smtp {
-    /// As [`Smtp::start`], refusing `nobody@` recipients with a 550.
-    fn start_picky(port: u16, dir: &Path, module_dir: &Path) -> Smtp {
-        for sub in ["tmp", "new", "cur"] {
-            std::fs::create_dir_all(dir.join(sub)).unwrap();
-        }
-        std::fs::write(module_dir.join("picky.py"), PICKY).unwrap();
-        let child = std::process::Command::new("python3")
-            .env("PYTHONPATH", module_dir)
-            .args(["-m", "aiosmtpd", "-n", "-l"])
-            .arg(format!("127.0.0.1:{port}"))
-            .args(["-c", "picky.Picky"])
-            .arg(dir)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("python3 -m aiosmtpd: run tests/run-all, which installs aiosmtpd");
-        Smtp(child)
-    }
-}
 
 impl Drop for Smtp {
     fn drop(&mut self) {
