@@ -465,6 +465,14 @@ async fn tour(w: &Words) {
         .await
         .unwrap();
     shot(&phone, &format!("{lang}-6-engineer-resolved-phone")).await;
+    // The repair clock stopped with the repair: no countdown left on the resolved row.
+    let countdowns = phone
+        .find_all(Locator::Css(
+            "tr.assignment[data-state='resolved, awaiting verification'] .countdown",
+        ))
+        .await
+        .unwrap();
+    assert!(countdowns.is_empty(), "a resolved ticket still counts down");
     phone
         .goto(&format!("{base}/#/ticket/{ticket}"))
         .await

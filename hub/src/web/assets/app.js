@@ -109,6 +109,9 @@ function spark(values) {
 }
 
 const finishedState = (s) => ["closed", "auto-recovered", "cancelled"].includes(s);
+// The repair clock stops once the engineer reports the repair (the device then confirms it).
+const repairClockStopped = (tk) =>
+  finishedState(tk.state) || tk.state.startsWith("resolved") || Boolean(tk.progress && tk.progress.sla.stopped_ms);
 const slaCell = (tk) => `<span class="sla-${esc(tk.sla).replace(" ", "-")}">${esc(tk.sla_label)}</span>`;
 
 function ticketRows(tickets) {
@@ -237,7 +240,7 @@ async function viewQueue() {
   main.innerHTML = `<h1>${t("page-queue")}</h1><table class="queue"><thead><tr><th>#</th><th>${t("page-col-title")}</th><th>${t("page-col-state")}</th><th>${t("page-col-repair-by")}</th><th class="keep"></th></tr></thead><tbody>
     ${queue.map((tk) => `<tr class="assignment clickable" data-ticket="${tk.ticket_id}" data-state="${esc(tk.state)}" data-href="#/ticket/${tk.ticket_id}">
       <td>#${tk.ticket_id}</td><td>${esc(tk.title)}<br><span class="muted">${esc(tk.severity_label)}</span></td><td>${esc(tk.state_label)}</td>
-      <td class="sla-${esc(tk.sla).replace(" ", "-")}">${esc(tk.repair_by_local.slice(5, 16))}<br><span class="countdown" data-deadline="${tk.repair_by_ms}">${countdown(tk.repair_by_ms)}</span></td><td class="keep">${engineerButtons(tk.ticket_id, tk.state)}</td></tr>`).join("") || `<tr><td colspan="5" class="muted">${t("page-queue-empty")}</td></tr>`}</tbody></table>`;
+      <td class="sla-${esc(tk.sla).replace(" ", "-")}">${esc(tk.repair_by_local.slice(5, 16))}${repairClockStopped(tk) ? "" : `<br><span class="countdown" data-deadline="${tk.repair_by_ms}">${countdown(tk.repair_by_ms)}</span>`}</td><td class="keep">${engineerButtons(tk.ticket_id, tk.state)}</td></tr>`).join("") || `<tr><td colspan="5" class="muted">${t("page-queue-empty")}</td></tr>`}</tbody></table>`;
   bindEngineerButtons();
 }
 
