@@ -273,6 +273,8 @@ async fn a_partitioned_site_loses_nothing_and_opens_one_uplink_ticket() {
     .await
     .unwrap();
     let mut web = WebClient::new(hub.http);
+    // Titles and timelines in English, as the assertions below read them.
+    web.language = Some("en".into());
     assert_eq!(web.login("op", &password).await.0, 200);
 
     let mut agents = Agents(Vec::new());

@@ -50,6 +50,7 @@ fault-trend-on = trend { $rule } on { $instance }
 fault-reported = reported by the customer
 ticket-title = { $device }: { $fault }
 ticket-title-preventive = [preventive] { $device }: { $fault }
+ticket-title-uplink = { $device }: uplink down, { $count } device(s) behind it unreachable
 detail-silent = no report for { $for } s (declared check-in { $checkin } s)
 detail-reported = reported by { $user }
 area-grid = grid { $id }

@@ -105,8 +105,19 @@ pub fn fault(lang: Lang, f: &FaultKind) -> String {
     }
 }
 
-/// "device: fault", marked when preventive.
+/// "device: fault", marked when preventive; for an unreachable uplink, how many devices behind
+/// it are cut off with it.
 pub fn title(lang: Lang, tk: &Ticket) -> String {
+    if tk.root.is_down() && !tk.affected.is_empty() {
+        return t(
+            lang,
+            "ticket-title-uplink",
+            &[
+                ("device", &tk.device),
+                ("count", &tk.affected.len().to_string()),
+            ],
+        );
+    }
     let id = if matches!(tk.root, FaultKind::Trend { .. }) {
         "ticket-title-preventive"
     } else {

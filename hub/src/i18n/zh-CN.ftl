@@ -49,6 +49,7 @@ fault-trend-on = { $instance } 趋势预警 { $rule }
 fault-reported = 客户报告的问题
 ticket-title = { $device }：{ $fault }
 ticket-title-preventive = 【预防性】{ $device }：{ $fault }
+ticket-title-uplink = { $device }：上联设备故障，其后 { $count } 台设备无法连接
 detail-silent = { $for } 秒未上报（约定上报间隔 { $checkin } 秒）
 detail-reported = 由 { $user } 报告
 area-grid = 网格 { $id }
