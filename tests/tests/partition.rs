@@ -28,8 +28,12 @@ const HUB: &str = env!("CARGO_BIN_EXE_hub");
 const AGENT: &str = env!("CARGO_BIN_EXE_agent");
 /// The agents' reporting interval (and so their declared check-in).
 const AGENT_SETTINGS: &str = "interval = \"1s\"";
-/// The hub's grace after a declared check-in before a device counts as silent.
-const HUB_SETTINGS: &str = "[engine]\nheartbeat_grace = \"5s\"\n";
+/// The hub's grace after a declared check-in before a device counts as silent. The probe
+/// timeout is longer than that grace, so the gateway's own deadline decides: a report the
+/// impaired link delivered late can otherwise count as heard through the gateway after its
+/// probe went out, and a device behind it then gets a ticket of its own for a second before the
+/// gateway's ticket takes it (issue 15's real-mode duplicates look like the same race).
+const HUB_SETTINGS: &str = "[engine]\nheartbeat_grace = \"5s\"\nprobe_timeout = \"20s\"\n";
 const IMPAIRED: Duration = Duration::from_secs(20);
 const CUT: Duration = Duration::from_secs(25);
 
