@@ -82,8 +82,7 @@ fn mails(dir: &Path) -> Vec<String> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir.join("new"))
         .map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect())
         .unwrap_or_default();
-    files.sort();
-    files
+    let mut all: Vec<String> = files
         .iter()
         .map(|f| {
             let raw = std::fs::read_to_string(f).unwrap().replace("\r\n", "\n");
@@ -101,7 +100,19 @@ fn mails(dir: &Path) -> Vec<String> {
             };
             format!("{headers}\n\n{text}")
         })
-        .collect()
+        .collect();
+    // In the order the hub sent them: its Message-IDs count up. (Maildir's file names do not
+    // sort by arrival: their microseconds are not zero-padded.)
+    all.sort_by_key(|m| mail_number(m));
+    all
+}
+
+/// The sequence number in a mail's `Message-ID: <heartline-mail-N@…>`.
+fn mail_number(mail: &str) -> u64 {
+    mail.split_once("Message-ID: <heartline-mail-")
+        .and_then(|(_, rest)| rest.split_once('@'))
+        .and_then(|(n, _)| n.parse().ok())
+        .unwrap_or_else(|| panic!("a mail without the hub's Message-ID: {mail}"))
 }
 
 /// Two tenants: acme reads Chinese (the default), globex English; both have a contact address.
