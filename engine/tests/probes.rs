@@ -261,3 +261,185 @@ fn a_device_starting_to_wait_later_does_not_put_off_a_long_probe_timeout() {
     let t = s.only();
     assert_eq!((t.device.as_str(), t.affected.len()), ("gw", 2));
 }
+
+/// A report as a device with a clock sends it: its clock runs `SKEW` behind the hub's, and the
+/// report was sent at hub time `at`.
+fn sent_at(checkin_s: u32, at: Ms) -> Report {
+    const SKEW: Ms = 3 * 3_600 * SECOND + 123;
+    let mut r = report(checkin_s);
+    r.sent_at_ms = at - SKEW;
+    r
+}
+
+/// gw (every 10 min) and two cameras (every 30 s) with clocks, each heard at `T0` after a
+/// 20 ms transit; the cameras have reported before, so the hub knows their clocks.
+fn clocked_site() -> Sim {
+    let mut s = Sim::new(
+        cfg(),
+        vec![
+            dev("gw", None, "gateway"),
+            dev("cam0", Some("gw"), "camera"),
+            dev("cam1", Some("gw"), "camera"),
+        ],
+    );
+    s.to(T0 - 30 * SECOND);
+    for cam in ["cam0", "cam1"] {
+        s.send(cam, sent_at(30, s.now - 20));
+    }
+    s.to(T0);
+    s.send("gw", sent_at(600, s.now - 20));
+    for cam in ["cam0", "cam1"] {
+        s.send(cam, sent_at(30, s.now - 20));
+    }
+    s
+}
+
+#[test]
+fn a_report_a_slow_link_delivers_after_the_probe_does_not_answer_for_the_uplink() {
+    let mut s = clocked_site();
+    // gw dies just after T0, and with it the path of both cameras. A report cam1 sent at
+    // T0 + 20 s was stuck in the failing link and arrives only after the probe to gw went out.
+    let deadline = T0 + 60 * SECOND;
+    s.to(deadline + 1);
+    assert_eq!(s.engine.take_probes(), vec!["gw".to_string()]);
+    s.by(2 * SECOND);
+    s.send("cam1", sent_at(30, T0 + 20 * SECOND));
+    // It proves the path up at T0 + 20 s, not after the probe: gw is down at the timeout, with
+    // cam0 behind it, and no ticket of cam0's own ever opens.
+    s.to(deadline + 1 + timeout());
+    let gw = s.only();
+    assert_eq!(gw.device, "gw");
+    assert_eq!(gw.affected, vec!["cam0".to_string()]);
+    // cam1 falls silent a minute after its late report arrived: under gw's ticket too.
+    s.by(2 * MINUTE);
+    let gw = s.only();
+    assert_eq!(gw.device, "gw");
+    let mut behind = gw.affected.clone();
+    behind.sort();
+    assert_eq!(behind, vec!["cam0".to_string(), "cam1".to_string()]);
+}
+
+#[test]
+fn a_report_sent_after_the_probe_answers_for_the_uplink_and_one_delivered_late_keeps_it_down() {
+    // Sent after the probe: the path through gw is up, cam0 died on its own.
+    let mut s = clocked_site();
+    let deadline = T0 + 60 * SECOND;
+    s.to(deadline + 1);
+    s.engine.take_probes();
+    s.by(2 * SECOND);
+    s.send("cam1", sent_at(30, s.now - 20));
+    s.to(deadline + 1 + timeout() + 1);
+    let t = s.only();
+    assert_eq!((t.device.as_str(), t.root), ("cam0", FaultKind::Silent));
+
+    // gw down by its unanswered probe with cam0 behind it; cam1 reported at T0 + 30 s, so it
+    // is still inside its grace and not attached. A report of cam1's that was on its way before
+    // the probe does not withdraw gw's ticket as a false alarm; one sent since does.
+    let mut s = clocked_site();
+    s.to(T0 + 30 * SECOND);
+    s.send("cam1", sent_at(30, s.now - 20));
+    s.to(deadline + 1 + timeout());
+    let gw = s.only();
+    assert_eq!((gw.device.as_str(), gw.affected.len()), ("gw", 1));
+    s.by(SECOND);
+    s.send("cam1", sent_at(30, T0 + 55 * SECOND));
+    assert_ne!(
+        s.engine.ticket(gw.id).unwrap().state,
+        TicketState::Cancelled,
+        "a late delivery is no false alarm"
+    );
+    s.by(SECOND);
+    s.send("cam1", sent_at(30, s.now - 20));
+    assert_eq!(
+        s.engine.ticket(gw.id).unwrap().state,
+        TicketState::Cancelled
+    );
+}
+
+#[test]
+fn a_switch_dying_with_its_cameras_behind_a_healthy_router_takes_one_ticket() {
+    let mut cfg = cfg();
+    cfg.heartbeat_grace = 2 * SECOND;
+    cfg.topology_wait_max = 10 * SECOND;
+    cfg.probe_timeout = 2 * SECOND;
+    let mut devices = vec![
+        dev("router", None, "router"),
+        dev("switch", Some("router"), "switch"),
+    ];
+    let direct: Vec<String> = (0..5).map(|i| format!("cam{i}")).collect();
+    let behind: Vec<String> = (0..3).map(|i| format!("sw-cam{i}")).collect();
+    for c in &direct {
+        devices.push(dev(c, Some("router"), "camera"));
+    }
+    for c in &behind {
+        devices.push(dev(c, Some("switch"), "camera"));
+    }
+    let mut s = Sim::new(cfg, devices);
+    // Every device reports at its own phase: the cameras every 2 s, the switch every 20 s,
+    // the router every 30 s. The switch and its cameras die at 41.3 s.
+    let death = T0 + 41_300;
+    let mut schedule: Vec<(Ms, String, u32)> = Vec::new();
+    for (k, c) in direct.iter().chain(&behind).enumerate() {
+        let mut t = T0 + 137 * k as Ms;
+        while t < T0 + 120 * SECOND {
+            schedule.push((t, c.clone(), 2));
+            t += 2 * SECOND;
+        }
+    }
+    for (id, every, phase) in [("switch", 20, 5_000), ("router", 30, 900)] {
+        let mut t = T0 + phase;
+        while t < T0 + 120 * SECOND {
+            schedule.push((t, id.to_string(), every));
+            t += every as Ms * SECOND;
+        }
+    }
+    schedule.sort();
+    let dead = |id: &str| id == "switch" || id.starts_with("sw-cam");
+    for (t, id, every) in schedule {
+        if dead(&id) && t >= death {
+            continue;
+        }
+        s.to(t);
+        s.send(&id, report(every));
+        // Probes to live devices are answered at once; the dead ones say nothing.
+        for p in s.engine.take_probes() {
+            if !dead(&p) {
+                let every = if p == "router" { 30 } else { 2 };
+                s.send(&p, report(every));
+            }
+        }
+    }
+    let tickets = s.tickets();
+    assert_eq!(tickets.len(), 1, "{tickets:#?}");
+    let mut affected = tickets[0].affected.clone();
+    affected.sort();
+    assert_eq!((tickets[0].device.as_str(), affected), ("switch", behind));
+}
+
+#[test]
+fn an_uplink_never_heard_from_is_probed_and_takes_the_ticket_when_it_does_not_answer() {
+    // The switch was added but its first report has not come yet; the cameras behind it report.
+    let mut s = Sim::new(
+        cfg(),
+        vec![
+            dev("switch", None, "switch"),
+            dev("cam0", Some("switch"), "camera"),
+            dev("cam1", Some("switch"), "camera"),
+        ],
+    );
+    s.send("cam0", report(30));
+    s.send("cam1", report(30));
+    // Both cameras fall silent with the switch: they wait for its verdict, which takes a probe.
+    let deadline = T0 + 60 * SECOND;
+    s.to(deadline + 1);
+    assert_eq!(s.engine.take_probes(), vec!["switch".to_string()]);
+    assert!(s.tickets().is_empty(), "{:#?}", s.tickets());
+    s.to(deadline + 1 + timeout());
+    let t = s.only();
+    let mut affected = t.affected.clone();
+    affected.sort();
+    assert_eq!(
+        (t.device.as_str(), affected),
+        ("switch", vec!["cam0".to_string(), "cam1".to_string()])
+    );
+}

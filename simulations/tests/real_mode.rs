@@ -108,3 +108,38 @@ async fn a_real_fleet_opens_one_ticket_per_problem_and_engineers_close_them() ->
     assert!(score.closed >= 1, "{table}");
     Ok(())
 }
+
+/// The slow-gateways scenario in real mode (`heartline-sim real`, the hub in that process):
+/// routers that report 15 times less often than the cameras behind them, a switch behind a
+/// router, faults that kill a router or a switch with what is behind it. Two seeds: no missed,
+/// no false and no duplicate ticket, as in virtual time.
+#[test]
+fn slow_gateways_in_real_mode_give_one_ticket_per_problem() {
+    let scenario = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/real-slow-gateways.toml");
+    for seed in ["15", "16"] {
+        let dir = tempfile::tempdir().unwrap();
+        let json = dir.path().join("score.json");
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_heartline-sim"))
+            .args(["real", "--seed", seed, "--drain", "20s", "--scenario"])
+            .arg(&scenario)
+            .arg("--json")
+            .arg(&json)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "seed {seed}: {stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let score: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+        for field in ["missed", "false_tickets", "duplicate_tickets", "pending"] {
+            assert_eq!(score[field], 0, "seed {seed}, {field}: {stdout}");
+        }
+        assert_eq!(
+            score["detected"], score["expected"],
+            "seed {seed}: {stdout}"
+        );
+    }
+}

@@ -55,13 +55,14 @@ impl Engine {
     pub(crate) fn on_report(&mut self, now: Ms, d: u32, report: &Report) {
         let grace = self.grace(d);
         let deadline_before = self.slots[d as usize].mem.deadline;
-        {
+        let sent = {
             let mem = &mut self.slots[d as usize].mem;
             mem.last_report_at = Some(now);
             mem.checkin = report.next_checkin_s as Ms * 1_000;
             mem.deadline = Some(now + mem.checkin + grace);
             mem.planned_until = None;
-        }
+            mem.sent(now, report.boot_id, report.sent_at_ms)
+        };
         // A report proves the device is alive and connected.
         self.set_raw(
             d,
@@ -75,7 +76,7 @@ impl Engine {
         self.checks(now, d, report);
         self.events(now, d, report);
         self.trends(now, d, report);
-        self.probe_refuted(now, d, deadline_before);
+        self.probe_refuted(now, d, sent, deadline_before);
         self.uplink_heard(now, d);
     }
 

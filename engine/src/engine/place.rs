@@ -97,8 +97,15 @@ impl Engine {
                 now + TICK
             } else {
                 let probed = self.probe_wake(u).map(|p| p + 1);
-                let own = up.deadline.map_or(now, |dl| dl + 1);
-                probed.map_or(own, |p| p.min(own))
+                let own = up.deadline.map(|dl| dl + 1);
+                match (probed, own) {
+                    (Some(p), Some(o)) => p.min(o),
+                    (Some(p), None) | (None, Some(p)) => p,
+                    // Not heard from since the hub knew it (a new gateway, say): no deadline of
+                    // its own, so only a probe can tell; the caller sends one.
+                    (None, None) if self.cfg.probe_uplinks => now + self.cfg.probe_timeout + 1,
+                    (None, None) => now,
+                }
             };
             if verdict > now {
                 wait = Some(wait.map_or(verdict, |w| w.max(verdict)));
@@ -162,15 +169,16 @@ impl Engine {
         }
     }
 
-    /// Whether another device behind `u` (not `d`) was heard after `due`: its reports crossed
-    /// `u`, so the path through `u` is up.
+    /// Whether another device behind `u` (not `d`) sent a report after `due` that arrived: it
+    /// crossed `u` then, so the path through `u` was up. (A report sent before and delivered
+    /// late by a slow link proves nothing about `u` after `due`.)
     pub(crate) fn heard_through(&self, u: u32, d: u32, due: Ms) -> bool {
         let mut stack = self.children[u as usize].clone();
         while let Some(c) = stack.pop() {
             if c != d
                 && self.slots[c as usize]
                     .mem
-                    .last_report_at
+                    .heard_sent()
                     .is_some_and(|t| t > due)
             {
                 return true;

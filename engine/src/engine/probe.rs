@@ -59,12 +59,14 @@ impl Engine {
         matches!((since, mem.deadline), (Some(s), Some(dl)) if s < dl)
     }
 
-    /// A report from `d` proves every uplink on its path up now. For one down by an unanswered
-    /// probe (or `d` itself), its own deadline not yet passed and nothing else against it, that
-    /// is either a false alarm (it was alive: the devices behind it died on their own) or the
-    /// end of a real outage (the devices behind it are back, or an engineer worked the ticket).
+    /// A report from `d` proves `d` alive, and every uplink above it up when it was `sent` (hub
+    /// clock).
+    /// For one down by an unanswered probe (or `d` itself), its own deadline not yet passed and
+    /// nothing else against it, that is either a false alarm (it was alive: the devices behind
+    /// it died on their own) or the end of a real outage (the devices behind it are back, or an
+    /// engineer worked the ticket).
     /// Cheap when no uplink is down by a probe, which is nearly always.
-    pub(crate) fn probe_refuted(&mut self, now: Ms, d: u32, deadline_before: Option<Ms>) {
+    pub(crate) fn probe_refuted(&mut self, now: Ms, d: u32, sent: Ms, deadline_before: Option<Ms>) {
         if self.probe_down.is_empty() {
             return;
         }
@@ -72,7 +74,17 @@ impl Engine {
         for _ in 0..self.slots.len() {
             let Some(u) = at else { break };
             at = self.slots[u as usize].uplink;
-            if !self.probe_down.remove(&u) {
+            // The uplink's own report answers its probe; traffic from behind it proves the path
+            // only if it was sent after the probe went out (a report a slow link delivered late
+            // was on its way before).
+            let probe_sent = self.slots[u as usize]
+                .mem
+                .faults
+                .iter()
+                .find(|f| f.kind == FaultKind::Silent)
+                .and_then(|f| f.raw_since);
+            let late = u != d && probe_sent.is_some_and(|p| sent < p);
+            if late || !self.probe_down.remove(&u) {
                 continue;
             }
             // The device's own report carries its new deadline already; the one that counts is
