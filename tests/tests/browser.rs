@@ -13,7 +13,6 @@ use fantoccini::{Client, ClientBuilder, Locator};
 use heartline_e2e::{Device, Fleet, Protocol, TestHub, eventually, free_port, ids};
 use heartline_engine::TicketState;
 use heartline_hub::store::Scope;
-use heartline_proto::wire;
 use std::time::{Duration, Instant};
 
 /// One browser test at a time: they share two cores, and one of them measures time.
@@ -216,16 +215,6 @@ fn stale(e: &fantoccini::error::CmdError) -> bool {
     e.to_string().contains("stale element")
 }
 
-async fn send(dev: &mut Device, seq: u64, crit: bool) {
-    let mut r = dev.report(seq);
-    if crit {
-        r.checks[0].status = wire::CheckStatus::Crit as i32;
-    }
-    r.next_checkin_s = 3600;
-    dev.send(&r).await.unwrap();
-    dev.wait_ack(1, seq).await.unwrap();
-}
-
 /// The words the tour checks, per language.
 struct Words {
     lang: &'static str,
@@ -315,7 +304,7 @@ async fn tour(w: &Words) {
         let mut d = Device::connect(th.hub.mqtt_v4, fleet.device(id), Protocol::V4)
             .await
             .unwrap();
-        send(&mut d, 1, false).await;
+        d.check_in(1, false).await;
         devs.push(d);
     }
     let d = driver().await;
@@ -344,7 +333,7 @@ async fn tour(w: &Words) {
     shot(&c, &format!("{lang}-1-customer-projects-ok")).await;
 
     // A device fault: the card turns red by itself (live push), within a second.
-    send(&mut devs[0], 2, true).await;
+    devs[0].check_in(2, true).await;
     let faulted = Instant::now();
     c.wait()
         .at_most(Duration::from_secs(1))
@@ -483,7 +472,7 @@ async fn tour(w: &Words) {
     phone.close().await.unwrap();
 
     // The device's own health closes it.
-    send(&mut devs[0], 3, false).await;
+    devs[0].check_in(3, false).await;
     eventually("closed after verification", || {
         th.hub
             .store()

@@ -132,6 +132,7 @@ refusal-awaiting-verification = it is already awaiting the device's verification
 refusal-already-theirs = it is already theirs
 refusal-only-worked-handed-over = only a ticket someone is working on can be handed over
 err-empty-text = please say what is wrong
+err-position = a position needs lat in -90..90, lon in -180..180 and an accuracy of 0 to 100,000 m
 
 ## Customer mail (plain text; { $link } is the ticket's page)
 mail-subject = Heartline ticket #{ $ticket }: { $step }
@@ -161,6 +162,12 @@ class-slow = slow
 class-other = other
 report-classified = classified: { $class } (by the words: { $words })
 report-classified-other = classified: other (no known words)
+report-match-chosen = matched: the customer chose device { $device }
+report-match-device = matched: the text names device { $device }
+report-match-site-ticket = matched: the text names site { $site }, whose only open ticket is #{ $ticket }
+report-match-site-device = matched: the text names site { $site }, whose only { $kind } is { $device }
+report-match-only-ticket = matched: #{ $ticket } is the project's only open ticket that fits "{ $class }"
+err-report-unmatched = Which device is it? The text names no device or site of this project, and no single open ticket fits it: please choose the device.
 
 ## Service progress (the tracker)
 step-detected = Detected
@@ -190,6 +197,8 @@ page-nav-map = Map
 page-map = Site map
 page-map-open = { $n } open
 page-map-engineer = engineer
+page-map-engineer-at = { $name }, { $at }
+page-map-engineer-stale = (stale)
 page-map-no-location = Sites without a location
 page-site-filter = Site { $site }
 page-all-sites = all sites
@@ -213,6 +222,7 @@ page-open-tickets = Open tickets: { $n } (critical { $critical }, major { $major
 page-sla-at-risk = SLA at risk: { $n }
 page-report-problem = Report a problem
 page-report-placeholder = What is wrong?
+page-report-find-device = (find the device from my text)
 page-report = Report
 page-report-thanks = Thank you: ticket #{ $ticket } ({ $state }).
 page-tickets = Tickets
@@ -266,6 +276,9 @@ page-ask-resolve = What did you do?
 page-ask-decline = Why do you decline?
 page-queue = My queue
 page-queue-empty = Nothing dispatched to you.
+page-share-position = Share my position
+page-position-sent = Position shared at { $at } (±{ $accuracy } m).
+page-position-failed = Position not shared: { $why }
 page-operator-board = Operator board
 page-period = Period
 page-period-day = day

@@ -125,6 +125,7 @@ refusal-awaiting-verification = 已在等待设备确认
 refusal-already-theirs = 工单已经是对方的
 refusal-only-worked-handed-over = 只有处理中的工单可以转交
 err-empty-text = 请描述问题
+err-position = 位置无效：纬度须在 -90 到 90 之间，经度在 -180 到 180 之间，精度在 0 到 100,000 米之间
 
 ## 客户邮件（纯文本；{ $link } 为工单页面）
 mail-subject = Heartline 工单 #{ $ticket }：{ $step }
@@ -154,6 +155,12 @@ class-slow = 缓慢
 class-other = 其他
 report-classified = 分类：{ $class }（依据词语：{ $words }）
 report-classified-other = 分类：其他（没有已知词语）
+report-match-chosen = 关联：客户选择了设备 { $device }
+report-match-device = 关联：描述中提到设备 { $device }
+report-match-site-ticket = 关联：描述中提到站点 { $site }，该站点唯一的未完成工单是 #{ $ticket }
+report-match-site-device = 关联：描述中提到站点 { $site }，该站点唯一的 { $kind } 是 { $device }
+report-match-only-ticket = 关联：#{ $ticket } 是本项目唯一符合“{ $class }”的未完成工单
+err-report-unmatched = 是哪台设备？描述中没有提到本项目的设备或站点，也没有唯一符合的未完成工单：请选择设备。
 
 ## 服务进度
 step-detected = 发现故障
@@ -183,6 +190,8 @@ page-nav-map = 地图
 page-map = 站点地图
 page-map-open = { $n } 张未完成
 page-map-engineer = 工程师
+page-map-engineer-at = { $name }，{ $at }
+page-map-engineer-stale = （已过时）
 page-map-no-location = 未标注位置的站点
 page-site-filter = 站点 { $site }
 page-all-sites = 全部站点
@@ -206,6 +215,7 @@ page-open-tickets = 未完成工单 { $n } 张（紧急 { $critical }，重要 {
 page-sla-at-risk = SLA 风险 { $n } 张
 page-report-problem = 报告问题
 page-report-placeholder = 出了什么问题？
+page-report-find-device = （根据描述自动识别设备）
 page-report = 提交
 page-report-thanks = 已收到：工单 #{ $ticket }（{ $state }）。
 page-tickets = 工单
@@ -259,6 +269,9 @@ page-ask-resolve = 做了哪些处理？
 page-ask-decline = 拒绝原因？
 page-queue = 我的工单
 page-queue-empty = 暂无派给您的工单。
+page-share-position = 共享我的位置
+page-position-sent = 已于 { $at } 共享位置（±{ $accuracy } 米）。
+page-position-failed = 位置未共享：{ $why }
 page-operator-board = 运维总览
 page-period = 统计周期
 page-period-day = 日

@@ -129,7 +129,7 @@ async function viewProject(id) {
   if (site) { p.devices = p.devices.filter((d) => d.site_id === site); p.tickets = p.tickets.filter((tk) => tk.site_id === site); }
   const siteNote = site ? `<p class="site-filter" id="site-filter">${esc(t("page-site-filter", { site }))} · <a href="#/project/${encodeURIComponent(id)}">${t("page-all-sites")}</a></p>` : "";
   const report = me.role === "customer" ? `<h2>${t("page-report-problem")}</h2><form class="inline" id="report-form">
-      <select id="report-device">${p.devices.map((d) => `<option value="${esc(d.device_id)}">${esc(d.device_id)}</option>`).join("")}</select>
+      <select id="report-device"><option value="">${esc(t("page-report-find-device"))}</option>${p.devices.map((d) => `<option value="${esc(d.device_id)}">${esc(d.device_id)}</option>`).join("")}</select>
       <input id="report-text" placeholder="${esc(t("page-report-placeholder"))}" required size="30"><button id="report-submit">${t("page-report")}</button></form>
       <div class="muted" id="report-result"></div>` : "";
   main.innerHTML = `<h1>${esc(s.name)} <span id="project-health" class="badge ${s.health}" data-health="${s.health}">${t("page-health-" + s.health)}</span></h1>
@@ -201,7 +201,7 @@ async function viewTicket(id) {
     ${actions}${tk.reason ? `<p class="muted">${esc(tk.reason)}</p>` : ""}
     ${tracker(tk.progress)}
     <h2>${t("page-device", { device: esc(tk.device_id) })}</h2><div id="device-health" class="muted">…</div>
-    <h2>${t("page-timeline")}</h2><ol class="timeline">${tk.timeline.map((e) => `<li><time>${esc(e.at_local)}</time><span class="actor">${esc(e.actor_label)}${e.actor ? " " + esc(e.actor) : ""}</span>${esc(e.what)}${e.classified ? `<div class="muted classified">${esc(e.classified)}</div>` : ""}</li>`).join("")}</ol>${rating}`;
+    <h2>${t("page-timeline")}</h2><ol class="timeline">${tk.timeline.map((e) => `<li><time>${esc(e.at_local)}</time><span class="actor">${esc(e.actor_label)}${e.actor ? " " + esc(e.actor) : ""}</span>${esc(e.what)}${e.classified ? `<div class="muted classified">${esc(e.classified)}</div>` : ""}${e.matched ? `<div class="muted matched">${esc(e.matched)}</div>` : ""}</li>`).join("")}</ol>${rating}`;
   drawSla($("#sla-bar"));
   bindEngineerButtons();
   api(`/api/v1/devices/${encodeURIComponent(tk.device_id)}`).then((d) => {
@@ -237,11 +237,25 @@ function bindEngineerButtons() {
 
 async function viewQueue() {
   const queue = await api("/api/v1/tickets?open=true");
-  main.innerHTML = `<h1>${t("page-queue")}</h1><table class="queue"><thead><tr><th>#</th><th>${t("page-col-title")}</th><th>${t("page-col-state")}</th><th>${t("page-col-repair-by")}</th><th class="keep"></th></tr></thead><tbody>
+  main.innerHTML = `<h1>${t("page-queue")}</h1><p><button id="share-position">${t("page-share-position")}</button> <span class="muted" id="position-result"></span></p><table class="queue"><thead><tr><th>#</th><th>${t("page-col-title")}</th><th>${t("page-col-state")}</th><th>${t("page-col-repair-by")}</th><th class="keep"></th></tr></thead><tbody>
     ${queue.map((tk) => `<tr class="assignment clickable" data-ticket="${tk.ticket_id}" data-state="${esc(tk.state)}" data-href="#/ticket/${tk.ticket_id}">
       <td>#${tk.ticket_id}</td><td>${esc(tk.title)}<br><span class="muted">${esc(tk.severity_label)}</span></td><td>${esc(tk.state_label)}</td>
       <td class="sla-${esc(tk.sla).replace(" ", "-")}">${esc(tk.repair_by_local.slice(5, 16))}${repairClockStopped(tk) ? "" : `<br><span class="countdown" data-deadline="${tk.repair_by_ms}">${countdown(tk.repair_by_ms)}</span>`}</td><td class="keep">${engineerButtons(tk.ticket_id, tk.state)}</td></tr>`).join("") || `<tr><td colspan="5" class="muted">${t("page-queue-empty")}</td></tr>`}</tbody></table>`;
   bindEngineerButtons();
+  $("#share-position").onclick = sharePosition;
+}
+
+// The engineer's position from the phone's own geolocation (asked only on the button), sent to
+// the hub; nothing else is contacted.
+function sharePosition() {
+  const out = $("#position-result");
+  if (!navigator.geolocation) { out.textContent = t("page-position-failed", { why: "geolocation" }); return; }
+  navigator.geolocation.getCurrentPosition(async (pos) => {
+    try {
+      const r = await api("/api/v1/engineer/position", { method: "POST", body: JSON.stringify({ lat: pos.coords.latitude, lon: pos.coords.longitude, accuracy_m: pos.coords.accuracy || 0 }) });
+      out.textContent = t("page-position-sent", { at: fmtTime(r.at_ms, me.time_zone), accuracy: Math.round(r.accuracy_m) });
+    } catch (err) { out.textContent = t("page-position-failed", { why: err.message }); }
+  }, (err) => { out.textContent = t("page-position-failed", { why: err.message }); }, { enableHighAccuracy: true, timeout: 20000 });
 }
 
 function chart(rows, key) {
@@ -295,7 +309,10 @@ async function viewMap() {
     }).join("");
     const engineers = m.engineers.map((e) => {
       const [x, y] = xy(e);
-      return `<g class="engineer-pos" data-engineer="${esc(e.engineer_id)}"><path d="M${x.toFixed(1)} ${(y - 11).toFixed(1)} l9 18 h-18 z"/><text x="${(x - 10).toFixed(1)}" y="${(y + 26).toFixed(1)}">${esc(e.engineer_id)}</text></g>`;
+      // A reported fix: its name and local time, its accuracy as a ring, grey once stale.
+      const label = e.reported ? t("page-map-engineer-at", { name: e.name, at: e.at_local.slice(5, 16) }) + (e.stale ? " " + t("page-map-engineer-stale") : "") : e.name;
+      const ring = e.reported && e.accuracy_m ? `<circle class="accuracy" cx="${x.toFixed(1)}" cy="${y.toFixed(1)}" r="${Math.min(40, Math.max(14, (e.accuracy_m / 111000) * sc)).toFixed(1)}"/>` : "";
+      return `<g class="engineer-pos${e.reported ? " reported" : ""}${e.stale ? " stale" : ""}" data-engineer="${esc(e.engineer_id)}" data-stale="${e.stale}">${ring}<path d="M${x.toFixed(1)} ${(y - 11).toFixed(1)} l9 18 h-18 z"/><text x="${(x - 10).toFixed(1)}" y="${(y + 26).toFixed(1)}">${esc(label)}</text></g>`;
     }).join("");
     svg = `<svg class="site-map" id="site-map" viewBox="0 0 ${W} ${H}" role="img" aria-label="${esc(t("page-map"))}"><rect class="sea" width="${W}" height="${H}"/>${grid}${sites}${engineers}</svg>`;
   }
