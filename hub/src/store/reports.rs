@@ -1,17 +1,25 @@
 //! Why a customer's problem report went to its device (`classify::matching::Reason`), kept per
 //! ticket and report time, for staff to read beside the report. Written after the report's
 //! ticket change was committed (by the web handler, not ingest): a hub stopped in between loses
-//! the reason, not the report.
+//! the reason, not the report. Retention removes them with their ticket.
 
 use super::Store;
 use super::tables::{REPORT_MATCHES, StoreError, decode, encode};
 use crate::classify::matching::Reason;
 use heartline_engine::{Ms, TicketId};
-use redb::ReadableDatabase;
+use redb::{ReadableDatabase, WriteTransaction};
 
 /// `ticket/at`, both zero-padded so that one ticket's rows sort together and by time.
 fn key(ticket: TicketId, at: Ms) -> String {
     format!("{ticket:020}/{:020}", at.max(0))
+}
+
+/// Removes `ticket`'s rows inside `tx` (retention removing the ticket).
+pub(super) fn remove_ticket(tx: &WriteTransaction, ticket: TicketId) -> Result<(), StoreError> {
+    let (from, to) = (format!("{ticket:020}/"), format!("{ticket:020}0"));
+    tx.open_table(REPORT_MATCHES)?
+        .retain_in(from.as_str()..to.as_str(), |_, _| false)?;
+    Ok(())
 }
 
 impl Store {
