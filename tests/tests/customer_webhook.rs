@@ -5,7 +5,8 @@
 //! killed with SIGKILL meanwhile, the notice still reaches the receiver once: every attempt
 //! carries the same `Idempotency-Key` (the outbox id, stored, so stable across the restart) and
 //! the receiver acts on a key once. A receiver that answers 4xx has its notice dropped, not
-//! retried forever, and the other tenant's notices are not held back.
+//! retried forever, and the other tenant's notices are not held back; nor are they by a receiver
+//! that is down, whose own tenant's notices wait for it.
 
 use heartline_e2e::{
     Device, Fleet, HubProcess, Protocol, TestHub, WebhookReceiver, eventually, free_port, ids,
@@ -222,14 +223,11 @@ async fn with_the_receiver_down_and_the_hub_killed_the_notice_arrives_once() {
     assert!(!log.contains(ACME_SECRET), "the secret is in the log");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_notice_refused_with_4xx_is_dropped_and_does_not_hold_back_the_others() {
-    // acme's URL is a path the receiver does not serve: 404, for good.
+/// acme's notice first, at `acme_url` (which fails), then globex's at a receiver that takes it;
+/// returns once globex's was processed, with the hub still running.
+async fn acme_fails_then_globex(acme_url: impl Fn(u16) -> String) -> (TestHub, WebhookReceiver) {
     let (rx, port) = receiver(GLOBEX_SECRET, false).await;
-    let fleet = fleet(
-        &format!("http://127.0.0.1:{port}/no-such-hook"),
-        &format!("http://127.0.0.1:{port}/hook"),
-    );
+    let fleet = fleet(&acme_url(port), &format!("http://127.0.0.1:{port}/hook"));
     let th = TestHub::start_with(&fleet, |c| c.notify.retry_max_ms = 60_000)
         .await
         .unwrap();
@@ -247,8 +245,8 @@ async fn a_notice_refused_with_4xx_is_dropped_and_does_not_hold_back_the_others(
         .await
         .unwrap();
     globex.check_in(1, true).await;
-    eventually("globex's notice arrives and the outbox empties", || {
-        !rx.processed().is_empty() && store.pending_customer_hooks(10).unwrap().is_empty()
+    eventually("globex's notice arrives behind acme's", || {
+        !rx.processed().is_empty()
     })
     .await
     .unwrap_or_else(|e| {
@@ -258,5 +256,31 @@ async fn a_notice_refused_with_4xx_is_dropped_and_does_not_hold_back_the_others(
     let all = rx.requests();
     assert_eq!(all.len(), 1, "{all:#?}");
     assert_eq!(all[0].body["tenant"], "globex");
+    (th, rx)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_notice_refused_with_4xx_is_dropped_and_does_not_hold_back_the_others() {
+    // acme's URL is a path the receiver does not serve: 404, for good.
+    let (th, _rx) =
+        acme_fails_then_globex(|port| format!("http://127.0.0.1:{port}/no-such-hook")).await;
+    let store = th.hub.store();
+    eventually("the outbox empties: acme's notice dropped", || {
+        store.pending_customer_hooks(10).unwrap().is_empty()
+    })
+    .await
+    .unwrap();
+    th.hub.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_receiver_that_is_down_holds_back_only_its_own_tenant() {
+    // acme's receiver is down: nothing listens on its port.
+    let down = free_port();
+    let (th, _rx) = acme_fails_then_globex(|_| format!("http://127.0.0.1:{down}/hook")).await;
+    // acme's waits for its receiver, kept for the next attempt.
+    let pending = th.hub.store().pending_customer_hooks(10).unwrap();
+    assert_eq!(pending.len(), 1, "{pending:?}");
+    assert_eq!(pending[0].1.tenant, "acme");
     th.hub.shutdown().await.unwrap();
 }
