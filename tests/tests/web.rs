@@ -406,3 +406,50 @@ async fn a_report_finds_its_device_in_the_text_of_the_customers_own_tenant_only(
     assert!(globex_tickets.is_empty(), "{globex_tickets:?}");
     s.th.hub.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_project_api_pages_its_devices_with_problems_first() {
+    let s = setup().await;
+    let mut alice = WebClient::new(s.th.hub.http);
+    assert_eq!(alice.login("alice", &s.customer).await.0, 200);
+    let page = |n: &str| format!("/api/v1/projects/acme-p?page={n}&per_page=1");
+    // acme-1 fails; acme-0 never reported (unknown): acme-1 comes first.
+    let mut dev = Device::connect(s.th.hub.mqtt_v4, s.fleet.device("acme-1"), Protocol::V4)
+        .await
+        .unwrap();
+    dev.check_in(1, true).await;
+    let deadline = tokio::time::Instant::now() + heartline_e2e::PATIENCE;
+    let first = loop {
+        let (status, p) = alice.get(&page("1")).await;
+        assert_eq!(status, 200, "{p}");
+        if p["devices"][0]["device_id"] == "acme-1" {
+            break p;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "acme-1 never first: {p}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(first["devices"].as_array().unwrap().len(), 1, "{first}");
+    let meta = &first["device_page"];
+    assert_eq!(meta["page"], 1);
+    assert_eq!(meta["pages"], 2);
+    assert_eq!(meta["total"], 2);
+    assert_eq!(meta["ids"], json!(["acme-1", "acme-0"]));
+    // The last page, and a page past it (the last one again).
+    for n in ["2", "99"] {
+        let (_, p) = alice.get(&page(n)).await;
+        assert_eq!(p["devices"][0]["device_id"], "acme-0", "{p}");
+        assert_eq!(p["device_page"]["page"], 2, "{p}");
+    }
+    // Another tenant's site filters to nothing; without `page`, every device as before.
+    let (_, p) = alice
+        .get("/api/v1/projects/acme-p?page=1&site=globex-s")
+        .await;
+    assert_eq!(p["device_page"]["total"], 0, "{p}");
+    let (_, p) = alice.get("/api/v1/projects/acme-p").await;
+    assert_eq!(p["devices"].as_array().unwrap().len(), 2, "{p}");
+    assert!(p["device_page"].is_null(), "{p}");
+    s.th.hub.shutdown().await.unwrap();
+}

@@ -214,6 +214,7 @@ pub async fn project(
     p: Principal,
     lang: Lang,
     Path(id): Path<String>,
+    Query(q): Query<super::paging::DeviceQuery>,
 ) -> Answer {
     let scope = p
         .scope()
@@ -246,10 +247,7 @@ pub async fn project(
         .filter(|s| s.project == id)
         .map(|s| json!({"site_id": s.id, "name": s.name, "region": s.region, "grid_cell": s.grid_cell}))
         .collect();
-    let rows: Vec<_> = devices
-        .iter()
-        .map(|d| views::device_row(d, &state.live.board))
-        .collect();
+    let (rows, device_page) = super::paging::rows(&devices, &state.live.board, &q);
     let reader = Reader::load(store, &p, lang);
     let recent: Vec<_> = tickets
         .iter()
@@ -260,6 +258,7 @@ pub async fn project(
         "summary": summary,
         "sites": sites,
         "devices": rows,
+        "device_page": device_page,
         "tickets": recent,
         "time_zone": reader.zone(&project.tenant).name(),
         "last_event_id": state.live.board.last_number(super::events::numbering(&p)),

@@ -8,7 +8,7 @@ use super::positions::marks;
 use super::principal::Principal;
 use super::reader::Reader;
 use super::state::WebState;
-use super::views::status_str;
+use super::views::{status_str, worse_first};
 use crate::i18n::Lang;
 use crate::store::Scope;
 use axum::Json;
@@ -16,18 +16,6 @@ use axum::extract::State;
 use heartline_proto::DeviceStatus;
 use serde_json::{Value, json};
 use std::collections::HashMap;
-
-/// The worst status first: a site shows the worst of its devices.
-fn rank(s: DeviceStatus) -> u8 {
-    match s {
-        DeviceStatus::Down => 5,
-        DeviceStatus::Warning => 4,
-        DeviceStatus::Affected => 3,
-        DeviceStatus::Maintenance => 2,
-        DeviceStatus::Unknown => 1,
-        DeviceStatus::Ok => 0,
-    }
-}
 
 pub async fn map(
     State(state): State<WebState>,
@@ -52,7 +40,7 @@ pub async fn map(
             .entry(d.site.as_str())
             .or_insert_with(|| (HashMap::new(), DeviceStatus::Ok));
         *entry.0.entry(status_str(status)).or_default() += 1;
-        if rank(status) > rank(entry.1) {
+        if worse_first(status) < worse_first(entry.1) {
             entry.1 = status;
         }
     }

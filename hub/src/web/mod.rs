@@ -21,6 +21,7 @@ pub mod json;
 pub mod kpi;
 pub mod map;
 pub mod pages;
+pub mod paging;
 pub mod positions;
 pub mod principal;
 pub mod problems;

@@ -125,27 +125,25 @@ function ticketRows(tickets) {
 const DEVICE_PAGE = 100;
 
 async function viewProject(id) {
-  const p = await api(`/api/v1/projects/${encodeURIComponent(id)}`);
-  const s = p.summary, zone = p.time_zone;
-  // From the map: one site's devices and tickets.
+  // The devices a page at a time, those with a problem first (the hub pages them): 2,000 rows
+  // would take longer to fetch and draw than the whole budget for the page. From the map: one
+  // site's devices and tickets.
   const query = new URLSearchParams(location.hash.split("?")[1] || "");
   const site = query.get("site");
-  if (site) { p.devices = p.devices.filter((d) => d.site_id === site); p.tickets = p.tickets.filter((tk) => tk.site_id === site); }
+  const ask = new URLSearchParams({ page: query.get("page") || "1", per_page: DEVICE_PAGE });
+  if (site) ask.set("site", site);
+  const p = await api(`/api/v1/projects/${encodeURIComponent(id)}?${ask}`);
+  const s = p.summary, zone = p.time_zone, dp = p.device_page;
+  if (site) p.tickets = p.tickets.filter((tk) => tk.site_id === site);
   const siteNote = site ? `<p class="site-filter" id="site-filter">${esc(t("page-site-filter", { site }))} · <a href="#/project/${encodeURIComponent(id)}">${t("page-all-sites")}</a></p>` : "";
   const report = me.role === "customer" ? `<h2>${t("page-report-problem")}</h2><form class="inline" id="report-form">
-      <select id="report-device"><option value="">${esc(t("page-report-find-device"))}</option>${p.devices.map((d) => `<option value="${esc(d.device_id)}">${esc(d.device_id)}</option>`).join("")}</select>
+      <select id="report-device"><option value="">${esc(t("page-report-find-device"))}</option>${dp.ids.map((d) => `<option value="${esc(d)}">${esc(d)}</option>`).join("")}</select>
       <input id="report-text" placeholder="${esc(t("page-report-placeholder"))}" required size="30"><button id="report-submit">${t("page-report")}</button></form>
       <div class="muted" id="report-result">${reportNote.project === id ? esc(reportNote.text) : ""}</div>` : "";
-  // The devices a page at a time, those with a problem first: 2,000 rows would take the page
-  // longer to draw than the whole budget for it.
-  const rank = { down: 0, warning: 1, affected: 2, maintenance: 3, unknown: 4, ok: 5 };
-  const devices = [...p.devices].sort((a, b) => (rank[a.status] ?? 9) - (rank[b.status] ?? 9));
-  const pages = Math.max(1, Math.ceil(devices.length / DEVICE_PAGE));
-  const page = Math.min(pages, Math.max(1, parseInt(query.get("page") || "1", 10) || 1));
-  const shown = devices.slice((page - 1) * DEVICE_PAGE, page * DEVICE_PAGE);
+  const shown = p.devices, page = dp.page, pages = dp.pages, from = (page - 1) * dp.per_page;
   const pageLink = (n, label, cls) => { const q = new URLSearchParams(query); q.set("page", n); return `<a class="${cls}" href="#/project/${encodeURIComponent(id)}?${q}">${label}</a>`; };
   const pager = pages > 1 ? `<nav class="pages" id="device-pages" data-page="${page}" data-pages="${pages}">${page > 1 ? pageLink(page - 1, "‹ " + t("page-prev"), "prev") : ""}
-    ${esc(t("page-devices-range", { from: (page - 1) * DEVICE_PAGE + 1, to: (page - 1) * DEVICE_PAGE + shown.length, total: devices.length }))}
+    ${esc(t("page-devices-range", { from: from + 1, to: from + shown.length, total: dp.total }))}
     ${page < pages ? pageLink(page + 1, t("page-next") + " ›", "next") : ""}</nav>` : "";
   main.innerHTML = `<h1>${esc(s.name)} <span id="project-health" class="badge ${s.health}" data-health="${s.health}">${t("page-health-" + s.health)}</span></h1>
     <div class="counts">${["ok", "warning", "down", "affected", "maintenance", "unknown"].map((k) => `<span>${pill(k)} ${s.devices[k]}</span>`).join("")}</div>
