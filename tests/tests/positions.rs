@@ -7,7 +7,7 @@ use heartline_e2e::{Device, Fleet, PATIENCE, Protocol, TestHub, WebClient, event
 use heartline_hub::store::Scope;
 use serde_json::{Value, json};
 
-const STALE_MS: u64 = 2_000;
+const STALE_MS: u64 = 4_000;
 
 fn engineers_on(map: &Value) -> Vec<String> {
     let mut ids: Vec<String> = map["engineers"]
