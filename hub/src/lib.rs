@@ -43,6 +43,8 @@ pub mod metrics;
 pub mod notify;
 pub mod parts;
 pub mod retention;
+#[cfg(test)]
+mod sample;
 pub mod store;
 pub mod tls;
 pub mod user_cli;
@@ -83,6 +85,8 @@ pub struct Hub {
     /// Removes what is older than `[store] retention_days`; `None` when everything is kept.
     retention: Option<std::thread::JoinHandle<()>>,
     mailer: Option<std::thread::JoinHandle<()>>,
+    /// Delivers customer notices to the tenants' webhooks.
+    customer_hooks: std::thread::JoinHandle<()>,
     live: live::Live,
     closing: tokio::sync::watch::Sender<bool>,
     http_stop: tokio::sync::oneshot::Sender<()>,
@@ -146,6 +150,7 @@ impl Hub {
         let (live, live_ingest) = live::channels();
         let notifier = start_notifier(&config.notify, &store, &stop, &deaths)?;
         let mailer = start_mailer(config.mail.as_ref(), &store, &stop, &deaths)?;
+        let customer_hooks = start_customer_hooks(&config, &store, &stop, &deaths)?;
         let ingest = Ingest::new(
             store.clone(),
             directory.clone(),
@@ -218,6 +223,9 @@ impl Hub {
             sessions: Default::default(),
             closing: closing_rx.clone(),
             https: https.is_some(),
+            positions: Arc::new(web::positions::Positions::new(
+                config.http.position_stale_ms as heartline_engine::Ms,
+            )),
         };
         let api = api::ApiState {
             store: store.clone(),
@@ -282,6 +290,7 @@ impl Hub {
             notifier: notifier.map(|(_, thread)| thread),
             retention,
             mailer,
+            customer_hooks,
             live,
             closing,
             http_stop,
@@ -385,10 +394,18 @@ impl Hub {
                 .map_err(|_| anyhow::anyhow!("the mailer thread panicked")),
             None => Ok(()),
         };
+        let hooked = tokio::task::spawn_blocking(move || self.customer_hooks.join())
+            .await?
+            .map_err(|_| anyhow::anyhow!("the customer webhook thread panicked"));
         // Ingest held the other reference; dropping the last one closes the redb file cleanly.
         drop(self.store);
         tracing::info!("hub stopped");
-        ingested.and(served).and(notified).and(mailed).and(retained)
+        ingested
+            .and(served)
+            .and(notified)
+            .and(mailed)
+            .and(hooked)
+            .and(retained)
     }
 }
 
@@ -430,6 +447,28 @@ fn start_mailer(
         notify::mail::run_mailer(store, settings, stop, retry_max)
     })?;
     Ok(Some(thread))
+}
+
+/// The thread that POSTs customer notices to the tenants' webhooks (inventory `webhook`); it
+/// runs always, since an inventory applied later may give a tenant one.
+fn start_customer_hooks(
+    cfg: &HubConfig,
+    store: &Arc<Store>,
+    stop: &Arc<AtomicBool>,
+    deaths: &parts::Deaths,
+) -> anyhow::Result<std::thread::JoinHandle<()>> {
+    let base_url = cfg
+        .notify
+        .base_url
+        .clone()
+        .or_else(|| cfg.mail.as_ref().map(|m| m.base_url.clone()))
+        .unwrap_or_default();
+    store.keep_customer_hooks(true);
+    let (store, stop) = (store.clone(), stop.clone());
+    let retry_max = std::time::Duration::from_millis(cfg.notify.retry_max_ms.max(100));
+    Ok(deaths.thread("customer webhooks", move || {
+        notify::customer_hook::run(store, base_url, stop, retry_max)
+    })?)
 }
 
 /// With a webhook configured: the outbox thread and the channel that wakes it.

@@ -11,6 +11,14 @@ use jiff::{Timestamp, ToSpan};
 /// The zone of a tenant that names none: the users are in China.
 pub const DEFAULT_ZONE: &str = "Asia/Shanghai";
 
+/// RFC 3339 in UTC: `2026-12-04T04:30:28Z`.
+pub fn utc_rfc3339(ms: Ms) -> String {
+    Timestamp::from_millisecond(ms)
+        .unwrap_or(Timestamp::UNIX_EPOCH)
+        .strftime("%Y-%m-%dT%H:%M:%SZ")
+        .to_string()
+}
+
 /// A named time zone.
 #[derive(Debug, Clone)]
 pub struct Zone {
@@ -60,6 +68,11 @@ impl Zone {
     /// `2026-12-04 12:30:28`, local, to the second.
     pub fn format(&self, ms: Ms) -> String {
         self.at(ms).strftime("%Y-%m-%d %H:%M:%S").to_string()
+    }
+
+    /// RFC 3339 in this zone: `2026-12-04T12:30:28+08:00`.
+    pub fn rfc3339(&self, ms: Ms) -> String {
+        self.at(ms).strftime("%Y-%m-%dT%H:%M:%S%:z").to_string()
     }
 
     /// The local calendar date of an instant.

@@ -28,6 +28,11 @@ fn device(id: &str, extra: &str) -> String {
 
 const TOKEN: &str = "token = \"a-long-enough-token\"\n";
 
+/// The inventory with tenant t1's `webhook` lines (from line 4 on).
+fn tenant_hook(lines: &str) -> String {
+    inventory("").replacen("name = \"T\"\n", &format!("name = \"T\"\n{lines}"), 1)
+}
+
 fn engineer(extra: &str) -> String {
     format!("[[engineer]]\nid = \"e1\"\nname = \"E\"\n{extra}\n")
 }
@@ -160,10 +165,36 @@ fn inventory_mistakes_point_at_their_line() {
             base_lines + 5,
             "higher on the ladder (grid → district → service_leader), not to the grid manager",
         ),
+        (
+            tenant_hook(
+                "webhook = \"ftp://hooks.example/in\"\nwebhook_secret = \"a-secret-long-enough\"\n",
+            ),
+            4,
+            "webhook \"ftp://hooks.example/in\": an http:// or https:// URL with a host",
+        ),
+        (
+            tenant_hook("webhook = \"https://hooks.example/in\"\n"),
+            4,
+            "webhook needs webhook_secret",
+        ),
+        (
+            tenant_hook("webhook_secret = \"a-secret-long-enough\"\n"),
+            4,
+            "webhook_secret without webhook",
+        ),
+        (
+            tenant_hook("webhook = \"https://hooks.example/in\"\nwebhook_secret = \"s3cr3t\"\n"),
+            5,
+            "webhook_secret is shorter than 16 characters",
+        ),
     ];
     for (i, (text, line, words)) in cases.iter().enumerate() {
         let err =
             Inventory::parse(Path::new("inv.toml"), text).expect_err(&format!("case {i} accepted"));
+        assert!(
+            !err.to_string().contains("s3cr3t") && !err.to_string().contains("a-secret-long"),
+            "case {i} shows a secret: {err}"
+        );
         assert_eq!(err.line, *line, "case {i}: {err}");
         assert!(err.to_string().contains(words), "case {i}: {err}");
     }
@@ -308,4 +339,25 @@ fn applying_an_inventory_twice_changes_nothing_the_second_time() {
             .windows(TOKEN.len() - 10)
             .any(|w| w == b"a-long-enough-token")
     );
+}
+
+#[test]
+fn a_tenant_webhook_is_kept_and_removed_with_the_inventory() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("s.redb"), 10).unwrap();
+    let with = tenant_hook(
+        "webhook = \"https://hooks.example/in\"\nwebhook_secret = \"a-secret-long-enough\"\n",
+    );
+    let inv = Inventory::parse(Path::new("inv.toml"), &with).unwrap();
+    // Its Debug (what a careless log line would print) hides the secret.
+    assert!(!format!("{inv:?}").contains("a-secret-long-enough"));
+    store.apply_inventory(&inv).unwrap();
+    let hook = store.tenant_webhook("t1").unwrap().expect("t1's webhook");
+    assert_eq!(hook.url, "https://hooks.example/in");
+    assert_eq!(hook.secret, "a-secret-long-enough");
+    assert!(store.tenant_webhook("t2").unwrap().is_none());
+    let without = Inventory::parse(Path::new("inv.toml"), &inventory("")).unwrap();
+    let summary = store.apply_inventory(&without).unwrap();
+    assert_eq!(summary.updated, 1, "{summary:?}");
+    assert!(store.tenant_webhook("t1").unwrap().is_none());
 }

@@ -58,6 +58,19 @@ fn prune_removes_what_finished_before_the_cut_and_the_chain_still_verifies() {
     let old_records = trail.iter().filter(|r| r.at < before).count() as u64;
     assert!(old_records > 2 && (old_records as usize) < trail.len());
 
+    // Why a customer report went to a ticket goes with the ticket; a kept ticket keeps it.
+    let why = |t: u64| heartline_hub::classify::matching::Reason::DeviceNamed {
+        device: format!("for {t}"),
+    };
+    let removed = tickets
+        .iter()
+        .find(|t| !expect_kept.contains(&t.id))
+        .unwrap()
+        .id;
+    for t in [removed, expect_kept[0]] {
+        store.put_report_match(t, NOW - 200 * DAY, &why(t)).unwrap();
+    }
+
     // Batches of two: several transactions for each kind.
     let pruned = store.prune(before, NOW, 2).unwrap();
     assert_eq!(pruned.tickets as usize, tickets.len() - expect_kept.len());
@@ -71,6 +84,11 @@ fn prune_removes_what_finished_before_the_cut_and_the_chain_still_verifies() {
         .rev()
         .collect();
     assert_eq!(kept, expect_kept);
+    assert!(store.report_matches(removed).unwrap().is_empty());
+    assert_eq!(
+        store.report_matches(expect_kept[0]).unwrap(),
+        vec![(NOW - 200 * DAY, why(expect_kept[0]))]
+    );
     assert!(store.engine_state(0).unwrap().maintenance.is_empty());
 
     // The anchor is the last removed record; the rest (plus prune's own record) verifies.

@@ -415,6 +415,18 @@ impl Device {
         .await
     }
 
+    /// Sends report `seq` of boot 1 (its first check critical when `crit`, else every check
+    /// OK), declaring the next check-in an hour away, and waits for its ack.
+    pub async fn check_in(&mut self, seq: u64, crit: bool) {
+        let mut r = self.report(seq);
+        if crit {
+            r.checks[0].status = wire::CheckStatus::Crit as i32;
+        }
+        r.next_checkin_s = 3600;
+        self.send(&r).await.unwrap();
+        self.wait_ack(1, seq).await.unwrap();
+    }
+
     /// Waits for an ack covering `(boot_id, sequence)`.
     pub async fn wait_ack(&mut self, boot_id: u64, sequence: u64) -> anyhow::Result<wire::Ack> {
         let deadline = tokio::time::Instant::now() + PATIENCE;
@@ -924,6 +936,22 @@ impl WebClient {
 
     pub async fn post(&self, path: &str, body: serde_json::Value) -> (u16, serde_json::Value) {
         self.call("POST", path, Some(body)).await
+    }
+}
+
+/// Logs in to the web API at `http` as engineer `user` and takes ticket `id` through accept, on
+/// site and resolve, as the phone page does.
+pub async fn work_ticket(http: SocketAddr, user: &str, password: &str, id: u64) {
+    let mut eng = WebClient::new(http);
+    assert_eq!(eng.login(user, password).await.0, 200, "{user} logs in");
+    for step in ["accept", "onsite", "resolve"] {
+        let (status, t) = eng
+            .post(
+                &format!("/api/v1/tickets/{id}/{step}"),
+                serde_json::json!({"text": "replaced the switch"}),
+            )
+            .await;
+        assert_eq!(status, 200, "{step}: {t}");
     }
 }
 

@@ -7,12 +7,11 @@
 //! Needs `python3 -m aiosmtpd` (`tests/run-all` installs it).
 
 use heartline_e2e::{
-    Device, Fleet, HubProcess, Protocol, TestHub, WebClient, eventually, free_port, ids,
+    Device, Fleet, HubProcess, Protocol, TestHub, eventually, free_port, ids, work_ticket,
 };
 use heartline_engine::TicketState;
 use heartline_hub::config::MailConfig;
 use heartline_hub::store::{Scope, Store};
-use heartline_proto::wire;
 use std::path::{Path, PathBuf};
 use toml::Spanned;
 
@@ -79,7 +78,7 @@ impl Drop for Smtp {
 /// as its headers and its decoded text.
 fn mails(dir: &Path) -> Vec<String> {
     use base64::Engine;
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir.join("new"))
+    let files: Vec<PathBuf> = std::fs::read_dir(dir.join("new"))
         .map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect())
         .unwrap_or_default();
     let mut all: Vec<String> = files
@@ -131,16 +130,6 @@ fn fleet() -> Fleet {
     fleet
 }
 
-async fn fault(dev: &mut Device, seq: u64, crit: bool) {
-    let mut r = dev.report(seq);
-    if crit {
-        r.checks[0].status = wire::CheckStatus::Crit as i32;
-    }
-    r.next_checkin_s = 3600;
-    dev.send(&r).await.unwrap();
-    dev.wait_ack(1, seq).await.unwrap();
-}
-
 fn mail_config(port: u16) -> MailConfig {
     MailConfig {
         smtp: Spanned::new(0..0, format!("127.0.0.1:{port}")),
@@ -169,8 +158,8 @@ async fn the_customer_is_told_each_step_once_in_its_language() {
     let mut acme = Device::connect(th.hub.mqtt_v4, fleet.device("acme-0"), Protocol::V4)
         .await
         .unwrap();
-    fault(&mut acme, 1, false).await;
-    fault(&mut acme, 2, true).await;
+    acme.check_in(1, false).await;
+    acme.check_in(2, true).await;
 
     // Detected: the engineer, the repair-by time in Shanghai, the link, in Chinese.
     eventually("the first mail", || !mails(maildir.path()).is_empty())
@@ -197,18 +186,8 @@ async fn the_customer_is_told_each_step_once_in_its_language() {
     );
 
     // On site, repaired, confirmed by the device: one mail each.
-    let mut eng = WebClient::new(th.hub.http);
-    assert_eq!(eng.login("li", &li).await.0, 200);
-    for step in ["accept", "onsite", "resolve"] {
-        let (status, t) = eng
-            .post(
-                &format!("/api/v1/tickets/{}/{step}", ticket.id),
-                serde_json::json!({"text": "replaced the switch"}),
-            )
-            .await;
-        assert_eq!(status, 200, "{step}: {t}");
-    }
-    fault(&mut acme, 3, false).await;
+    work_ticket(th.hub.http, "li", &li, ticket.id).await;
+    acme.check_in(3, false).await;
     eventually("closed after verification", || {
         store
             .ticket(&Scope::Operator, ticket.id)
@@ -222,7 +201,7 @@ async fn the_customer_is_told_each_step_once_in_its_language() {
     let mut globex = Device::connect(th.hub.mqtt_v4, fleet.device("globex-0"), Protocol::V4)
         .await
         .unwrap();
-    fault(&mut globex, 1, true).await;
+    globex.check_in(1, true).await;
     eventually("every mail sent", || {
         mails(maildir.path()).len() >= 5 && store.pending_mail(10).unwrap().is_empty()
     })
@@ -259,12 +238,12 @@ async fn with_the_smtp_server_down_and_the_hub_killed_the_mail_still_arrives_onc
     let mut dev = Device::connect(hub.v4, fleet.device("acme-0"), Protocol::V4)
         .await
         .unwrap();
-    fault(&mut dev, 1, true).await;
+    dev.check_in(1, true).await;
     let log = dir.path().join("hub.log");
     eventually("the hub says the mail could not be sent", || {
         std::fs::read_to_string(&log)
             .unwrap_or_default()
-            .contains("customer mail not sent; will retry")
+            .contains("customer mail not delivered; will retry")
     })
     .await
     .unwrap();
@@ -309,7 +288,7 @@ async fn a_mail_refused_for_good_is_dropped_and_does_not_hold_back_the_others() 
     let mut acme = Device::connect(th.hub.mqtt_v4, fleet.device("acme-0"), Protocol::V4)
         .await
         .unwrap();
-    fault(&mut acme, 1, true).await;
+    acme.check_in(1, true).await;
     let store = th.hub.store();
     eventually("acme's mail is queued", || {
         !store.pending_mail(10).unwrap().is_empty()
@@ -320,7 +299,7 @@ async fn a_mail_refused_for_good_is_dropped_and_does_not_hold_back_the_others() 
     let mut globex = Device::connect(th.hub.mqtt_v4, fleet.device("globex-0"), Protocol::V4)
         .await
         .unwrap();
-    fault(&mut globex, 1, true).await;
+    globex.check_in(1, true).await;
     eventually("globex's mail arrives", || {
         !mails(maildir.path()).is_empty()
     })

@@ -5,7 +5,6 @@
 //! problem, and the operator's KPI board and CSV.
 
 use heartline_e2e::{Device, Fleet, Protocol, SseClient, TestHub, WebClient, eventually, ids};
-use heartline_proto::wire;
 use serde_json::json;
 use std::time::Duration;
 
@@ -39,16 +38,6 @@ async fn setup() -> Setup {
         engineer,
         operator,
     }
-}
-
-async fn report(dev: &mut Device, seq: u64, crit: bool) {
-    let mut r = dev.report(seq);
-    if crit {
-        r.checks[0].status = wire::CheckStatus::Crit as i32;
-    }
-    r.next_checkin_s = 3600;
-    dev.send(&r).await.unwrap();
-    dev.wait_ack(1, seq).await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -130,7 +119,7 @@ async fn a_fault_turns_the_project_red_live_and_the_loop_closes_with_a_rating() 
     let mut dev = Device::connect(s.th.hub.mqtt_v4, s.fleet.device("acme-0"), Protocol::V4)
         .await
         .unwrap();
-    report(&mut dev, 1, false).await;
+    dev.check_in(1, false).await;
 
     let (status, projects) = alice.get("/api/v1/projects").await;
     assert_eq!(status, 200);
@@ -146,7 +135,7 @@ async fn a_fault_turns_the_project_red_live_and_the_loop_closes_with_a_rating() 
         .await
         .unwrap();
     let sent = std::time::Instant::now();
-    report(&mut dev, 2, true).await;
+    dev.check_in(2, true).await;
     let mut last_id;
     loop {
         let ev = events.next(Duration::from_secs(1)).await.unwrap();
@@ -202,7 +191,7 @@ async fn a_fault_turns_the_project_red_live_and_the_loop_closes_with_a_rating() 
 
     // A page that reconnects with Last-Event-ID gets what it missed, in order.
     drop(events);
-    report(&mut dev, 3, false).await;
+    dev.check_in(3, false).await;
     eventually("closed after verification", || {
         s.th.hub
             .store()
@@ -338,5 +327,129 @@ async fn a_fault_turns_the_project_red_live_and_the_loop_closes_with_a_rating() 
     );
     // Customers get no KPI board.
     assert_eq!(alice.get("/api/v1/kpi").await.0, 404);
+    s.th.hub.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_report_finds_its_device_in_the_text_of_the_customers_own_tenant_only() {
+    let s = setup().await;
+    let http = s.th.hub.http;
+    let mut alice = WebClient::new(http);
+    assert_eq!(alice.login("alice", &s.customer).await.0, 200);
+
+    // No device chosen: the text names acme-1, in Chinese.
+    let (status, t) = alice
+        .post(
+            "/api/v1/projects/acme-p/report",
+            json!({"text": "acme-1 的读数一直是零"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{t}");
+    assert_eq!(t["device_id"], "acme-1", "{t}");
+    assert_eq!(t["matched"]["device"], "acme-1", "{t}");
+    assert_eq!(t["matched"]["reason"], "关联：描述中提到设备 acme-1", "{t}");
+    let id = t["ticket_id"].clone();
+    // Staff read the reason in their language beside the report; the customer's view of the
+    // ticket does not carry it.
+    let mut ops = WebClient::new(http);
+    ops.login("ops", &s.operator).await;
+    ops.language = Some("en".into());
+    let (_, staff_view) = ops.get(&format!("/api/v1/tickets/{id}")).await;
+    let matched: Vec<&str> = staff_view["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["matched"].as_str())
+        .collect();
+    assert_eq!(
+        matched,
+        vec!["matched: the text names device acme-1"],
+        "{staff_view}"
+    );
+    let (_, own_view) = alice.get(&format!("/api/v1/tickets/{id}")).await;
+    assert!(
+        own_view["timeline"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["matched"].is_null()),
+        "{own_view}"
+    );
+
+    // Another tenant's device named in the text: not found in acme's project (nothing else
+    // fits either), so the customer is asked to choose; globex gets no ticket.
+    alice.language = Some("en".into());
+    let (status, t) = alice
+        .post(
+            "/api/v1/projects/acme-p/report",
+            json!({"text": "globex-0 has no video signal"}),
+        )
+        .await;
+    assert_eq!(status, 422, "{t}");
+    assert!(
+        t.to_string().contains("Which device is it?"),
+        "a clear error: {t}"
+    );
+    // Chosen explicitly: another tenant's device is not there at all.
+    let (status, _) = alice
+        .post(
+            "/api/v1/projects/acme-p/report",
+            json!({"device": "globex-0", "text": "no video"}),
+        )
+        .await;
+    assert_eq!(status, 404);
+    let globex_tickets =
+        s.th.hub
+            .store()
+            .tickets(&heartline_hub::store::Scope::Tenant("globex".into()))
+            .unwrap();
+    assert!(globex_tickets.is_empty(), "{globex_tickets:?}");
+    s.th.hub.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_project_api_pages_its_devices_with_problems_first() {
+    let s = setup().await;
+    let mut alice = WebClient::new(s.th.hub.http);
+    assert_eq!(alice.login("alice", &s.customer).await.0, 200);
+    let page = |n: &str| format!("/api/v1/projects/acme-p?page={n}&per_page=1");
+    // acme-1 fails; acme-0 never reported (unknown): acme-1 comes first.
+    let mut dev = Device::connect(s.th.hub.mqtt_v4, s.fleet.device("acme-1"), Protocol::V4)
+        .await
+        .unwrap();
+    dev.check_in(1, true).await;
+    let deadline = tokio::time::Instant::now() + heartline_e2e::PATIENCE;
+    let first = loop {
+        let (status, p) = alice.get(&page("1")).await;
+        assert_eq!(status, 200, "{p}");
+        if p["devices"][0]["device_id"] == "acme-1" {
+            break p;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "acme-1 never first: {p}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(first["devices"].as_array().unwrap().len(), 1, "{first}");
+    let meta = &first["device_page"];
+    assert_eq!(meta["page"], 1);
+    assert_eq!(meta["pages"], 2);
+    assert_eq!(meta["total"], 2);
+    assert_eq!(meta["ids"], json!(["acme-1", "acme-0"]));
+    // The last page, and a page past it (the last one again).
+    for n in ["2", "99"] {
+        let (_, p) = alice.get(&page(n)).await;
+        assert_eq!(p["devices"][0]["device_id"], "acme-0", "{p}");
+        assert_eq!(p["device_page"]["page"], 2, "{p}");
+    }
+    // Another tenant's site filters to nothing; without `page`, every device as before.
+    let (_, p) = alice
+        .get("/api/v1/projects/acme-p?page=1&site=globex-s")
+        .await;
+    assert_eq!(p["device_page"]["total"], 0, "{p}");
+    let (_, p) = alice.get("/api/v1/projects/acme-p").await;
+    assert_eq!(p["devices"].as_array().unwrap().len(), 2, "{p}");
+    assert!(p["device_page"].is_null(), "{p}");
     s.th.hub.shutdown().await.unwrap();
 }

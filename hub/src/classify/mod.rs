@@ -3,6 +3,7 @@
 //! staff see beside the report. Keyword rules with weights, not a model: every decision can be
 //! explained and the table test (`tests` below) says how often it is right.
 
+pub mod matching;
 mod words;
 
 use serde::Serialize;
@@ -78,5 +79,7 @@ pub fn classify(text: &str) -> Verdict {
     best
 }
 
+#[cfg(test)]
+mod matching_tests;
 #[cfg(test)]
 mod tests;

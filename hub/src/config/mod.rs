@@ -111,6 +111,17 @@ pub struct HttpConfig {
     /// Serves `/metrics` (Prometheus) and `/healthz`.
     #[serde(default = "default_http_listen")]
     pub listen: SocketAddr,
+    /// An engineer's reported position older than this shows as stale on the map.
+    #[serde(
+        default = "default_position_stale",
+        with = "humantime_serde_ms",
+        rename = "position_stale"
+    )]
+    pub position_stale_ms: u64,
+}
+
+fn default_position_stale() -> u64 {
+    15 * 60_000
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -174,6 +185,10 @@ pub struct NotifyConfig {
     /// The language of the webhook's notices (to engineers and managers): "zh-CN" or "en".
     #[serde(default)]
     pub language: crate::i18n::Lang,
+    /// The web view's address as customers reach it, for the ticket link in the notices to the
+    /// tenants' webhooks (inventory `webhook`); none: `[mail] base_url`, else a bare path.
+    #[serde(default)]
+    pub base_url: Option<String>,
 }
 
 impl Default for NotifyConfig {
@@ -183,6 +198,7 @@ impl Default for NotifyConfig {
             webhook_secret_file: None,
             retry_max_ms: default_retry_max(),
             language: crate::i18n::Lang::default(),
+            base_url: None,
         }
     }
 }
@@ -322,6 +338,7 @@ impl Default for HttpConfig {
     fn default() -> Self {
         HttpConfig {
             listen: default_http_listen(),
+            position_stale_ms: default_position_stale(),
         }
     }
 }
@@ -567,6 +584,7 @@ impl HubConfig {
             },
             http: HttpConfig {
                 listen: ([127, 0, 0, 1], 0).into(),
+                ..HttpConfig::default()
             },
             ingest: IngestConfig::default(),
             notify: NotifyConfig::default(),

@@ -321,6 +321,33 @@ pub fn classification(lang: Lang, text: &str) -> String {
     )
 }
 
+/// Why a customer report went to its device, for staff.
+pub fn match_reason(lang: Lang, why: &crate::classify::matching::Reason) -> String {
+    use crate::classify::matching::Reason;
+    match why {
+        Reason::Chosen { device } => t(lang, "report-match-chosen", &[("device", device)]),
+        Reason::DeviceNamed { device } => t(lang, "report-match-device", &[("device", device)]),
+        Reason::SiteTicket { site, ticket } => t(
+            lang,
+            "report-match-site-ticket",
+            &[("site", site), ("ticket", &ticket.to_string())],
+        ),
+        Reason::SiteDevice { site, kind, device } => t(
+            lang,
+            "report-match-site-device",
+            &[("site", site), ("kind", kind), ("device", device)],
+        ),
+        Reason::OnlyTicket { ticket, class } => t(
+            lang,
+            "report-match-only-ticket",
+            &[
+                ("ticket", &ticket.to_string()),
+                ("class", &t(lang, class, &[])),
+            ],
+        ),
+    }
+}
+
 /// Why an action on a ticket was refused, and what to do instead.
 pub fn refusal(
     lang: Lang,
@@ -670,6 +697,27 @@ mod tests {
             }
             for text in ["机房断电", "camera black screen", "hello"] {
                 assert_clean(&classification(lang, text), lang, text);
+            }
+            use crate::classify::matching::Reason;
+            let (d, site) = ("cam-1".to_string(), "北门".to_string());
+            for why in [
+                Reason::Chosen { device: d.clone() },
+                Reason::DeviceNamed { device: d.clone() },
+                Reason::SiteTicket {
+                    site: site.clone(),
+                    ticket: 7,
+                },
+                Reason::SiteDevice {
+                    site,
+                    kind: "camera".into(),
+                    device: d,
+                },
+                Reason::OnlyTicket {
+                    ticket: 7,
+                    class: crate::classify::Class::CameraVideo.message_id().into(),
+                },
+            ] {
+                assert_clean(&match_reason(lang, &why), lang, &format!("{why:?}"));
             }
             for f in every_fault() {
                 assert_clean(&fault(lang, &f), lang, &format!("{f:?}"));

@@ -8,7 +8,7 @@ mod raw;
 
 use crate::store::records::{
     DeviceRecord, DeviceSecrets, EngineerRecord, ManagerRecord, ProjectRecord, Role, SiteRecord,
-    TenantRecord, UserRecord,
+    TenantRecord, TenantWebhook, UserRecord,
 };
 use heartline_engine::diagnostic::FileError;
 use heartline_engine::{DeviceInfo, Level, Shift, SlaPolicy, SlaTimes};
@@ -29,7 +29,12 @@ pub struct Inventory {
     pub engineers: Vec<EngineerRecord>,
     pub managers: Vec<ManagerRecord>,
     pub users: Vec<UserRecord>,
+    /// The tenants' webhooks for customer notices.
+    pub tenant_webhooks: Vec<TenantWebhook>,
 }
+
+/// Shortest webhook secret accepted: shorter ones are guessable.
+pub const MIN_WEBHOOK_SECRET_LEN: usize = 16;
 
 /// Shortest device token accepted in clear: shorter ones are guessable.
 pub const MIN_TOKEN_LEN: usize = 16;
@@ -70,6 +75,13 @@ impl Checker<'_> {
         FileError::at(self.path, self.src, Some(at.span()), msg)
     }
 
+    /// As [`Checker::err`], at a line that holds a secret: the excerpt does not show it.
+    fn secret_err(&self, at: &Spanned<String>, msg: impl Into<String>) -> FileError {
+        let mut e = self.err(at, msg);
+        e.excerpt = e.excerpt.replace(at.get_ref().as_str(), "(hidden)");
+        e
+    }
+
     /// Checks the id rules and uniqueness within one kind of object.
     fn new_id(&self, seen: &mut HashSet<String>, id: &Id, what: &str) -> Result<String, FileError> {
         validate_id(id.get_ref())
@@ -105,6 +117,9 @@ impl Checker<'_> {
                     self.err(address, format!("email {:?}: {e}", address.get_ref()))
                 })?;
                 email.push(address.get_ref().clone());
+            }
+            if let Some(hook) = self.tenant_webhook(&id, &t.webhook, &t.webhook_secret)? {
+                inv.tenant_webhooks.push(hook);
             }
             inv.tenants.push(TenantRecord {
                 id,
@@ -424,6 +439,62 @@ impl Checker<'_> {
     }
 
     /// `[latitude, longitude]` in degrees.
+    /// A tenant's `webhook` and `webhook_secret`: both or neither, an http(s) URL with a host,
+    /// a secret of at least [`MIN_WEBHOOK_SECRET_LEN`] characters (its value is never in an
+    /// error).
+    fn tenant_webhook(
+        &self,
+        tenant: &str,
+        url: &Option<Spanned<String>>,
+        secret: &Option<Spanned<String>>,
+    ) -> Result<Option<TenantWebhook>, FileError> {
+        let (url, secret) = match (url, secret) {
+            (None, None) => return Ok(None),
+            (Some(url), None) => {
+                return Err(self.err(
+                    url,
+                    format!("tenant {tenant:?}: webhook needs webhook_secret, the secret that signs each POST"),
+                ));
+            }
+            (None, Some(secret)) => {
+                return Err(self.secret_err(
+                    secret,
+                    format!("tenant {tenant:?}: webhook_secret without webhook"),
+                ));
+            }
+            (Some(url), Some(secret)) => (url, secret),
+        };
+        let text = url.get_ref();
+        let uri = text.parse::<ureq::http::Uri>().ok();
+        let scheme_ok = uri
+            .as_ref()
+            .and_then(|u| u.scheme_str())
+            .is_some_and(|s| s == "http" || s == "https");
+        let host_ok = uri
+            .as_ref()
+            .and_then(|u| u.host())
+            .is_some_and(|h| !h.is_empty());
+        if !scheme_ok || !host_ok {
+            return Err(self.err(
+                url,
+                format!("webhook {text:?}: an http:// or https:// URL with a host"),
+            ));
+        }
+        if secret.get_ref().chars().count() < MIN_WEBHOOK_SECRET_LEN {
+            return Err(self.secret_err(
+                secret,
+                format!(
+                    "tenant {tenant:?}: webhook_secret is shorter than {MIN_WEBHOOK_SECRET_LEN} characters"
+                ),
+            ));
+        }
+        Ok(Some(TenantWebhook {
+            tenant: tenant.to_string(),
+            url: text.clone(),
+            secret: secret.get_ref().clone(),
+        }))
+    }
+
     fn location(&self, raw: Option<&Spanned<Vec<f64>>>) -> Result<Option<(f64, f64)>, FileError> {
         let Some(raw) = raw else { return Ok(None) };
         match raw.get_ref().as_slice() {

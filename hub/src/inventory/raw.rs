@@ -63,6 +63,12 @@ pub(super) struct RawTenant {
     /// Where the tenant's contacts get the repair notices by mail.
     #[serde(default)]
     pub(super) email: Vec<Spanned<String>>,
+    /// Where the tenant's repair notices are POSTed as JSON (http:// or https://).
+    #[serde(default)]
+    pub(super) webhook: Option<Spanned<String>>,
+    /// The HMAC-SHA256 secret that signs each POST to `webhook`; never logged.
+    #[serde(default)]
+    pub(super) webhook_secret: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]

@@ -4,21 +4,27 @@
 //! and POSTed until the receiver takes it, so a receiver that is down, or a hub restart, loses
 //! nothing.
 //!
-//! SMS and voice gateways plug in as further `Notifier`s. Customers are told by mail ([`mail`]),
-//! from an outbox of their own that the store fills with each ticket step they should hear of.
+//! SMS and voice gateways plug in as further `Notifier`s. Customers are told by mail ([`mail`])
+//! and by their tenant's webhook ([`customer_hook`]), each from an outbox of its own that the
+//! store fills with each ticket step they should hear of; [`customer`] writes what they read, and
+//! every outbox is delivered by the same loop ([`outbox`]).
 
+pub mod customer;
+pub mod customer_hook;
 pub mod mail;
 mod notifier;
+pub mod outbox;
 mod webhook;
 
 pub use notifier::Notifier;
+pub use outbox::{Drain, Failure};
 pub use webhook::{SIGNATURE_HEADER, Webhook, WebhookSettings, signature};
 
 use crate::i18n::{Lang, render};
-use crate::store::{Scope, Store};
+use crate::store::{Outbox, Scope, Store};
 use heartline_engine::Notice;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 /// A notice in `lang`, with its ticket's title and times in its tenant's zone.
@@ -49,45 +55,20 @@ pub fn run_outbox(
     if crate::parts::injected("notifier") {
         panic!("injected fault (HEARTLINE_FAULT=notifier)");
     }
-    let first_retry = Duration::from_millis(200);
-    let mut backoff = first_retry;
-    while !stop.load(Ordering::Acquire) {
-        let pending = match store.pending_notices(64) {
-            Ok(p) => p,
-            Err(e) => {
-                tracing::error!(error = %e, "cannot read the notification outbox");
-                let _ = wake.recv_timeout(retry_max);
-                continue;
-            }
-        };
-        if pending.is_empty() {
-            let _ = wake.recv_timeout(Duration::from_millis(500));
-            continue;
-        }
-        for (id, notice) in pending {
-            if stop.load(Ordering::Acquire) {
-                return;
-            }
+    let drain = Drain {
+        outbox: Outbox::Notices,
+        what: "notification",
+        retry_max,
+        stop,
+        wake: Some(wake),
+    };
+    // One receiver, one lane: the order of all notices is kept.
+    drain.run(
+        &store,
+        |_: &Notice| String::new(),
+        |id, notice| {
             let key = format!("heartline-notice-{id}");
-            let text = text(&store, lang, &notice);
-            match notifier.deliver(&key, &notice, &text) {
-                Ok(()) => {
-                    backoff = first_retry;
-                    if let Err(e) = store.notice_delivered(id) {
-                        tracing::error!(error = %e, notice = id, "delivered, but cannot remove it from the outbox; it will be sent again with the same key");
-                    }
-                }
-                Err(why) => {
-                    tracing::warn!(notice = id, retry_in_ms = backoff.as_millis() as u64, error = %why, "notification not delivered; will retry");
-                    // Sleep, but wake early for shutdown.
-                    let deadline = std::time::Instant::now() + backoff;
-                    while !stop.load(Ordering::Acquire) && std::time::Instant::now() < deadline {
-                        std::thread::sleep(Duration::from_millis(50).min(backoff));
-                    }
-                    backoff = (backoff * 2).min(retry_max);
-                    break;
-                }
-            }
-        }
-    }
+            notifier.deliver(&key, notice, &text(&store, lang, notice))
+        },
+    );
 }

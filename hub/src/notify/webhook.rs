@@ -1,8 +1,10 @@
 //! The webhook notifier: each notice as a JSON POST, signed with HMAC-SHA256 over the body
 //! (`X-Heartline-Signature: sha256=<hex>`), with an `Idempotency-Key` header that stays the same
-//! on every retry of the same notice.
+//! on every retry of the same notice. [`post_signed`] is that POST, shared with the tenants'
+//! webhooks for customer notices (`notify::customer_hook`).
 
 use super::notifier::Notifier;
+use super::outbox::Failure;
 use crate::i18n::Lang;
 use heartline_engine::Notice;
 use hmac::{Hmac, KeyInit, Mac};
@@ -39,6 +41,41 @@ pub fn signature(secret: &[u8], body: &[u8]) -> String {
     format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
 }
 
+/// An HTTP client for webhooks: `timeout` for the whole exchange, every status an answer.
+pub fn agent(timeout: Duration) -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .timeout_global(Some(timeout))
+        .http_status_as_error(false)
+        .build()
+        .new_agent()
+}
+
+/// POSTs `body` (JSON) to `url` with its `Idempotency-Key` and signature. A 2xx is delivered;
+/// no answer, a 5xx, 408 or 429 may pass ([`Failure::Later`]); any other answer (a 4xx: wrong
+/// address, refused signature) will not ([`Failure::Never`]). The secret is in no error.
+pub fn post_signed(
+    agent: &ureq::Agent,
+    url: &str,
+    secret: &[u8],
+    key: &str,
+    body: &[u8],
+) -> Result<(), Failure> {
+    let response = agent
+        .post(url)
+        .header("Content-Type", "application/json")
+        .header("Idempotency-Key", key)
+        .header(SIGNATURE_HEADER, signature(secret, body))
+        .send(body)
+        .map_err(|e| Failure::Later(format!("POST {url}: {e}")))?;
+    let status = response.status();
+    let why = format!("POST {url}: the receiver answered {status}");
+    match status.as_u16() {
+        200..=299 => Ok(()),
+        408 | 429 | 500..=599 => Err(Failure::Later(why)),
+        _ => Err(Failure::Never(why)),
+    }
+}
+
 pub struct Webhook {
     settings: WebhookSettings,
     agent: ureq::Agent,
@@ -46,11 +83,7 @@ pub struct Webhook {
 
 impl Webhook {
     pub fn new(settings: WebhookSettings) -> Webhook {
-        let agent = ureq::Agent::config_builder()
-            .timeout_global(Some(settings.timeout))
-            .http_status_as_error(false)
-            .build()
-            .new_agent();
+        let agent = agent(settings.timeout);
         Webhook { settings, agent }
     }
 }
@@ -69,7 +102,7 @@ struct Body<'a> {
 }
 
 impl Notifier for Webhook {
-    fn deliver(&mut self, key: &str, n: &Notice, text: &str) -> Result<(), String> {
+    fn deliver(&mut self, key: &str, n: &Notice, text: &str) -> Result<(), Failure> {
         let body = serde_json::to_vec(&Body {
             idempotency_key: key,
             ticket: n.ticket,
@@ -79,23 +112,19 @@ impl Notifier for Webhook {
             text,
             lang: self.settings.language.tag(),
         })
-        .map_err(|e| e.to_string())?;
-        let response = self
-            .agent
-            .post(&self.settings.url)
-            .header("Content-Type", "application/json")
-            .header("Idempotency-Key", key)
-            .header(SIGNATURE_HEADER, signature(&self.settings.secret, &body))
-            .send(&body[..])
-            .map_err(|e| format!("POST {}: {e}", self.settings.url))?;
-        let status = response.status();
-        if status.is_success() {
-            Ok(())
-        } else {
-            Err(format!(
-                "POST {}: the receiver answered {status}",
-                self.settings.url
-            ))
-        }
+        .map_err(|e| Failure::Never(e.to_string()))?;
+        // The operator's own receiver: a notice leaves the outbox only on a 2xx (a refusal is
+        // a configuration to fix, after which the held notices go out), unlike a tenant's.
+        post_signed(
+            &self.agent,
+            &self.settings.url,
+            &self.settings.secret,
+            key,
+            &body,
+        )
+        .map_err(|f| match f {
+            Failure::Never(why) => Failure::Later(why),
+            later => later,
+        })
     }
 }

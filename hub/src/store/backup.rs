@@ -3,7 +3,9 @@
 //! writer).
 
 use super::Store;
-use super::tables::{AUDIT, HISTORY, MAIL, MAINTENANCE, META, NOTICES, StoreError, TICKETS};
+use super::tables::{
+    AUDIT, CUSTOMER_HOOKS, HISTORY, MAIL, MAINTENANCE, META, NOTICES, StoreError, TICKETS,
+};
 use redb::{
     Database, Key, MultimapTableHandle, ReadTransaction, ReadableDatabase, ReadableTable,
     TableDefinition, TableHandle, Value, WriteTransaction,
@@ -118,6 +120,7 @@ impl Store {
                 n if n == TICKETS.name() => copy(&src, &dst, TICKETS, progress)?,
                 n if n == NOTICES.name() => copy(&src, &dst, NOTICES, progress)?,
                 n if n == MAIL.name() => copy(&src, &dst, MAIL, progress)?,
+                n if n == CUSTOMER_HOOKS.name() => copy(&src, &dst, CUSTOMER_HOOKS, progress)?,
                 n if n == MAINTENANCE.name() => copy(&src, &dst, MAINTENANCE, progress)?,
                 n if n == AUDIT.name() => copy(&src, &dst, AUDIT, progress)?,
                 // Every other table maps an id to an encoded record; a table of another shape

@@ -12,11 +12,14 @@ pub mod backup;
 mod failure;
 pub mod mail;
 mod migrate;
+mod outbox;
 pub mod records;
+mod reports;
 mod retention;
 mod scope;
 mod tables;
 
+pub use outbox::Outbox;
 pub use records::*;
 pub use retention::{PRUNE_BATCH, Pruned};
 pub use scope::Scope;
@@ -35,8 +38,9 @@ use serde::de::DeserializeOwned;
 use std::collections::HashMap;
 use std::path::Path;
 use tables::{
-    ANCHORS, AUDIT, DEVICE_STATE, DEVICES, ENGINE_DEVICES, ENGINEERS, HISTORY, MAIL, MAINTENANCE,
-    MANAGERS, META, NOTICES, PROJECTS, SITES, TENANTS, TICKETS, USERS, decode, encode,
+    ANCHORS, AUDIT, CUSTOMER_HOOKS, DEVICE_STATE, DEVICES, ENGINE_DEVICES, ENGINEERS, HISTORY,
+    MAIL, MAINTENANCE, MANAGERS, META, NOTICES, PROJECTS, REPORT_MATCHES, SITES, TENANT_HOOKS,
+    TENANTS, TICKETS, USERS, decode, encode,
 };
 
 /// Bumped whenever a stored record changes shape; a store of another version is refused,
@@ -74,6 +78,9 @@ pub struct Store {
     outbox: std::sync::atomic::AtomicBool,
     /// Whether customer mail notices are kept for the mailer (`[mail]` is configured).
     mail: std::sync::atomic::AtomicBool,
+    /// Whether customer notices are kept for the tenants' webhooks (the hub's customer webhook
+    /// thread runs).
+    customer_hooks: std::sync::atomic::AtomicBool,
 }
 
 impl Store {
@@ -130,6 +137,8 @@ impl Store {
                 MANAGERS,
                 USERS,
                 DEVICE_STATE,
+                TENANT_HOOKS,
+                REPORT_MATCHES,
             ] {
                 tx.open_table(def)?;
             }
@@ -138,6 +147,7 @@ impl Store {
             tx.open_table(TICKETS)?;
             tx.open_table(NOTICES)?;
             tx.open_table(MAIL)?;
+            tx.open_table(CUSTOMER_HOOKS)?;
             tx.open_table(MAINTENANCE)?;
             tx.open_table(AUDIT)?;
             tx.open_table(ANCHORS)?;
@@ -148,6 +158,7 @@ impl Store {
             history_len: history_len.max(1),
             outbox: Default::default(),
             mail: Default::default(),
+            customer_hooks: Default::default(),
         })
     }
 
@@ -162,41 +173,30 @@ impl Store {
         self.mail.store(on, std::sync::atomic::Ordering::Release);
     }
 
+    /// Keep a customer notice for each ticket step the customer is told of, for the tenants
+    /// that have a webhook, until it is delivered.
+    pub fn keep_customer_hooks(&self, on: bool) {
+        self.customer_hooks
+            .store(on, std::sync::atomic::Ordering::Release);
+    }
+
     /// Customer mail not yet sent, oldest first, with its id (stable across restarts: the mail's
     /// Message-ID).
     pub fn pending_mail(&self, limit: usize) -> Result<Vec<(u64, mail::MailNotice)>, StoreError> {
-        let tx = self.db.begin_read()?;
-        let mut out = Vec::new();
-        for row in tx.open_table(MAIL)?.iter()?.take(limit) {
-            let (k, v) = row?;
-            out.push((k.value(), decode(v.value())?));
-        }
-        Ok(out)
+        self.outbox_page(Outbox::Mail, 0, limit)
     }
 
-    pub fn mail_sent(&self, id: u64) -> Result<(), StoreError> {
-        let tx = self.db.begin_write()?;
-        tx.open_table(MAIL)?.remove(id)?;
-        tx.commit()?;
-        Ok(())
+    /// Customer notices not yet POSTed to their tenant's webhook, oldest first.
+    pub fn pending_customer_hooks(
+        &self,
+        limit: usize,
+    ) -> Result<Vec<(u64, mail::MailNotice)>, StoreError> {
+        self.outbox_page(Outbox::CustomerHooks, 0, limit)
     }
 
     /// Notices not yet delivered, oldest first.
     pub fn pending_notices(&self, limit: usize) -> Result<Vec<(u64, Notice)>, StoreError> {
-        let tx = self.db.begin_read()?;
-        let mut out = Vec::new();
-        for row in tx.open_table(NOTICES)?.iter()?.take(limit) {
-            let (k, v) = row?;
-            out.push((k.value(), decode(v.value())?));
-        }
-        Ok(out)
-    }
-
-    pub fn notice_delivered(&self, id: u64) -> Result<(), StoreError> {
-        let tx = self.db.begin_write()?;
-        tx.open_table(NOTICES)?.remove(id)?;
-        tx.commit()?;
-        Ok(())
+        self.outbox_page(Outbox::Notices, 0, limit)
     }
 
     /// The engineer whose API token hashes to `token_sha256`, compared in constant time.
@@ -306,6 +306,23 @@ impl Store {
             for u in &inv.users {
                 upsert(USERS, &u.id, encode(u)?)?;
             }
+            for h in &inv.tenant_webhooks {
+                upsert(TENANT_HOOKS, &h.tenant, encode(h)?)?;
+            }
+            // A tenant of the file without a webhook has none (any more).
+            let mut hooks = tx.open_table(TENANT_HOOKS)?;
+            for t in &inv.tenants {
+                let listed = inv.tenant_webhooks.iter().any(|h| h.tenant == t.id);
+                if !listed && hooks.remove(t.id.as_str())?.is_some() {
+                    summary.updated += 1;
+                    trail.push(crate::audit::AuditEntry {
+                        at,
+                        who: who.to_string(),
+                        what: "removed by inventory apply".to_string(),
+                        object: format!("{}/{}", TENANT_HOOKS.name(), t.id),
+                    });
+                }
+            }
         }
         audit::append(&tx, trail)?;
         tx.commit()?;
@@ -345,18 +362,23 @@ impl Store {
             }
             let mut tickets = tx.open_table(TICKETS)?;
             audit::append(&tx, audit::ticket_entries(&tickets, &engine.tickets)?)?;
-            if self.mail.load(std::sync::atomic::Ordering::Acquire) {
-                let queued = mail::notices(&tickets, &engine.tickets)?;
-                if !queued.is_empty() {
-                    // Ids never repeat: they are the mails' Message-IDs.
-                    let mut meta = tx.open_table(META)?;
-                    let mut next = meta.get("next_mail")?.map_or(1, |v| v.value());
-                    let mut table = tx.open_table(MAIL)?;
-                    for n in &queued {
-                        table.insert(next, encode(n)?.as_slice())?;
-                        next += 1;
+            let mailing = self.mail.load(std::sync::atomic::Ordering::Acquire);
+            let hooking = self
+                .customer_hooks
+                .load(std::sync::atomic::Ordering::Acquire);
+            if mailing || hooking {
+                let steps = mail::notices(&tickets, &engine.tickets)?;
+                if mailing {
+                    outbox::queue(&tx, Outbox::Mail, &steps)?;
+                }
+                if hooking && !steps.is_empty() {
+                    let mut hooked = Vec::new();
+                    for n in steps {
+                        if outbox::has_webhook(&tx, &n.tenant)? {
+                            hooked.push(n);
+                        }
                     }
-                    meta.insert("next_mail", next)?;
+                    outbox::queue(&tx, Outbox::CustomerHooks, &hooked)?;
                 }
             }
             for t in &engine.tickets {
@@ -374,21 +396,15 @@ impl Store {
                 }
             }
             if self.outbox.load(std::sync::atomic::Ordering::Acquire) {
-                // Ids never repeat (a counter, not the table's last key): they are the
-                // receivers' idempotency keys.
-                let mut meta = tx.open_table(META)?;
-                let first = meta.get("next_notice")?.map_or(1, |v| v.value());
-                let mut next = first;
-                let mut notices = tx.open_table(NOTICES)?;
-                for o in &engine.outputs {
-                    if let Output::Notify(n) = o {
-                        notices.insert(next, encode(n)?.as_slice())?;
-                        next += 1;
-                    }
-                }
-                if next != first {
-                    meta.insert("next_notice", next)?;
-                }
+                let notices: Vec<&Notice> = engine
+                    .outputs
+                    .iter()
+                    .filter_map(|o| match o {
+                        Output::Notify(n) => Some(n),
+                        _ => None,
+                    })
+                    .collect();
+                outbox::queue(&tx, Outbox::Notices, &notices)?;
             }
             let mut table = tx.open_table(DEVICE_STATE)?;
             for (device, state) in states {

@@ -17,6 +17,24 @@ pub struct TenantRecord {
     pub email: Vec<String>,
 }
 
+/// Where a tenant's customer notices are POSTed (inventory `webhook` and `webhook_secret`).
+/// The secret signs each body; it never appears in a log line or a `Debug`.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TenantWebhook {
+    pub tenant: String,
+    pub url: String,
+    pub secret: String,
+}
+
+impl std::fmt::Debug for TenantWebhook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TenantWebhook")
+            .field("tenant", &self.tenant)
+            .field("url", &self.url)
+            .finish_non_exhaustive()
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProjectRecord {
     pub id: String,

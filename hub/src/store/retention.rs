@@ -61,6 +61,7 @@ impl Store {
                     };
                     if gone {
                         tickets.remove(id)?;
+                        super::reports::remove_ticket(&tx, id)?;
                         done.tickets += 1;
                     }
                 }

@@ -28,6 +28,16 @@ pub(super) const MAINTENANCE: TableDefinition<u64, &[u8]> = TableDefinition::new
 pub(super) const NOTICES: TableDefinition<u64, &[u8]> = TableDefinition::new("notices");
 /// Mail id → a customer notice not yet mailed (`store::mail`, the mailer's outbox).
 pub(super) const MAIL: TableDefinition<u64, &[u8]> = TableDefinition::new("customer_mail");
+/// Id → a customer notice not yet POSTed to its tenant's webhook (`store::outbox`).
+pub(super) const CUSTOMER_HOOKS: TableDefinition<u64, &[u8]> =
+    TableDefinition::new("customer_webhook");
+/// Tenant id → the tenant's webhook for customer notices (URL and signing secret), from the
+/// inventory; kept apart from the tenant record that pages read.
+pub(super) const TENANT_HOOKS: TableDefinition<&str, &[u8]> =
+    TableDefinition::new("tenant_webhooks");
+/// `ticket/at` → why a customer's report went to its device (`store::reports`).
+pub(super) const REPORT_MATCHES: TableDefinition<&str, &[u8]> =
+    TableDefinition::new("report_matches");
 /// Sequence number → audit record (`crate::audit`), append-only and hash-chained.
 pub(super) const AUDIT: TableDefinition<u64, &[u8]> = TableDefinition::new("audit");
 /// `"audit"` → the last audit record retention removed (`crate::audit::Anchor`): the chain

@@ -8,7 +8,7 @@ use super::state::WebState;
 use super::views::{self, ticket_row};
 use crate::i18n::{Lang, render};
 use crate::live::CommandError;
-use crate::store::Scope;
+use crate::store::{Scope, Store};
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
@@ -117,8 +117,18 @@ pub(crate) fn actor(p: &Principal) -> Actor {
 
 /// A ticket for `reader`: codes for programs, words in the reader's language, local times, and
 /// the service-progress tracker.
-fn ticket_json(t: &Ticket, reader: &Reader) -> Value {
+/// A ticket as the JSON API shows it to `reader`; staff also see how each customer report was
+/// classified and why it went to this device.
+pub(super) fn ticket_json(t: &Ticket, reader: &Reader, store: &Store) -> Value {
     let (lang, zone) = (reader.lang, reader.zone(&t.tenant));
+    let matches = if reader.staff {
+        store.report_matches(t.id).unwrap_or_else(|e| {
+            tracing::warn!(error = %e, ticket = t.id, "cannot read why its reports were matched");
+            Vec::new()
+        })
+    } else {
+        Vec::new()
+    };
     let mut v = crate::api::convert::ticket_json(t);
     let row = ticket_row(t, now_ms(), reader);
     for (k, x) in [
@@ -142,11 +152,15 @@ fn ticket_json(t: &Ticket, reader: &Reader) -> Value {
         .map(|e| {
             let (kind, who) = crate::api::convert::actor(&e.actor);
             let (label, _) = render::actor(lang, &e.actor);
-            let classified = match &e.what {
-                heartline_engine::What::CustomerReport { text } if reader.staff => {
-                    Some(render::classification(lang, text))
-                }
-                _ => None,
+            let (classified, matched) = match &e.what {
+                heartline_engine::What::CustomerReport { text } if reader.staff => (
+                    Some(render::classification(lang, text)),
+                    matches
+                        .iter()
+                        .find(|(at, _)| *at == e.at)
+                        .map(|(_, why)| render::match_reason(lang, why)),
+                ),
+                _ => (None, None),
             };
             json!({
                 "at_ms": e.at,
@@ -156,6 +170,7 @@ fn ticket_json(t: &Ticket, reader: &Reader) -> Value {
                 "actor": who,
                 "what": render::entry(lang, zone, e),
                 "classified": classified,
+                "matched": matched,
             })
         })
         .collect();
@@ -199,6 +214,7 @@ pub async fn project(
     p: Principal,
     lang: Lang,
     Path(id): Path<String>,
+    Query(q): Query<super::paging::DeviceQuery>,
 ) -> Answer {
     let scope = p
         .scope()
@@ -231,10 +247,7 @@ pub async fn project(
         .filter(|s| s.project == id)
         .map(|s| json!({"site_id": s.id, "name": s.name, "region": s.region, "grid_cell": s.grid_cell}))
         .collect();
-    let rows: Vec<_> = devices
-        .iter()
-        .map(|d| views::device_row(d, &state.live.board))
-        .collect();
+    let (rows, device_page) = super::paging::rows(&devices, &state.live.board, &q);
     let reader = Reader::load(store, &p, lang);
     let recent: Vec<_> = tickets
         .iter()
@@ -245,53 +258,11 @@ pub async fn project(
         "summary": summary,
         "sites": sites,
         "devices": rows,
+        "device_page": device_page,
         "tickets": recent,
         "time_zone": reader.zone(&project.tenant).name(),
         "last_event_id": state.live.board.last_number(super::events::numbering(&p)),
     })))
-}
-
-#[derive(Deserialize)]
-pub struct ProblemForm {
-    pub device: String,
-    pub text: String,
-}
-
-pub async fn report_problem(
-    State(state): State<WebState>,
-    p: Principal,
-    lang: Lang,
-    Path(project): Path<String>,
-    Json(form): Json<ProblemForm>,
-) -> Answer {
-    let Principal::Customer { user, .. } = &p else {
-        return Err(ApiError::not_found("this page"));
-    };
-    let d = visible_device(&state, &p, &form.device)?;
-    if d.project != project {
-        return Err(ApiError::not_found(format!(
-            "device {} in project {project}",
-            form.device
-        )));
-    }
-    if form.text.trim().is_empty() {
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            crate::i18n::t(lang, "err-empty-text", &[]),
-        ));
-    }
-    let t = state
-        .live
-        .report(d.id, form.text.trim().to_string(), user.clone())
-        .await
-        .map_err(|e| command_error_in(e, lang))?;
-    let mut v = ticket_json(&t, &Reader::load(&state.store, &p, lang));
-    let verdict = crate::classify::classify(&form.text);
-    v["classification"] = json!({
-        "class": verdict.class,
-        "label": crate::i18n::t(lang, verdict.class.message_id(), &[]),
-    });
-    Ok(Json(v))
 }
 
 pub async fn device(State(state): State<WebState>, p: Principal, Path(id): Path<String>) -> Answer {
@@ -367,7 +338,11 @@ pub async fn ticket(
     Path(id): Path<String>,
 ) -> Answer {
     let t = visible_ticket(&state, &p, &id)?;
-    Ok(Json(ticket_json(&t, &Reader::load(&state.store, &p, lang))))
+    Ok(Json(ticket_json(
+        &t,
+        &Reader::load(&state.store, &p, lang),
+        &state.store,
+    )))
 }
 
 #[derive(Deserialize, Default)]
@@ -388,7 +363,11 @@ async fn act(
         .act(t.id, action, actor(p))
         .await
         .map_err(|e| command_error_in(e, lang))?;
-    Ok(Json(ticket_json(&t, &Reader::load(&state.store, p, lang))))
+    Ok(Json(ticket_json(
+        &t,
+        &Reader::load(&state.store, p, lang),
+        &state.store,
+    )))
 }
 
 pub async fn comment(

@@ -137,41 +137,19 @@ pub fn csv(rows: &[Kpi]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use heartline_engine::{SlaTimes, TimelineEntry};
-    use heartline_proto::Severity;
+    use heartline_engine::SlaTimes;
 
     fn ticket(id: u64, tenant: &str, opened_at: Ms) -> Ticket {
         Ticket {
-            id,
-            tenant: tenant.into(),
-            project: "p".into(),
-            site: "s".into(),
-            device: "d".into(),
-            root: FaultKind::Silent,
-            title: String::new(),
-            severity: Severity::Major,
-            state: TicketState::Open,
-            engineer: None,
             opened_at,
             updated_at: opened_at,
-            closed_at: None,
-            affected: vec![],
-            flapping: false,
-            predicted_failure_at: None,
-            verify_until: None,
             sla: SlaTimes {
                 respond: 1,
                 repair: 1,
             },
             respond_by: opened_at,
             repair_by: opened_at,
-            reopened: 0,
-            timeline: Vec::<TimelineEntry>::new(),
-            dispatch: Default::default(),
-            customer_reported_at: None,
-            fault_since: None,
-            accepted_at: None,
-            rating: None,
+            ..crate::sample::ticket(id, tenant)
         }
     }
 

@@ -1,12 +1,15 @@
 //! The site map's data: every site the caller may see with its coordinates (inventory
-//! `location`), the status of its devices and its open tickets, and (for the operator) the
-//! engineers' positions. The page draws it as its own SVG: no tile server, nothing fetched from
+//! `location`), the status of its devices and its open tickets, and the engineers' positions
+//! (`positions`: all for the operator, a customer's own ticket's engineer for a customer). The page draws it as its own SVG: no tile server, nothing fetched from
 //! elsewhere, so it works offline.
 
 use super::error::ApiError;
+use super::positions::marks;
 use super::principal::Principal;
+use super::reader::Reader;
 use super::state::WebState;
-use super::views::status_str;
+use super::views::{status_str, worse_first};
+use crate::i18n::Lang;
 use crate::store::Scope;
 use axum::Json;
 use axum::extract::State;
@@ -14,19 +17,11 @@ use heartline_proto::DeviceStatus;
 use serde_json::{Value, json};
 use std::collections::HashMap;
 
-/// The worst status first: a site shows the worst of its devices.
-fn rank(s: DeviceStatus) -> u8 {
-    match s {
-        DeviceStatus::Down => 5,
-        DeviceStatus::Warning => 4,
-        DeviceStatus::Affected => 3,
-        DeviceStatus::Maintenance => 2,
-        DeviceStatus::Unknown => 1,
-        DeviceStatus::Ok => 0,
-    }
-}
-
-pub async fn map(State(state): State<WebState>, p: Principal) -> Result<Json<Value>, ApiError> {
+pub async fn map(
+    State(state): State<WebState>,
+    p: Principal,
+    lang: Lang,
+) -> Result<Json<Value>, ApiError> {
     let scope = p
         .scope()
         .ok_or_else(|| ApiError::not_found("the site map"))?;
@@ -45,7 +40,7 @@ pub async fn map(State(state): State<WebState>, p: Principal) -> Result<Json<Val
             .entry(d.site.as_str())
             .or_insert_with(|| (HashMap::new(), DeviceStatus::Ok));
         *entry.0.entry(status_str(status)).or_default() += 1;
-        if rank(status) > rank(entry.1) {
+        if worse_first(status) < worse_first(entry.1) {
             entry.1 = status;
         }
     }
@@ -70,17 +65,10 @@ pub async fn map(State(state): State<WebState>, p: Principal) -> Result<Json<Val
             })
         })
         .collect();
-    let engineers: Vec<Value> = match scope {
-        Scope::Operator => store
-            .engineers(&Scope::Operator)
-            .map_err(ApiError::store)?
-            .iter()
-            .filter_map(|e| {
-                let (lat, lon) = e.location?;
-                Some(json!({"engineer_id": e.id, "name": e.name, "lat": lat, "lon": lon}))
-            })
-            .collect(),
-        Scope::Tenant(_) => Vec::new(),
-    };
+    // Engineers are the operator's records; a customer's map names only those of its own open
+    // tickets (`positions::marks`), as the ticket itself does.
+    let engineers = store.engineers(&Scope::Operator).map_err(ApiError::store)?;
+    let zone = Reader::load(store, &p, lang).home;
+    let engineers = marks(&state.positions, &scope, &engineers, &tickets, &zone);
     Ok(Json(json!({"sites": sites, "engineers": engineers})))
 }

@@ -21,7 +21,10 @@ pub mod json;
 pub mod kpi;
 pub mod map;
 pub mod pages;
+pub mod paging;
+pub mod positions;
 pub mod principal;
+pub mod problems;
 pub mod progress;
 pub mod reader;
 pub mod session;
@@ -68,7 +71,7 @@ pub fn routes() -> Vec<Route> {
             "POST",
             "/api/v1/projects/{project}/report",
             "customer",
-            post(json::report_problem),
+            post(problems::report_problem),
         ),
         r(
             "GET",
@@ -123,6 +126,12 @@ pub fn routes() -> Vec<Route> {
             "/api/v1/tickets/{ticket}/resolve",
             "engineer",
             post(json::resolve),
+        ),
+        r(
+            "POST",
+            "/api/v1/engineer/position",
+            "engineer",
+            post(positions::report_position),
         ),
         r("GET", "/api/v1/tenants", "operator", get(json::tenants)),
         r(

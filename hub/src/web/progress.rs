@@ -146,41 +146,15 @@ pub fn of(tk: &Ticket, lang: Lang, zone: &Zone) -> Progress {
 mod tests {
     use super::*;
     use TicketState::*;
-    use heartline_engine::{FaultKind, SlaTimes, TimelineEntry};
-    use heartline_proto::Severity;
+    use heartline_engine::{FaultKind, TimelineEntry};
 
     fn ticket(timeline: Vec<TimelineEntry>, state: TicketState) -> Ticket {
         Ticket {
-            id: 1,
-            tenant: "acme".into(),
-            project: "p".into(),
-            site: "s".into(),
             device: "cam-1".into(),
-            root: FaultKind::Silent,
-            title: String::new(),
-            severity: Severity::Major,
             state,
             engineer: Some("e".into()),
-            opened_at: 0,
-            updated_at: 0,
-            closed_at: None,
-            affected: vec![],
-            flapping: false,
-            predicted_failure_at: None,
-            verify_until: None,
-            sla: SlaTimes {
-                respond: 60_000,
-                repair: 3_600_000,
-            },
-            respond_by: 60_000,
-            repair_by: 3_600_000,
-            reopened: 0,
             timeline,
-            dispatch: Default::default(),
-            customer_reported_at: None,
-            fault_since: None,
-            accepted_at: None,
-            rating: None,
+            ..crate::sample::ticket(1, "acme")
         }
     }
 

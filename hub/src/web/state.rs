@@ -14,4 +14,6 @@ pub struct WebState {
     pub closing: tokio::sync::watch::Receiver<bool>,
     /// Served over HTTPS: session cookies are marked `Secure` (never sent over plain HTTP).
     pub https: bool,
+    /// The engineers' latest reported positions.
+    pub positions: Arc<super::positions::Positions>,
 }

@@ -132,6 +132,18 @@ pub fn ticket_row(t: &Ticket, now: Ms, reader: &Reader) -> TicketRow {
     }
 }
 
+/// Sorts the worst status first: down, warning, affected, maintenance, unknown, ok.
+pub fn worse_first(s: DeviceStatus) -> u8 {
+    match s {
+        DeviceStatus::Down => 0,
+        DeviceStatus::Warning => 1,
+        DeviceStatus::Affected => 2,
+        DeviceStatus::Maintenance => 3,
+        DeviceStatus::Unknown => 4,
+        DeviceStatus::Ok => 5,
+    }
+}
+
 pub fn device_row(d: &DeviceInfo, board: &Board) -> DeviceRow {
     let view = board.device(&d.id);
     DeviceRow {

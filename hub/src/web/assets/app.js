@@ -121,32 +121,47 @@ function ticketRows(tickets) {
     <td>${slaCell(tk)}${finishedState(tk.state) ? "" : ` · <span class="countdown" data-deadline="${tk.repair_by_ms}">${countdown(tk.repair_by_ms)}</span>`}</td></tr>`).join("");
 }
 
+// Devices per page of a project's device table.
+const DEVICE_PAGE = 100;
+
 async function viewProject(id) {
-  const p = await api(`/api/v1/projects/${encodeURIComponent(id)}`);
-  const s = p.summary, zone = p.time_zone;
-  // From the map: one site's devices and tickets.
-  const site = new URLSearchParams(location.hash.split("?")[1] || "").get("site");
-  if (site) { p.devices = p.devices.filter((d) => d.site_id === site); p.tickets = p.tickets.filter((tk) => tk.site_id === site); }
+  // The devices a page at a time, those with a problem first (the hub pages them): 2,000 rows
+  // would take longer to fetch and draw than the whole budget for the page. From the map: one
+  // site's devices and tickets.
+  const query = new URLSearchParams(location.hash.split("?")[1] || "");
+  const site = query.get("site");
+  const ask = new URLSearchParams({ page: query.get("page") || "1", per_page: DEVICE_PAGE });
+  if (site) ask.set("site", site);
+  const p = await api(`/api/v1/projects/${encodeURIComponent(id)}?${ask}`);
+  const s = p.summary, zone = p.time_zone, dp = p.device_page;
+  if (site) p.tickets = p.tickets.filter((tk) => tk.site_id === site);
   const siteNote = site ? `<p class="site-filter" id="site-filter">${esc(t("page-site-filter", { site }))} · <a href="#/project/${encodeURIComponent(id)}">${t("page-all-sites")}</a></p>` : "";
   const report = me.role === "customer" ? `<h2>${t("page-report-problem")}</h2><form class="inline" id="report-form">
-      <select id="report-device">${p.devices.map((d) => `<option value="${esc(d.device_id)}">${esc(d.device_id)}</option>`).join("")}</select>
+      <select id="report-device"><option value="">${esc(t("page-report-find-device"))}</option>${dp.ids.map((d) => `<option value="${esc(d)}">${esc(d)}</option>`).join("")}</select>
       <input id="report-text" placeholder="${esc(t("page-report-placeholder"))}" required size="30"><button id="report-submit">${t("page-report")}</button></form>
-      <div class="muted" id="report-result"></div>` : "";
+      <div class="muted" id="report-result">${reportNote.project === id ? esc(reportNote.text) : ""}</div>` : "";
+  const shown = p.devices, page = dp.page, pages = dp.pages, from = (page - 1) * dp.per_page;
+  const pageLink = (n, label, cls) => { const q = new URLSearchParams(query); q.set("page", n); return `<a class="${cls}" href="#/project/${encodeURIComponent(id)}?${q}">${label}</a>`; };
+  const pager = pages > 1 ? `<nav class="pages" id="device-pages" data-page="${page}" data-pages="${pages}">${page > 1 ? pageLink(page - 1, "‹ " + t("page-prev"), "prev") : ""}
+    ${esc(t("page-devices-range", { from: from + 1, to: from + shown.length, total: dp.total }))}
+    ${page < pages ? pageLink(page + 1, t("page-next") + " ›", "next") : ""}</nav>` : "";
   main.innerHTML = `<h1>${esc(s.name)} <span id="project-health" class="badge ${s.health}" data-health="${s.health}">${t("page-health-" + s.health)}</span></h1>
     <div class="counts">${["ok", "warning", "down", "affected", "maintenance", "unknown"].map((k) => `<span>${pill(k)} ${s.devices[k]}</span>`).join("")}</div>
     <p class="muted zone">${t("page-time-zone", { zone })}</p>${siteNote}
     <h2>${t("page-tickets")}</h2><table><thead><tr><th>#</th><th>${t("page-col-title")}</th><th>${t("page-col-severity")}</th><th>${t("page-col-state")}</th><th>${t("page-col-engineer")}</th><th>${t("page-col-sla")}</th></tr></thead>
     <tbody>${ticketRows(p.tickets) || `<tr><td colspan="6" class="muted">${t("page-no-tickets")}</td></tr>`}</tbody></table>
-    <h2>${t("page-devices")}</h2><table><thead><tr><th>${t("page-col-device")}</th><th>${t("page-col-site")}</th><th>${t("page-col-kind")}</th><th>${t("page-col-status")}</th><th>${t("page-col-last-report")}</th><th>${t("page-col-cpu")}</th></tr></thead>
-    <tbody>${p.devices.map((d) => `<tr class="device" data-device="${esc(d.device_id)}" data-status="${d.status}"><td>${esc(d.device_id)}</td><td>${esc(d.site_id)}</td>
+    <h2>${t("page-devices")}</h2>${pager}<table><thead><tr><th>${t("page-col-device")}</th><th>${t("page-col-site")}</th><th>${t("page-col-kind")}</th><th>${t("page-col-status")}</th><th>${t("page-col-last-report")}</th><th>${t("page-col-cpu")}</th></tr></thead>
+    <tbody>${shown.map((d) => `<tr class="device" data-device="${esc(d.device_id)}" data-status="${d.status}"><td>${esc(d.device_id)}</td><td>${esc(d.site_id)}</td>
       <td>${esc(d.kind)}</td><td>${pill(d.status)}</td><td>${fmtTime(d.last_report_ms, zone)}</td><td class="spark-cell"></td></tr>`).join("")}</tbody></table>${report}`;
   if (me.role === "customer") {
     $("#report-form").onsubmit = async (e) => {
       e.preventDefault();
       try {
         const tk = await api(`/api/v1/projects/${encodeURIComponent(id)}/report`, { method: "POST", body: JSON.stringify({ device: $("#report-device").value, text: $("#report-text").value }) });
-        $("#report-result").textContent = t("page-report-thanks", { ticket: tk.ticket_id, state: tk.state_label });
-      } catch (err) { $("#report-result").textContent = err.message; }
+        reportNote = { project: id, text: t("page-report-thanks", { ticket: tk.ticket_id, state: tk.state_label }) };
+      } catch (err) { reportNote = { project: id, text: err.message }; }
+      // Kept across the re-render that the report's own live change brings.
+      $("#report-result").textContent = reportNote.text;
     };
   }
   for (const row of [...main.querySelectorAll("tr.device")].slice(0, 30)) {
@@ -201,7 +216,7 @@ async function viewTicket(id) {
     ${actions}${tk.reason ? `<p class="muted">${esc(tk.reason)}</p>` : ""}
     ${tracker(tk.progress)}
     <h2>${t("page-device", { device: esc(tk.device_id) })}</h2><div id="device-health" class="muted">…</div>
-    <h2>${t("page-timeline")}</h2><ol class="timeline">${tk.timeline.map((e) => `<li><time>${esc(e.at_local)}</time><span class="actor">${esc(e.actor_label)}${e.actor ? " " + esc(e.actor) : ""}</span>${esc(e.what)}${e.classified ? `<div class="muted classified">${esc(e.classified)}</div>` : ""}</li>`).join("")}</ol>${rating}`;
+    <h2>${t("page-timeline")}</h2><ol class="timeline">${tk.timeline.map((e) => `<li><time>${esc(e.at_local)}</time><span class="actor">${esc(e.actor_label)}${e.actor ? " " + esc(e.actor) : ""}</span>${esc(e.what)}${e.classified ? `<div class="muted classified">${esc(e.classified)}</div>` : ""}${e.matched ? `<div class="muted matched">${esc(e.matched)}</div>` : ""}</li>`).join("")}</ol>${rating}`;
   drawSla($("#sla-bar"));
   bindEngineerButtons();
   api(`/api/v1/devices/${encodeURIComponent(tk.device_id)}`).then((d) => {
@@ -237,11 +252,25 @@ function bindEngineerButtons() {
 
 async function viewQueue() {
   const queue = await api("/api/v1/tickets?open=true");
-  main.innerHTML = `<h1>${t("page-queue")}</h1><table class="queue"><thead><tr><th>#</th><th>${t("page-col-title")}</th><th>${t("page-col-state")}</th><th>${t("page-col-repair-by")}</th><th class="keep"></th></tr></thead><tbody>
+  main.innerHTML = `<h1>${t("page-queue")}</h1><p><button id="share-position">${t("page-share-position")}</button> <span class="muted" id="position-result"></span></p><table class="queue"><thead><tr><th>#</th><th>${t("page-col-title")}</th><th>${t("page-col-state")}</th><th>${t("page-col-repair-by")}</th><th class="keep"></th></tr></thead><tbody>
     ${queue.map((tk) => `<tr class="assignment clickable" data-ticket="${tk.ticket_id}" data-state="${esc(tk.state)}" data-href="#/ticket/${tk.ticket_id}">
       <td>#${tk.ticket_id}</td><td>${esc(tk.title)}<br><span class="muted">${esc(tk.severity_label)}</span></td><td>${esc(tk.state_label)}</td>
       <td class="sla-${esc(tk.sla).replace(" ", "-")}">${esc(tk.repair_by_local.slice(5, 16))}${repairClockStopped(tk) ? "" : `<br><span class="countdown" data-deadline="${tk.repair_by_ms}">${countdown(tk.repair_by_ms)}</span>`}</td><td class="keep">${engineerButtons(tk.ticket_id, tk.state)}</td></tr>`).join("") || `<tr><td colspan="5" class="muted">${t("page-queue-empty")}</td></tr>`}</tbody></table>`;
   bindEngineerButtons();
+  $("#share-position").onclick = sharePosition;
+}
+
+// The engineer's position from the phone's own geolocation (asked only on the button), sent to
+// the hub; nothing else is contacted.
+function sharePosition() {
+  const out = $("#position-result");
+  if (!navigator.geolocation) { out.textContent = t("page-position-failed", { why: "geolocation" }); return; }
+  navigator.geolocation.getCurrentPosition(async (pos) => {
+    try {
+      const r = await api("/api/v1/engineer/position", { method: "POST", body: JSON.stringify({ lat: pos.coords.latitude, lon: pos.coords.longitude, accuracy_m: pos.coords.accuracy || 0 }) });
+      out.textContent = t("page-position-sent", { at: fmtTime(r.at_ms, me.time_zone), accuracy: Math.round(r.accuracy_m) });
+    } catch (err) { out.textContent = t("page-position-failed", { why: err.message }); }
+  }, (err) => { out.textContent = t("page-position-failed", { why: err.message }); }, { enableHighAccuracy: true, timeout: 20000 });
 }
 
 function chart(rows, key) {
@@ -273,6 +302,29 @@ async function viewOperator() {
 // The site map: sites placed by their coordinates on an SVG the page draws itself (no tiles, no
 // network), coloured by their worst device, with the engineers' positions; a site links to its
 // devices and tickets.
+// Screen points [x, y] → [x, y, x0, y0]: points within MARK_GAP of another are moved onto a
+// circle around their group's centre (x0, y0 is where each really is), kept inside w × h with
+// room for a label below.
+const MARK_GAP = 34;
+function spread(points, w, h) {
+  const groups = [];
+  for (const [i, [x, y]] of points.entries()) {
+    const g = groups.find((g) => g.some((j) => Math.hypot(points[j][0] - x, points[j][1] - y) < MARK_GAP));
+    if (g) g.push(i); else groups.push([i]);
+  }
+  const out = points.map(([x, y]) => [x, y, x, y]);
+  for (const g of groups.filter((g) => g.length > 1)) {
+    const mx = g.reduce((a, j) => a + points[j][0], 0) / g.length, my = g.reduce((a, j) => a + points[j][1], 0) / g.length;
+    const r = Math.max(MARK_GAP, (MARK_GAP * g.length) / (2 * Math.PI));
+    g.forEach((j, n) => {
+      const a = -Math.PI / 2 + (2 * Math.PI * n) / g.length;
+      const x = Math.min(w - 20, Math.max(20, mx + r * Math.cos(a))), y = Math.min(h - 36, Math.max(20, my + r * Math.sin(a)));
+      out[j] = [x, y, points[j][0], points[j][1]];
+    });
+  }
+  return out;
+}
+
 async function viewMap() {
   const m = await api("/api/v1/map");
   const placed = m.sites.filter((s) => s.location);
@@ -287,23 +339,33 @@ async function viewMap() {
     const cx = (W - (x1 - x0) * sc) / 2, cy = (H - (y1 - y0) * sc) / 2;
     const xy = (q) => [cx + (q.lon * k - x0) * sc, H - (cy + (q.lat - y0) * sc)];
     const grid = [1, 2, 3, 4].map((i) => `<line class="grid" x1="${(i * W) / 5}" y1="0" x2="${(i * W) / 5}" y2="${H}"/><line class="grid" x1="0" y1="${(i * H) / 5}" x2="${W}" y2="${(i * H) / 5}"/>`).join("");
-    const sites = placed.map((s) => {
-      const [x, y] = xy(s.location);
-      return `<g class="site" data-site="${esc(s.site_id)}" data-status="${esc(s.status)}" data-href="#/project/${encodeURIComponent(s.project_id)}?site=${encodeURIComponent(s.site_id)}">
+    // Marks closer than a marker's size are spread around their common centre, each with a line
+    // to where it really is, so that none hides another.
+    const at = spread([...placed.map((s) => xy(s.location)), ...m.engineers.map(xy)], W, H);
+    const leader = ([x, y, x0, y0]) => (x === x0 && y === y0 ? "" : `<line class="leader" x1="${x0.toFixed(1)}" y1="${y0.toFixed(1)}" x2="${x.toFixed(1)}" y2="${y.toFixed(1)}"/><circle class="true-pos" cx="${x0.toFixed(1)}" cy="${y0.toFixed(1)}" r="3"/>`);
+    const sites = placed.map((s, i) => {
+      const [x, y] = at[i];
+      return `${leader(at[i])}<g class="site" data-spread="${at[i][0] !== at[i][2] || at[i][1] !== at[i][3]}" data-site="${esc(s.site_id)}" data-status="${esc(s.status)}" data-href="#/project/${encodeURIComponent(s.project_id)}?site=${encodeURIComponent(s.site_id)}">
         <circle class="st-${esc(s.status)}" cx="${x.toFixed(1)}" cy="${y.toFixed(1)}" r="16"/><text x="${(x + 22).toFixed(1)}" y="${(y + 5).toFixed(1)}">${esc(s.name)}${s.open_tickets ? " · " + esc(t("page-map-open", { n: s.open_tickets })) : ""}</text>
         <title>${esc(s.name)}: ${esc(t("page-status-" + s.status))}</title></g>`;
     }).join("");
-    const engineers = m.engineers.map((e) => {
-      const [x, y] = xy(e);
-      return `<g class="engineer-pos" data-engineer="${esc(e.engineer_id)}"><path d="M${x.toFixed(1)} ${(y - 11).toFixed(1)} l9 18 h-18 z"/><text x="${(x - 10).toFixed(1)}" y="${(y + 26).toFixed(1)}">${esc(e.engineer_id)}</text></g>`;
+    const engineers = m.engineers.map((e, i) => {
+      const [x, y] = at[placed.length + i];
+      // A reported fix: its name and local time, its accuracy as a ring, grey once stale.
+      const label = e.reported ? t("page-map-engineer-at", { name: e.name, at: e.at_local.slice(5, 16) }) + (e.stale ? " " + t("page-map-engineer-stale") : "") : e.name;
+      const ring = e.reported && e.accuracy_m ? `<circle class="accuracy" cx="${x.toFixed(1)}" cy="${y.toFixed(1)}" r="${Math.min(40, Math.max(14, (e.accuracy_m / 111000) * sc)).toFixed(1)}"/>` : "";
+      return `${leader(at[placed.length + i])}<g class="engineer-pos${e.reported ? " reported" : ""}${e.stale ? " stale" : ""}" data-engineer="${esc(e.engineer_id)}" data-stale="${e.stale}" data-spread="${x !== at[placed.length + i][2] || y !== at[placed.length + i][3]}">${ring}<path d="M${x.toFixed(1)} ${(y - 11).toFixed(1)} l9 18 h-18 z"/><text x="${(x - 10).toFixed(1)}" y="${(y + 26).toFixed(1)}">${esc(label)}</text></g>`;
     }).join("");
     svg = `<svg class="site-map" id="site-map" viewBox="0 0 ${W} ${H}" role="img" aria-label="${esc(t("page-map"))}"><rect class="sea" width="${W}" height="${H}"/>${grid}${sites}${engineers}</svg>`;
   }
   const unplaced = m.sites.filter((s) => !s.location);
   const legend = ["ok", "warning", "down", "affected", "maintenance", "unknown"].map((k) => pill(k)).join(" ");
-  main.innerHTML = `<h1>${t("page-map")}</h1>${svg}<p class="legend">${legend}${m.engineers.length ? ` <span class="engineer-key">▲ ${t("page-map-engineer")}</span>` : ""}</p>
+  main.innerHTML = `<h1>${t("page-map")}</h1>${svg}<p class="legend">${legend}${m.engineers.some((e) => !e.reported) ? ` <span class="engineer-key">▲ ${t("page-map-engineer")}</span>` : ""}${m.engineers.some((e) => e.reported) ? ` <span class="engineer-key reported">▲ ${t("page-map-engineer-reported")}</span>` : ""}</p>
     ${unplaced.length ? `<h2>${t("page-map-no-location")}</h2><ul>${unplaced.map((s) => `<li><a href="#/project/${encodeURIComponent(s.project_id)}?site=${encodeURIComponent(s.site_id)}">${esc(s.name)}</a> ${pill(s.status)}</li>`).join("")}</ul>` : ""}`;
 }
+
+// The answer to the customer's last problem report, shown until the page shows another project.
+let reportNote = { project: null, text: "" };
 
 async function render() {
   if (!me) return;
