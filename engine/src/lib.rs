@@ -31,5 +31,5 @@ pub use domain::{
     Ticket, TicketAction, TicketError, TicketId, TicketState, TimelineEntry,
 };
 pub use domain::{Area, Detail, Escalation, Pick, Refusal, What};
-pub use engine::{DeviceRef, Engine, Input, PROBE_RETRY, TICK};
+pub use engine::{DeviceRef, Engine, Input, PROBE_RETRY, RECONNECT, TICK};
 pub use rules::{Direction, EngineConfig, ThresholdRule, TrendRule, applies};

@@ -379,6 +379,43 @@ fn trend_samples_stay_in_one_series_across_a_restart_and_shared_rule_names() {
     );
 }
 
+/// After a restart, a device due while the hub was down (or soon after) gets a fresh grace;
+/// one due long after keeps its deadline, so a restart does not put off its ticket.
+#[test]
+fn a_restart_gives_a_fresh_grace_only_to_what_was_due_around_it() {
+    let mut persisted = Default::default();
+    let devices = vec![dev("sensor", None, "sensor"), dev("cam", None, "camera")];
+    let mut s = Sim::new(cfg(), devices);
+    // The sensor declares 6 hours, the camera 1 minute; both die now.
+    s.send("sensor", report(6 * 3_600));
+    s.send("cam", report(60));
+    let grace = cfg().heartbeat_grace;
+    let sensor_due = T0 + 6 * HOUR + grace;
+    // The hub is down for 5 minutes from T0 + 30 s (the camera fell due meanwhile).
+    s.to(T0 + 30 * SECOND);
+    s.restart(&mut persisted);
+    s.now = T0 + 30 * SECOND + 5 * MINUTE;
+    let up = s.now;
+    s.restart(&mut persisted);
+    s.by(SECOND);
+    assert!(s.tickets().is_empty(), "{:#?}", s.tickets());
+    // The camera: a fresh grace from the restart (its report may have been sent meanwhile).
+    s.to(up + MINUTE + grace);
+    assert!(s.tickets().is_empty(), "{:#?}", s.tickets());
+    s.to(up + MINUTE + grace + TICK + 1);
+    assert_eq!(s.only().device, "cam");
+    // The sensor: silent at its own deadline, not six hours after the restart.
+    s.to(sensor_due + TICK + 1);
+    let mut opened: Vec<(String, Ms)> = s
+        .tickets()
+        .into_iter()
+        .map(|t| (t.device, t.opened_at))
+        .collect();
+    opened.sort();
+    assert_eq!(opened[1].0, "sensor");
+    assert!(opened[1].1 <= sensor_due + TICK, "{opened:?}");
+}
+
 #[test]
 fn a_hub_restart_mid_fault_keeps_the_fault_and_its_one_ticket() {
     let mut persisted = Default::default();

@@ -57,6 +57,20 @@ fn the_storm_misses_nothing_opens_no_false_ticket_and_detects_by_the_declared_de
     assert!(s.stats.probes > 0 && s.stats.probes_answered > 0);
     assert_eq!(s.stats.restarts, 1, "the hub restarted during the storm");
     assert!(s.by_fault["maintenance"].problems > 0);
+    // Before the customer's call, unless no system could know: the device was not due by its
+    // own declared deadline until after the call (a sleepy sensor). The restart gives a fresh
+    // grace only to what fell due around it, so it puts no ticket after a call.
+    assert!(s.customer_reports > 0);
+    assert_eq!(
+        s.before_customer + s.after_customer_undetectable,
+        s.customer_reports,
+        "{:#?}",
+        s.findings
+    );
+    assert!(
+        s.stats.resent > 0,
+        "devices re-sent their outboxes after the restart"
+    );
 }
 
 #[test]

@@ -48,6 +48,10 @@ pub const TICK: Ms = 1_000;
 /// A probe not answered within this may be sent again (for a device that starts waiting later).
 pub const PROBE_RETRY: Ms = 5_000;
 
+/// After a hub restart, how long devices may take to reconnect and re-send what they sent
+/// while it was down (agents back off up to 30 s; a large fleet reconnects over a minute or so).
+pub const RECONNECT: Ms = 120_000;
+
 /// Everything the engine reacts to.
 #[derive(Debug, Clone)]
 pub enum Input<'a> {
@@ -145,8 +149,11 @@ impl Engine {
         Engine::restore(cfg, devices, HashMap::new(), Vec::new(), 1, 0)
     }
 
-    /// Rebuilds the engine from what the store kept. Every device gets a fresh grace period from
-    /// `now`: the hub was not listening while it was down, so silence then proves nothing.
+    /// Rebuilds the engine from what the store kept. A device whose report fell due while the
+    /// hub was down, or falls due before devices can have reconnected and re-sent their
+    /// outboxes ([`Engine::restart_grace`]), gets a fresh grace from `now`: the hub was not
+    /// listening, so silence then proves nothing. The others keep their deadlines: the pause
+    /// did not touch them, and a fresh grace would only delay what they are due to tell.
     pub fn restore(
         cfg: EngineConfig,
         devices: Vec<DeviceInfo>,
@@ -214,7 +221,7 @@ impl Engine {
         }
         for d in 0..engine.slots.len() as u32 {
             if now > 0 {
-                engine.fresh_grace(d, now);
+                engine.restart_grace(d, now);
             }
             engine.arm(d, now);
             let mem = &engine.slots[d as usize].mem;
@@ -408,6 +415,20 @@ impl Engine {
 
     pub(crate) fn device_index(&self, device: &str) -> Option<u32> {
         self.index.get(device).copied()
+    }
+
+    /// After a restart at `now`: a fresh grace for a device due before now + [`RECONNECT`] or
+    /// two graces, whichever is longer (its report may have been sent while the hub was down:
+    /// an agent re-sends it on reconnecting, a device without an outbox at its next check-in).
+    pub(crate) fn restart_grace(&mut self, d: u32, now: Ms) {
+        let window = (2 * self.grace(d)).max(RECONNECT);
+        if self.slots[d as usize]
+            .mem
+            .deadline
+            .is_some_and(|dl| dl <= now + window)
+        {
+            self.fresh_grace(d, now);
+        }
     }
 
     /// Pushes every heartbeat deadline to at least `now` + the declared check-in + grace.

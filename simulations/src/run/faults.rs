@@ -38,7 +38,7 @@ impl World<'_> {
         let mut due = last + span;
         for r in &self.restarts {
             let up = r.at + r.down;
-            if up <= self.now && r.at <= due && up > last {
+            if up <= self.now && r.at <= due && up > last && due <= up + self.reconnect_window(d) {
                 due = due.max(up + span);
             }
         }

@@ -43,8 +43,11 @@ pub struct Stats {
     pub probes_answered: u64,
     /// Engineer actions the engine refused (the ticket moved on: healed, merged, re-offered).
     pub actions_refused: u64,
-    /// Inputs that arrived while the hub was down.
+    /// Inputs that arrived while the hub was down (engineers' actions, probe answers); reports
+    /// sent then wait in the device's outbox instead, see `resent`.
     pub inputs_lost: u64,
+    /// Devices that re-sent their outbox when the hub came back, as the agent does.
+    pub resent: u64,
     pub restarts: u64,
     pub wall_s: f64,
 }
@@ -130,6 +133,8 @@ struct World<'a> {
     flags: Vec<u8>,
     scheduled: Vec<bool>,
     last_report: Vec<Ms>,
+    /// A report sent while the hub was down waits in the device's outbox until it is back.
+    outbox: Vec<bool>,
     fault_of: Vec<u32>,
     problems: Vec<Problem>,
     /// The unfinished problem rooted at a device.
@@ -197,6 +202,7 @@ pub fn run(s: &Scenario, opts: &Options) -> Result<Outcome, FileError> {
         flags: vec![0; n],
         scheduled: vec![true; n],
         last_report: vec![Ms::MIN; n],
+        outbox: vec![false; n],
         fault_of: vec![NONE; n],
         problems,
         active_at: HashMap::new(),
@@ -407,7 +413,7 @@ impl World<'_> {
         let i = d as usize;
         self.stats.reports += 1;
         if !self.hub_up {
-            self.stats.inputs_lost += 1;
+            self.outbox[i] = true;
             return;
         }
         self.last_report[i] = t;

@@ -2,7 +2,7 @@
 //! and what the hub should notice moves as its fresh grace does.
 
 use super::World;
-use heartline_engine::{Engine, Ms};
+use heartline_engine::{Engine, Ms, RECONNECT};
 
 impl World<'_> {
     /// The hub is back: its engine is rebuilt from what it had committed, as `Hub::start` does.
@@ -22,8 +22,17 @@ impl World<'_> {
         self.engine.skip_device_changes();
         self.hub_up = true;
         self.stats.restarts += 1;
+        // Devices that reported while the hub was down re-send on reconnecting (the agent's
+        // outbox); those that died or were cut off meanwhile cannot.
+        for d in 0..self.outbox.len() {
+            if std::mem::take(&mut self.outbox[d]) && self.flags[d] == 0 {
+                self.stats.resent += 1;
+                self.send(self.now, d as u32);
+            }
+        }
         // Nothing opens while the hub is down; and silence it did not witness proves nothing:
-        // devices not yet judged silent get a fresh grace from now, and so does what is due.
+        // what was due while it was down, or is due before devices can have reconnected, gets a
+        // fresh grace from now (`Engine::restore`); later deadlines stand.
         for pi in 0..self.problems.len() {
             let pr = &self.problems[pi];
             let Some(due) = pr.due.filter(|&due| pr.end.is_none() && due >= r.at) else {
@@ -31,6 +40,9 @@ impl World<'_> {
             };
             let d = pr.device;
             let fresh = if pr.by_silence {
+                if due > self.now + self.reconnect_window(d) {
+                    continue;
+                }
                 self.now + self.fleet.every(d) + self.grace(d)
             } else {
                 self.now
@@ -49,5 +61,10 @@ impl World<'_> {
             self.problems[pi].first_due = first.map(|f| if pending(f) { self.now } else { f });
         }
         self.collect();
+    }
+
+    /// After a restart, how far ahead a deadline gets a fresh grace (as `Engine::restore`).
+    pub(super) fn reconnect_window(&self, d: u32) -> Ms {
+        (2 * self.grace(d)).max(RECONNECT)
     }
 }
