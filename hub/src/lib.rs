@@ -505,7 +505,10 @@ fn start_notifier(
     let (store, stop) = (store.clone(), stop.clone());
     let retry_max = std::time::Duration::from_millis(cfg.retry_max_ms.max(100));
     let language = cfg.language;
-    tracing::info!(url = %url.get_ref(), "notifications go to the webhook");
+    tracing::info!(
+        url = %notify::shown(url.get_ref()),
+        "notifications go to the webhook"
+    );
     let thread = deaths.thread("notifier", move || {
         notify::run_outbox(store, Box::new(webhook), woken, stop, retry_max, language)
     })?;

@@ -18,7 +18,7 @@ mod webhook;
 
 pub use notifier::Notifier;
 pub use outbox::{Drain, Failure};
-pub use webhook::{SIGNATURE_HEADER, Webhook, WebhookSettings, signature};
+pub use webhook::{SIGNATURE_HEADER, Webhook, WebhookSettings, shown, signature};
 
 use crate::i18n::{Lang, render};
 use crate::store::{Outbox, Scope, Store};

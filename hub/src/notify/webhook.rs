@@ -66,13 +66,29 @@ pub fn post_signed(
         .header("Idempotency-Key", key)
         .header(SIGNATURE_HEADER, signature(secret, body))
         .send(body)
-        .map_err(|e| Failure::Later(format!("POST {url}: {e}")))?;
+        .map_err(|e| Failure::Later(format!("POST {}: {e}", shown(url))))?;
     let status = response.status();
-    let why = format!("POST {url}: the receiver answered {status}");
+    let why = format!("POST {}: the receiver answered {status}", shown(url));
     match status.as_u16() {
         200..=299 => Ok(()),
         408 | 429 | 500..=599 => Err(Failure::Later(why)),
         _ => Err(Failure::Never(why)),
+    }
+}
+
+/// `url` as logs may show it: without a user and password, a query or a fragment, where a
+/// receiver's token often travels.
+pub fn shown(url: &str) -> String {
+    let end = url.find(['?', '#']).unwrap_or(url.len());
+    let url = &url[..end];
+    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
+    let host_end = rest.find('/').unwrap_or(rest.len());
+    let (authority, path) = rest.split_at(host_end);
+    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    if scheme.is_empty() {
+        format!("{host}{path}")
+    } else {
+        format!("{scheme}://{host}{path}")
     }
 }
 
@@ -126,5 +142,28 @@ impl Notifier for Webhook {
             Failure::Never(why) => Failure::Later(why),
             later => later,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shown;
+
+    #[test]
+    fn a_logged_url_keeps_no_credentials_query_or_fragment() {
+        for (url, logged) in [
+            (
+                "https://hooks.example/acme/in",
+                "https://hooks.example/acme/in",
+            ),
+            (
+                "https://user:s3cret@hooks.example:8443/in?token=abc#x",
+                "https://hooks.example:8443/in",
+            ),
+            ("http://hooks.example?key=1", "http://hooks.example"),
+            ("http://a@b@hooks.example/p", "http://hooks.example/p"),
+        ] {
+            assert_eq!(shown(url), logged, "{url}");
+        }
     }
 }
