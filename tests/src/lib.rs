@@ -697,6 +697,40 @@ impl HubProcess {
     }
 }
 
+/// For the "delivered once across a restart" tests: starts a hub process on `dir` (with
+/// `fleet`'s inventory and `extra` settings), makes `device` report a failing check so that a
+/// notice goes out, waits until the hub's log says `undelivered` (its receiver is down), kills
+/// the hub with SIGKILL and starts it again on the same store. What waited in the outbox must
+/// now go out, once.
+pub async fn killed_while_undelivered(
+    bin: &str,
+    fleet: &Fleet,
+    dir: &std::path::Path,
+    extra: &str,
+    device: &str,
+    undelivered: &str,
+) -> HubProcess {
+    std::fs::write(dir.join("inventory.toml"), &fleet.inventory).unwrap();
+    let ports = [free_port(), free_port(), free_port()];
+    let mut hub = HubProcess::spawn(bin, dir, ports, extra);
+    let mut dev = Device::connect(hub.v4, fleet.device(device), Protocol::V4)
+        .await
+        .unwrap();
+    dev.check_in(1, true).await;
+    let log = dir.join("hub.log");
+    eventually(&format!("the hub logs {undelivered:?}"), || {
+        std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .contains(undelivered)
+    })
+    .await
+    .unwrap();
+    hub.child.kill().unwrap();
+    hub.child.wait().unwrap();
+    drop(dev);
+    HubProcess::spawn(bin, dir, ports, extra)
+}
+
 /// One value from a Prometheus endpoint (0 when absent or unreachable).
 pub fn scrape(http: SocketAddr, name: &str) -> f64 {
     use std::io::{Read, Write};

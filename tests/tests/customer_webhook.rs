@@ -9,8 +9,8 @@
 //! that is down, whose own tenant's notices wait for it.
 
 use heartline_e2e::{
-    Device, Fleet, HubProcess, Protocol, TestHub, WebhookReceiver, eventually, free_port, ids,
-    work_ticket,
+    Device, Fleet, Protocol, TestHub, WebhookReceiver, eventually, free_port, ids,
+    killed_while_undelivered, work_ticket,
 };
 use heartline_engine::TicketState;
 use heartline_hub::store::{Scope, Store};
@@ -175,29 +175,18 @@ async fn with_the_receiver_down_and_the_hub_killed_the_notice_arrives_once() {
         &format!("http://127.0.0.1:{other_port}/hook"),
     );
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("inventory.toml"), &fleet.inventory).unwrap();
-    let ports = [free_port(), free_port(), free_port()];
     let extra = "[notify]\nretry_max = \"1s\"\nbase_url = \"https://hub.example\"\n";
-    let mut hub = HubProcess::spawn(HUB, dir.path(), ports, extra);
-    let mut dev = Device::connect(hub.v4, fleet.device("acme-0"), Protocol::V4)
-        .await
-        .unwrap();
-    dev.check_in(1, true).await;
-    let log = dir.path().join("hub.log");
-    eventually("the hub says the notice could not be delivered", || {
-        std::fs::read_to_string(&log)
-            .unwrap_or_default()
-            .contains("customer webhook notice not delivered; will retry")
-    })
-    .await
-    .unwrap();
-
     // Killed while the notice waits; started again on the same store; the receiver comes up and
     // loses its first answer to each key (500 after it saw the notice), so the hub sends again.
-    hub.child.kill().unwrap();
-    hub.child.wait().unwrap();
-    drop(dev);
-    let hub = HubProcess::spawn(HUB, dir.path(), ports, extra);
+    let hub = killed_while_undelivered(
+        HUB,
+        &fleet,
+        dir.path(),
+        extra,
+        "acme-0",
+        "customer webhook notice not delivered; will retry",
+    )
+    .await;
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", hook_port))
         .await
         .unwrap();
@@ -205,7 +194,7 @@ async fn with_the_receiver_down_and_the_hub_killed_the_notice_arrives_once() {
     eventually("the notice is processed", || !rx.processed().is_empty())
         .await
         .unwrap_or_else(|e| {
-            let log = std::fs::read_to_string(&log).unwrap_or_default();
+            let log = std::fs::read_to_string(dir.path().join("hub.log")).unwrap_or_default();
             panic!("{e}\n{log}")
         });
     hub.stop();
@@ -219,7 +208,7 @@ async fn with_the_receiver_down_and_the_hub_killed_the_notice_arrives_once() {
     );
     assert_eq!(rx.processed().len(), 1, "acted on once");
     assert_eq!(rx.processed()[0]["step"], "detected");
-    let log = std::fs::read_to_string(&log).unwrap();
+    let log = std::fs::read_to_string(dir.path().join("hub.log")).unwrap();
     assert!(!log.contains(ACME_SECRET), "the secret is in the log");
 }
 

@@ -7,7 +7,8 @@
 //! Needs `python3 -m aiosmtpd` (`tests/run-all` installs it).
 
 use heartline_e2e::{
-    Device, Fleet, HubProcess, Protocol, TestHub, eventually, free_port, ids, work_ticket,
+    Device, Fleet, Protocol, TestHub, eventually, free_port, ids, killed_while_undelivered,
+    work_ticket,
 };
 use heartline_engine::TicketState;
 use heartline_hub::config::MailConfig;
@@ -226,39 +227,28 @@ async fn the_customer_is_told_each_step_once_in_its_language() {
 async fn with_the_smtp_server_down_and_the_hub_killed_the_mail_still_arrives_once() {
     let fleet = fleet();
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("inventory.toml"), &fleet.inventory).unwrap();
     let smtp_port = free_port();
-    let ports = [free_port(), free_port(), free_port()];
     let extra = format!(
         "[mail]\nsmtp = \"127.0.0.1:{smtp_port}\"\ntls = \"none\"\n\
          from = \"Heartline <noreply@heartline.example>\"\nbase_url = \"https://hub.example\"\n\
          retry_max = \"1s\"\n"
     );
-    let mut hub = HubProcess::spawn(HUB, dir.path(), ports, &extra);
-    let mut dev = Device::connect(hub.v4, fleet.device("acme-0"), Protocol::V4)
-        .await
-        .unwrap();
-    dev.check_in(1, true).await;
-    let log = dir.path().join("hub.log");
-    eventually("the hub says the mail could not be sent", || {
-        std::fs::read_to_string(&log)
-            .unwrap_or_default()
-            .contains("customer mail not delivered; will retry")
-    })
-    .await
-    .unwrap();
-
     // Killed while the mail waits; started again on the same store; the SMTP server comes up.
-    hub.child.kill().unwrap();
-    hub.child.wait().unwrap();
-    drop(dev);
-    let hub = HubProcess::spawn(HUB, dir.path(), ports, &extra);
+    let hub = killed_while_undelivered(
+        HUB,
+        &fleet,
+        dir.path(),
+        &extra,
+        "acme-0",
+        "customer mail not delivered; will retry",
+    )
+    .await;
     let maildir = tempfile::tempdir().unwrap();
     let _smtp = Smtp::start(smtp_port, maildir.path());
     eventually("the mail arrives", || !mails(maildir.path()).is_empty())
         .await
         .unwrap_or_else(|e| {
-            let log = std::fs::read_to_string(&log).unwrap_or_default();
+            let log = std::fs::read_to_string(dir.path().join("hub.log")).unwrap_or_default();
             panic!("{e}\n{log}")
         });
     // Stopped cleanly: the outbox is empty, and exactly one mail was sent.
