@@ -55,14 +55,16 @@ where
         .merge(crate::api::router(api, web.clone()))
         .merge(crate::web::router(web.clone()))
         .fallback(move |req: Request| unmatched(web.clone(), req))
-        .layer(axum::middleware::map_response(json_errors));
+        .layer(axum::middleware::map_response(json_errors))
+        .layer(axum::middleware::from_fn(crate::web::error::localize));
     axum::serve(listener, app)
         .with_graceful_shutdown(stop)
         .await
 }
 
 /// The API answers every error as `{"error": "…"}`: axum's own refusals (a malformed path
-/// parameter, query or JSON body) come as plain text and are rewrapped here.
+/// parameter, query or JSON body) come as plain (English) text and are rewrapped here, framed
+/// in the reader's language.
 async fn json_errors(res: Response) -> Response {
     let plain = res
         .headers()
@@ -77,5 +79,7 @@ async fn json_errors(res: Response) -> Response {
         .await
         .unwrap_or_default();
     let text = String::from_utf8_lossy(&body).trim().to_string();
-    crate::web::ApiError::new(status, text).into_response()
+    crate::web::ApiError::new(status, "err-request")
+        .with("detail", text)
+        .into_response()
 }

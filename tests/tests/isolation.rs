@@ -438,7 +438,7 @@ async fn unknown_and_malformed_paths_get_a_json_error_and_login_takes_json() {
         let (status, got_ct, got) = login(ct, body.to_string()).await;
         assert_eq!(status, want, "{ct} {body} → {got}");
         assert!(is_json_error(&got_ct, &got), "{ct} {body} → {got_ct} {got}");
-        assert!(got.contains("form or as JSON"), "{got}");
+        assert!(got.contains("以表单或 JSON 发送"), "{got}");
     }
 
     // With a session: 404 for every unknown path.

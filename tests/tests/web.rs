@@ -46,7 +46,11 @@ async fn login_sets_a_strict_cookie_and_refuses_guessing() {
     let mut web = WebClient::new(s.th.hub.http);
     let (status, body) = web.get("/api/v1/projects").await;
     assert_eq!(status, 401, "{body}");
-    assert!(body["error"].as_str().unwrap().contains("log in"));
+    // In Chinese without an Accept-Language, as every API error.
+    assert!(
+        body["error"].as_str().unwrap().contains("请先登录"),
+        "{body}"
+    );
 
     let (status, _) = web.login("alice", "wrong password").await;
     assert_eq!(status, 401);

@@ -117,6 +117,7 @@ impl EngineerApi {
 }
 
 /// A refused action as a gRPC status: tickets outside the caller's queue do not exist for them.
+/// gRPC status messages stay in English: their readers are engineers at the CLI.
 fn status(e: CommandError) -> Status {
     match e {
         CommandError::Refused(TicketError::NoSuchTicket(id))

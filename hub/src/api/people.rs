@@ -3,6 +3,7 @@
 //! (tenants, maintenance windows). Same principals, scopes and 404-outside-scope rule as the JSON
 //! API, whose helpers they share.
 
+use crate::i18n::Lang;
 use crate::store::Scope;
 use crate::web::principal::Principal;
 use crate::web::session::by_token;
@@ -50,16 +51,18 @@ impl PeopleApi {
     }
 }
 
-/// An API error as a gRPC status.
+/// An API error as a gRPC status. gRPC status messages stay in English: their readers are
+/// engineers at the CLI, not the customers the web view's languages are for.
 fn status(e: ApiError) -> Status {
     use axum::http::StatusCode;
+    let message = e.message(Lang::En);
     match e.status {
-        StatusCode::NOT_FOUND => Status::not_found(e.message),
-        StatusCode::UNAUTHORIZED => Status::unauthenticated(e.message),
-        StatusCode::FORBIDDEN => Status::permission_denied(e.message),
-        StatusCode::CONFLICT => Status::failed_precondition(e.message),
-        StatusCode::BAD_REQUEST => Status::invalid_argument(e.message),
-        _ => Status::unavailable(e.message),
+        StatusCode::NOT_FOUND => Status::not_found(message),
+        StatusCode::UNAUTHORIZED => Status::unauthenticated(message),
+        StatusCode::FORBIDDEN => Status::permission_denied(message),
+        StatusCode::CONFLICT => Status::failed_precondition(message),
+        StatusCode::BAD_REQUEST => Status::invalid_argument(message),
+        _ => Status::unavailable(message),
     }
 }
 

@@ -133,6 +133,27 @@ refusal-already-theirs = it is already theirs
 refusal-only-worked-handed-over = only a ticket someone is working on can be handed over
 err-empty-text = please say what is wrong
 err-position = a position needs lat in -90..90, lon in -180..180 and an accuracy of 0 to 100,000 m
+err-no-page = this page not found
+err-no-map = the site map not found
+err-no-ticket = ticket { $id } not found
+err-not-in-queue = ticket { $id } in your queue not found
+err-no-device = device { $id } not found
+err-no-device-in-project = device { $id } in project { $project } not found
+err-no-project = project { $id } not found
+err-no-route = no page or API route at { $path }: check the address (the API is under /api/v1/)
+err-store-unavailable = the hub cannot read its store right now; try again
+err-not-stored = the change could not be stored ({ $detail }); try again
+err-stopping = the hub is shutting down
+err-timeout = the hub did not apply the action within { $wait }; it may be overloaded, try again
+err-empty-comment = the comment is empty
+err-rate-customer-only = only the customer rates a ticket
+err-decline-why = say why you decline in `text`
+err-kpi-period = period is day, week or month
+err-no-bearer = no bearer token: send the header `Authorization: Bearer <token>`
+err-token-invalid = the token is not valid: check it, or ask the operator for a new one
+err-log-in-first = log in first (POST /login)
+err-login-body = { $detail }; send user and password as a form or as JSON: {"{"}"user": "…", "password": "…"{"}"}
+err-request = { $detail }
 
 ## Customer mail (plain text; { $link } is the ticket's page)
 mail-subject = Heartline ticket #{ $ticket }: { $step }

@@ -126,6 +126,27 @@ refusal-already-theirs = 工单已经是对方的
 refusal-only-worked-handed-over = 只有处理中的工单可以转交
 err-empty-text = 请描述问题
 err-position = 位置无效：纬度须在 -90 到 90 之间，经度在 -180 到 180 之间，精度在 0 到 100,000 米之间
+err-no-page = 找不到此页面
+err-no-map = 找不到站点地图
+err-no-ticket = 找不到工单 { $id }：请检查工单号
+err-not-in-queue = 您的工单队列中没有工单 { $id }
+err-no-device = 找不到设备 { $id }：请检查设备编号
+err-no-device-in-project = 项目 { $project } 中没有设备 { $id }：请检查设备编号
+err-no-project = 找不到项目 { $id }：请检查项目编号
+err-no-route = { $path } 没有对应的页面或 API 路由：请检查地址（API 位于 /api/v1/ 下）
+err-store-unavailable = 系统暂时无法读取数据，请稍后重试
+err-not-stored = 更改未能保存（{ $detail }），请重试
+err-stopping = 系统正在关闭，请稍后重试
+err-timeout = 系统未能在 { $wait } 内完成操作，可能负载过高，请重试
+err-empty-comment = 评论内容为空，请填写后再提交
+err-rate-customer-only = 只有客户可以评价工单
+err-decline-why = 请在 `text` 中说明拒绝的原因
+err-kpi-period = period 须为 day、week 或 month
+err-no-bearer = 缺少令牌：请发送请求头 `Authorization: Bearer <令牌>`
+err-token-invalid = 令牌无效：请检查令牌，或向运营人员申请新令牌
+err-log-in-first = 请先登录（POST /login）
+err-login-body = 请求无效（{ $detail }）：请以表单或 JSON 发送 user 和 password：{"{"}"user": "…", "password": "…"{"}"}
+err-request = 请求无效，请检查地址、参数和请求体：{ $detail }
 
 ## 客户邮件（纯文本；{ $link } 为工单页面）
 mail-subject = Heartline 工单 #{ $ticket }：{ $step }

@@ -5,7 +5,7 @@ use super::error::ApiError;
 use super::principal::Principal;
 use super::state::WebState;
 use axum::extract::{FromRequestParts, Request};
-use axum::http::{StatusCode, header};
+use axum::http::header;
 use axum::response::{IntoResponse, Response};
 
 /// Whether a request speaks gRPC (`content-type: application/grpc`, `application/grpc+proto`…).
@@ -30,12 +30,8 @@ pub async fn unmatched(web: WebState, req: Request) -> Response {
     let (mut parts, _) = req.into_parts();
     match Principal::from_request_parts(&mut parts, &web).await {
         Err(refused) => refused.into_response(),
-        Ok(_) => ApiError::new(
-            StatusCode::NOT_FOUND,
-            format!(
-                "no page or API route at {path}: check the address (the API is under /api/v1/)"
-            ),
-        )
-        .into_response(),
+        Ok(_) => ApiError::not_found("err-no-route")
+            .with("path", path)
+            .into_response(),
     }
 }

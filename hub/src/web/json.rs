@@ -28,7 +28,7 @@ pub(crate) fn now_ms() -> Ms {
 fn operator_only(p: &Principal) -> Result<(), ApiError> {
     match p {
         Principal::Operator { .. } => Ok(()),
-        _ => Err(ApiError::not_found("this page")),
+        _ => Err(ApiError::not_found("err-no-page")),
     }
 }
 
@@ -40,7 +40,7 @@ pub(crate) fn visible_ticket(
 ) -> Result<Ticket, ApiError> {
     let n: u64 = id
         .parse()
-        .map_err(|_| ApiError::not_found(format!("ticket {id}")))?;
+        .map_err(|_| ApiError::not_found("err-no-ticket").with("id", id))?;
     let t = match (p.scope(), p) {
         (Some(scope), _) => state.store.ticket(&scope, n).map_err(ApiError::store)?,
         (None, Principal::Engineer { engineer, .. }) => state
@@ -50,7 +50,7 @@ pub(crate) fn visible_ticket(
             .filter(|t| t.engineer.as_deref() == Some(engineer.as_str())),
         (None, _) => None,
     };
-    t.ok_or_else(|| ApiError::not_found(format!("ticket {id}")))
+    t.ok_or_else(|| ApiError::not_found("err-no-ticket").with("id", id))
 }
 
 /// A device the caller may see: in their tenant, or (engineers) the device of a ticket of theirs.
@@ -77,33 +77,33 @@ pub(crate) fn visible_device(
         }
         (None, _) => None,
     };
-    d.ok_or_else(|| ApiError::not_found(format!("device {id}")))
+    d.ok_or_else(|| ApiError::not_found("err-no-device").with("id", id))
 }
 
+/// A refused or failed ticket command as an API error.
 pub(crate) fn command_error(e: CommandError) -> ApiError {
-    command_error_in(e, Lang::En)
-}
-
-/// A refused or failed ticket command as an API error, a refusal in the reader's language.
-pub(crate) fn command_error_in(e: CommandError, lang: Lang) -> ApiError {
     match e {
         CommandError::Refused(TicketError::NoSuchTicket(id))
         | CommandError::Refused(TicketError::NotYours { id, .. }) => {
-            ApiError::not_found(format!("ticket {id}"))
+            ApiError::not_found("err-no-ticket").with("id", id)
         }
-        CommandError::Refused(e @ TicketError::NoSuchDevice(_)) => {
-            ApiError::new(StatusCode::NOT_FOUND, e.to_string())
+        CommandError::Refused(TicketError::NoSuchDevice(id)) => {
+            ApiError::not_found("err-no-device").with("id", id)
         }
         CommandError::Refused(TicketError::InvalidTransition {
             id,
             action,
             state,
             hint,
-        }) => ApiError::new(
-            StatusCode::CONFLICT,
-            render::refusal(lang, id, action, state, hint),
-        ),
-        e => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
+        }) => ApiError::refused(id, action, state, hint),
+        CommandError::Store(why) => {
+            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "err-not-stored").with("detail", why)
+        }
+        CommandError::Stopped => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "err-stopping"),
+        CommandError::Timeout(wait) => {
+            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "err-timeout")
+                .with("wait", format!("{wait:?}"))
+        }
     }
 }
 
@@ -218,14 +218,14 @@ pub async fn project(
 ) -> Answer {
     let scope = p
         .scope()
-        .ok_or_else(|| ApiError::not_found(format!("project {id}")))?;
+        .ok_or_else(|| ApiError::not_found("err-no-project").with("id", &id))?;
     let store = &state.store;
     let project = store
         .projects(&scope)
         .map_err(ApiError::store)?
         .into_iter()
         .find(|x| x.id == id)
-        .ok_or_else(|| ApiError::not_found(format!("project {id}")))?;
+        .ok_or_else(|| ApiError::not_found("err-no-project").with("id", &id))?;
     let devices: Vec<DeviceInfo> = store
         .devices(&scope)
         .map_err(ApiError::store)?
@@ -362,7 +362,7 @@ async fn act(
         .live
         .act(t.id, action, actor(p))
         .await
-        .map_err(|e| command_error_in(e, lang))?;
+        .map_err(command_error)?;
     Ok(Json(ticket_json(
         &t,
         &Reader::load(&state.store, p, lang),
@@ -378,10 +378,7 @@ pub async fn comment(
     Json(form): Json<NoteForm>,
 ) -> Answer {
     if form.text.trim().is_empty() {
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "the comment is empty",
-        ));
+        return Err(ApiError::new(StatusCode::BAD_REQUEST, "err-empty-comment"));
     }
     act(
         &state,
@@ -412,7 +409,7 @@ pub async fn rate(
         visible_ticket(&state, &p, &id)?;
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
-            "only the customer rates a ticket",
+            "err-rate-customer-only",
         ));
     }
     let action = TicketAction::Rate {
@@ -430,7 +427,7 @@ async fn engineer_act(
     action: TicketAction,
 ) -> Answer {
     if !matches!(p, Principal::Engineer { .. }) {
-        return Err(ApiError::not_found(format!("ticket {id} in your queue")));
+        return Err(ApiError::not_found("err-not-in-queue").with("id", id));
     }
     act(state, (p, lang), id, action).await
 }
@@ -461,10 +458,7 @@ pub async fn decline(
     Json(form): Json<NoteForm>,
 ) -> Answer {
     if form.text.trim().is_empty() {
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "say why you decline in `text`",
-        ));
+        return Err(ApiError::new(StatusCode::BAD_REQUEST, "err-decline-why"));
     }
     let reason = form.text.trim().to_string();
     engineer_act(&s, (&p, lang), &id, TicketAction::Decline { reason }).await
@@ -518,7 +512,7 @@ fn kpi_rows(
 ) -> Result<Vec<super::kpi::Kpi>, ApiError> {
     operator_only(p)?;
     let period = super::kpi::Period::parse(&q.period)
-        .ok_or_else(|| ApiError::new(StatusCode::BAD_REQUEST, "period is day, week or month"))?;
+        .ok_or_else(|| ApiError::new(StatusCode::BAD_REQUEST, "err-kpi-period"))?;
     let tickets = state
         .store
         .tickets(&Scope::Operator)

@@ -22,9 +22,7 @@ pub async fn map(
     p: Principal,
     lang: Lang,
 ) -> Result<Json<Value>, ApiError> {
-    let scope = p
-        .scope()
-        .ok_or_else(|| ApiError::not_found("the site map"))?;
+    let scope = p.scope().ok_or_else(|| ApiError::not_found("err-no-map"))?;
     let store = &state.store;
     let devices = store.devices(&scope).map_err(ApiError::store)?;
     let tickets = store.tickets(&scope).map_err(ApiError::store)?;

@@ -8,7 +8,6 @@ use super::error::ApiError;
 use super::json::now_ms;
 use super::principal::Principal;
 use super::state::WebState;
-use crate::i18n::{Lang, t};
 use crate::localtime::Zone;
 use crate::store::{EngineerRecord, Scope};
 use axum::Json;
@@ -79,18 +78,17 @@ fn check(form: &PositionForm) -> bool {
 pub async fn report_position(
     State(state): State<WebState>,
     p: Principal,
-    lang: Lang,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
     // The caller first: anyone but an engineer gets the 404 of a page that is not there,
     // whatever the body.
     let Principal::Engineer { engineer, .. } = &p else {
-        return Err(ApiError::not_found("this page"));
+        return Err(ApiError::not_found("err-no-page"));
     };
     let form = serde_json::from_slice::<PositionForm>(&body)
         .ok()
         .filter(check)
-        .ok_or_else(|| ApiError::new(StatusCode::BAD_REQUEST, t(lang, "err-position", &[])))?;
+        .ok_or_else(|| ApiError::new(StatusCode::BAD_REQUEST, "err-position"))?;
     let fix = Fix {
         lat: form.lat,
         lon: form.lon,

@@ -5,7 +5,7 @@
 //! a candidate. The reason is kept (`store::reports`) and shown to staff with the ticket.
 
 use super::error::ApiError;
-use super::json::{command_error_in, ticket_json, visible_device};
+use super::json::{command_error, ticket_json, visible_device};
 use super::principal::Principal;
 use super::reader::Reader;
 use super::state::WebState;
@@ -30,17 +30,18 @@ pub struct ProblemForm {
 fn target(
     state: &WebState,
     p: &Principal,
-    lang: Lang,
     project: &str,
     form: &ProblemForm,
 ) -> Result<Match, ApiError> {
-    let scope = p.scope().ok_or_else(|| ApiError::not_found("this page"))?;
+    let scope = p
+        .scope()
+        .ok_or_else(|| ApiError::not_found("err-no-page"))?;
     if let Some(id) = form.device.as_deref().filter(|d| !d.trim().is_empty()) {
         let d = visible_device(state, p, id)?;
         if d.project != project {
-            return Err(ApiError::not_found(format!(
-                "device {id} in project {project}"
-            )));
+            return Err(ApiError::not_found("err-no-device-in-project")
+                .with("id", id)
+                .with("project", project));
         }
         return Ok(Match {
             reason: Reason::Chosen {
@@ -53,7 +54,7 @@ fn target(
     let store = &state.store;
     let visible = store.projects(&scope).map_err(ApiError::store)?;
     if !visible.iter().any(|x| x.id == project) {
-        return Err(ApiError::not_found(format!("project {project}")));
+        return Err(ApiError::not_found("err-no-project").with("id", project));
     }
     let devices: Vec<_> = store
         .devices(&scope)
@@ -79,12 +80,8 @@ fn target(
         sites: &sites,
         open: &open,
     };
-    matching::find(&form.text, &verdict, &candidates).ok_or_else(|| {
-        ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            t(lang, "err-report-unmatched", &[]),
-        )
-    })
+    matching::find(&form.text, &verdict, &candidates)
+        .ok_or_else(|| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "err-report-unmatched"))
 }
 
 pub async fn report_problem(
@@ -95,21 +92,18 @@ pub async fn report_problem(
     Json(form): Json<ProblemForm>,
 ) -> Result<Json<Value>, ApiError> {
     let Principal::Customer { user, .. } = &p else {
-        return Err(ApiError::not_found("this page"));
+        return Err(ApiError::not_found("err-no-page"));
     };
     if form.text.trim().is_empty() {
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            t(lang, "err-empty-text", &[]),
-        ));
+        return Err(ApiError::new(StatusCode::BAD_REQUEST, "err-empty-text"));
     }
-    let m = target(&state, &p, lang, &project, &form)?;
+    let m = target(&state, &p, &project, &form)?;
     let text = form.text.trim().to_string();
     let ticket = state
         .live
         .report(m.device.clone(), text.clone(), user.clone())
         .await
-        .map_err(|e| command_error_in(e, lang))?;
+        .map_err(command_error)?;
     // The report's own timeline entry: the last one with its text.
     let at = ticket.timeline.iter().rev().find_map(|e| match &e.what {
         What::CustomerReport { text: said } if *said == text => Some(e.at),

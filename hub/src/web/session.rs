@@ -55,17 +55,13 @@ impl FromRequestParts<WebState> for Principal {
             .and_then(|v| v.to_str().ok());
         if let Some(auth) = auth {
             let token = crate::api::auth::bearer(Some(auth))
-                .map_err(|e| ApiError::new(StatusCode::UNAUTHORIZED, e.to_string()))?;
-            return by_token(state, token)?.ok_or_else(|| {
-                ApiError::new(
-                    StatusCode::UNAUTHORIZED,
-                    "the token is not valid: check it, or ask the operator for a new one",
-                )
-            });
+                .map_err(|_| ApiError::new(StatusCode::UNAUTHORIZED, "err-no-bearer"))?;
+            return by_token(state, token)?
+                .ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, "err-token-invalid"));
         }
         cookie(&parts.headers, COOKIE)
             .and_then(|id| state.sessions.get(&id))
-            .ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, "log in first (POST /login)"))
+            .ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, "err-log-in-first"))
     }
 }
 
@@ -89,12 +85,7 @@ impl<S: Send + Sync> axum::extract::FromRequest<S> for LoginBody {
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.starts_with("application/json"));
         let refused = |status: StatusCode, why: String| {
-            ApiError::new(
-                status,
-                format!(
-                    "{why}; send user and password as a form or as JSON: {{\"user\": \"…\", \"password\": \"…\"}}"
-                ),
-            )
+            ApiError::new(status, "err-login-body").with("detail", why)
         };
         if json {
             axum::Json::<LoginForm>::from_request(req, state)
@@ -111,18 +102,10 @@ impl<S: Send + Sync> axum::extract::FromRequest<S> for LoginBody {
 }
 
 /// `POST /login` (form or JSON fields `user`, `password`): sets the session cookie.
-pub async fn login(
-    State(state): State<WebState>,
-    lang: crate::i18n::Lang,
-    LoginBody(form): LoginBody,
-) -> Response {
+pub async fn login(State(state): State<WebState>, LoginBody(form): LoginBody) -> Response {
     if !state.sessions.may_try(&form.user) {
         tracing::warn!(user = %form.user, "login refused: too many failures");
-        return ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            crate::i18n::t(lang, "err-login-locked", &[]),
-        )
-        .into_response();
+        return ApiError::new(StatusCode::TOO_MANY_REQUESTS, "err-login-locked").into_response();
     }
     let users = match state.store.users() {
         Ok(u) => u,
@@ -164,11 +147,7 @@ pub async fn login(
             )
             .await;
         }
-        return ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            crate::i18n::t(lang, "err-login", &[]),
-        )
-        .into_response();
+        return ApiError::new(StatusCode::UNAUTHORIZED, "err-login").into_response();
     };
     let principal = Principal::of(&user);
     tracing::info!(user = %user.id, role = principal.role(), "logged in");
