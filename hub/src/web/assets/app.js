@@ -164,12 +164,16 @@ async function viewProject(id) {
       $("#report-result").textContent = reportNote.text;
     };
   }
-  for (const row of [...main.querySelectorAll("tr.device")].slice(0, 30)) {
-    api(`/api/v1/devices/${encodeURIComponent(row.dataset.device)}`).then((d) => {
-      const cpu = d.metrics.filter((m) => m.name === "cpu_pct").map((m) => m.value);
-      $(".spark-cell", row).innerHTML = spark(cpu);
-    }).catch(() => {});
-  }
+  // The sparklines fill in after the table is drawn: their requests do not hold up its paint.
+  const rows = [...main.querySelectorAll("tr.device")].slice(0, 30);
+  setTimeout(() => {
+    for (const row of rows) {
+      api(`/api/v1/devices/${encodeURIComponent(row.dataset.device)}`).then((d) => {
+        const cpu = d.metrics.filter((m) => m.name === "cpu_pct").map((m) => m.value);
+        $(".spark-cell", row).innerHTML = spark(cpu);
+      }).catch(() => {});
+    }
+  }, 0);
 }
 
 // The SLA clock as a bar: time used of opening → repair-by, frozen once the clock stopped.
