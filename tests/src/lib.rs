@@ -671,8 +671,17 @@ impl HubProcess {
             .spawn()
             .unwrap();
         let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
-        let first = lines.next().expect("hub printed nothing").unwrap();
-        assert!(first.starts_with("hub running"), "unexpected: {first}");
+        // A hub that did not start says why in its log (a port taken meanwhile, say).
+        let log = || std::fs::read_to_string(dir.join("hub.log")).unwrap_or_default();
+        let first = lines
+            .next()
+            .and_then(Result::ok)
+            .unwrap_or_else(|| panic!("the hub printed nothing; its log:\n{}", log()));
+        assert!(
+            first.starts_with("hub running"),
+            "unexpected: {first}; its log:\n{}",
+            log()
+        );
         let at = |p| SocketAddr::from(([127, 0, 0, 1], p));
         HubProcess {
             child,
