@@ -612,9 +612,11 @@ pub fn assert_agent_lost_nothing(
     stored
 }
 
-/// A loopback port that was free a moment ago.
+/// A port that was free a moment ago on every address, so that a hub may listen on it on
+/// 0.0.0.0 too (the partition test does): one free on 127.0.0.1 alone may be the local port of
+/// a connection from another loopback address (a load generator's, on 127.0.0.5, say).
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
+    std::net::TcpListener::bind("0.0.0.0:0")
         .unwrap()
         .local_addr()
         .unwrap()
